@@ -23,6 +23,7 @@ __all__ = [
     "BackendError",
     "StoreError",
     "BundleError",
+    "OutputExistsError",
 ]
 
 
@@ -78,3 +79,10 @@ class StoreError(PseudolabelError):
 
 class BundleError(PseudolabelError, ValueError):
     """A model bundle is missing, corrupt, edited, or unsafe to load."""
+
+
+class OutputExistsError(PseudolabelError, FileExistsError):
+    """An output (bundle, labeled dataset) or an interrupted run's partial output exists.
+
+    Batch commands refuse to replace it unless told to (``--overwrite`` / ``--resume``).
+    """
