@@ -1,0 +1,24 @@
+"""The only module that imports private scikit-learn helpers.
+
+scikit-learn moves and renames its underscore helpers between releases; keeping every such
+import here means one place to fix when it does. Append; do not rewrite others' entries.
+"""
+
+from __future__ import annotations
+
+from sklearn.utils import _safe_indexing as safe_indexing  # noqa: F401  (stable since 0.24)
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data  # noqa: F401
+except ImportError:  # pragma: no cover - scikit-learn < 1.6
+
+    def validate_data(estimator, X="no_validation", y="no_validation", **kwargs):
+        """Fallback for ``sklearn.utils.validation.validate_data`` (added in 1.6)."""
+        if kwargs.pop("skip_check_array", False):
+            reset = kwargs.get("reset", True)
+            estimator._check_n_features(X, reset=reset)
+            estimator._check_feature_names(X, reset=reset)
+            return X
+        if "ensure_all_finite" in kwargs:
+            kwargs["force_all_finite"] = kwargs.pop("ensure_all_finite")
+        return estimator._validate_data(X, y, **kwargs)
