@@ -15,7 +15,12 @@ from pseudolabel._version import __version__
 # submodules imported on first attribute access
 _SUBMODULES = {"kernels", "plugins", "testing"}
 # public name -> module that defines it (imported on first access)
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "hookimpl": "pseudolabel.hookspecs",
+    "make_backend": "pseudolabel.plugins",
+    "make_strategy": "pseudolabel.plugins",
+    "as_backend": "pseudolabel.plugins",
+}
 
 __all__ = ["__version__", "exceptions", *sorted(_SUBMODULES), *_LAZY]
 

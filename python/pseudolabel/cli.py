@@ -32,6 +32,7 @@ EXIT_INTERRUPTED = 130
 #: Modules that contribute subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: list[str] = [
     "pseudolabel.demo",
+    "pseudolabel.plugins",
 ]
 
 

@@ -86,3 +86,10 @@ class OutputExistsError(PseudolabelError, FileExistsError):
 
     Batch commands refuse to replace it unless told to (``--overwrite`` / ``--resume``).
     """
+
+
+class PluginWarning(PseudolabelWarning):
+    """A plugin was skipped: it failed to import, or its registration hook failed.
+
+    The message names the plugin; every other plugin keeps working.
+    """

@@ -1,0 +1,629 @@
+"""The :class:`Backend` base class: what every model backend does, and the saved format.
+
+A backend only fits and predicts. The base class owns everything that must behave the same in
+every backend, so that plugin authors implement four small methods and get the rest right:
+
+* label handling: string and integer labels; ``classes=`` fixes the label space, and classes
+  absent from ``y`` get a column of zeros (never a silently shifted column);
+* input checks with clear :mod:`pseudolabel.exceptions` errors (lengths, empty input, feature
+  count, sample weights, predicting before fitting);
+* the on-disk format: :meth:`Backend.save` writes a directory holding the model in the model
+  library's own safe format plus ``backend.json`` (backend name, parameters, classes, a SHA-256
+  of the model file), atomically: a failed save leaves nothing behind.
+
+Subclasses implement ``_fit_model``, ``_predict_model``, ``_save_model`` and ``_load_model``
+(and ``_continue_model`` when ``capabilities.continued_training``). They always see labels
+encoded as ``0..k-1`` over the classes present in the training labels, with ``k >= 2``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pseudolabel._version import __version__
+from pseudolabel.exceptions import (
+    BackendError,
+    BundleError,
+    InputError,
+    ParameterError,
+)
+
+__all__ = [
+    "Capabilities",
+    "Backend",
+    "encode_labels",
+    "check_sample_weight",
+    "read_metadata",
+    "META_FILE",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
+
+#: Name of the metadata file inside a saved backend directory.
+META_FILE = "backend.json"
+#: ``format`` field of ``backend.json``.
+FORMAT = "pseudolabel-backend"
+#: Bumped when the saved layout changes incompatibly.
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do.
+
+    Attributes
+    ----------
+    sample_weight : bool
+        ``fit`` honours ``sample_weight`` (otherwise passing one raises ``BackendError``).
+    continued_training : bool
+        ``continue_fit`` adds boosting rounds to the fitted model.
+    categorical : bool
+        Native categorical features (pandas ``category`` columns are used as they are).
+    threads : bool
+        The model library trains with several threads (``n_jobs`` / ``nthread``...).
+    """
+
+    sample_weight: bool = True
+    continued_training: bool = False
+    categorical: bool = False
+    threads: bool = False
+
+    def as_dict(self) -> dict[str, bool]:
+        return asdict(self)
+
+
+class Backend:
+    """Base class of model backends: fit, predict probabilities, save, load.
+
+    Parameters
+    ----------
+    **params
+        Backend parameters, kept as given (:meth:`get_params`) and used by :meth:`clone`.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The label space, in ``predict_proba`` column order.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : numpy.ndarray
+        Column names, when ``fit`` got a DataFrame.
+
+    Notes
+    -----
+    Subclasses set the class variables ``name`` (registry name), ``capabilities``,
+    ``model_file`` (file name inside a saved directory) and optionally ``estimator_types``
+    (fully qualified estimator class names that :func:`pseudolabel.plugins.as_backend` maps to
+    this backend through :meth:`from_estimator`).
+    """
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    estimator_types: ClassVar[tuple[str, ...]] = ()
+    model_file: ClassVar[str] = "model.bin"
+
+    def __init__(self, **params: Any) -> None:
+        self._params = dict(params)
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters this backend was created with."""
+        return dict(self._params)
+
+    @classmethod
+    def from_estimator(cls, estimator: Any) -> Backend:
+        """Build this backend from an estimator instance (its ``get_params(deep=False)``)."""
+        return cls(**estimator.get_params(deep=False))
+
+    def clone(self) -> Backend:
+        """An unfitted backend with the same parameters (deep-copied)."""
+        return type(self)(**copy.deepcopy(self._params))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(self._params.items()))
+        return f"{type(self).__name__}({args})"
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "classes_")
+
+    # -- fitting --------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, classes: Any = None) -> Backend:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Passed to the model library as is (DataFrames keep their dtypes).
+        y : array-like of shape (n_samples,)
+            Class labels: strings, integers, or any sortable labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative finite weights.
+        classes : array-like, optional
+            The full label space, in column order. Classes absent from ``y`` get a column of
+            zeros in ``predict_proba``; a label of ``y`` outside ``classes`` is an error.
+            Default: the sorted unique labels of ``y``.
+
+        Returns
+        -------
+        self
+        """
+        X, n = self._check_X(X, fitting=True)
+        idx, classes_ = encode_labels(y, classes)
+        if len(idx) != n:
+            raise InputError(f"X has {n} rows but y has {len(idx)} labels")
+        sample_weight = self._check_weight(sample_weight, n)
+        present = np.unique(idx)
+        if len(present) < 2:
+            raise InputError(
+                f"y holds a single class ({classes_[present[0]]!r}); a classifier needs at least "
+                "two classes"
+            )
+        y_model = np.searchsorted(present, idx).astype(np.int64)
+        self._fit_model(X, y_model, sample_weight)
+        self.classes_ = classes_
+        self._present = present.astype(np.int64)
+        self.n_features_in_ = int(X.shape[1])
+        names = _feature_names(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    def continue_fit(self, X: Any, y: Any, sample_weight: Any = None, *, n_more: int) -> Backend:
+        """Add ``n_more`` boosting rounds to the fitted model, trained on ``(X, y)``.
+
+        Only when ``capabilities.continued_training``. ``y`` must use the fitted label space
+        and hold every class the model was fitted on.
+        """
+        if not self.capabilities.continued_training:
+            raise BackendError(
+                f"backend {self.name!r} does not support continued training; refit instead"
+            )
+        self._check_fitted()
+        if isinstance(n_more, bool) or not isinstance(n_more, (int, np.integer)) or n_more < 1:
+            raise ParameterError(f"n_more must be a positive integer, got {n_more!r}")
+        X, n = self._check_X(X)
+        idx, _ = encode_labels(y, self.classes_)
+        if len(idx) != n:
+            raise InputError(f"X has {n} rows but y has {len(idx)} labels")
+        sample_weight = self._check_weight(sample_weight, n)
+        pos = np.searchsorted(self._present, idx)
+        pos_clipped = np.minimum(pos, len(self._present) - 1)
+        bad = self._present[pos_clipped] != idx
+        if bad.any():
+            new = sorted({_plain(self.classes_[i]) for i in idx[bad]}, key=str)
+            raise BackendError(
+                f"continue_fit got classes {new} that were absent from the first fit; the "
+                "model has no output for them: refit instead"
+            )
+        missing = np.setdiff1d(np.arange(len(self._present)), pos)
+        if len(missing):
+            lost = [_plain(self.classes_[self._present[i]]) for i in missing]
+            raise BackendError(
+                f"continue_fit needs every class the model was fitted on; missing from y: {lost}"
+            )
+        self._continue_model(X, pos.astype(np.int64), sample_weight, int(n_more))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, len(classes_))``, columns in ``classes_`` order."""
+        self._check_fitted()
+        X, n = self._check_X(X)
+        proba = np.asarray(self._predict_model(X), dtype=np.float64)
+        k = len(self._present)
+        if proba.ndim != 2 or proba.shape != (n, k):
+            raise BackendError(
+                f"backend {self.name!r} returned probabilities of shape {proba.shape}, expected "
+                f"({n}, {k})"
+            )
+        if k == len(self.classes_):
+            return proba
+        out = np.zeros((n, len(self.classes_)), dtype=np.float64)
+        out[:, self._present] = proba
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row (ties: the first column)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # -- save / load ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted model to the directory ``path``, atomically.
+
+        The directory holds the model in the model library's own format (``model_file``) and
+        ``backend.json``. An existing directory written by ``save`` (or an empty one) is
+        replaced; anything else at ``path`` is refused. Never pickles.
+        """
+        self._check_fitted()
+        path = Path(path)
+        if path.exists():
+            if not path.is_dir() or (any(path.iterdir()) and not (path / META_FILE).is_file()):
+                raise BackendError(
+                    f"{path} exists and is not a saved pseudolabel backend; refusing to overwrite"
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            self._save_model(tmp)
+            model_path = tmp / self.model_file
+            if not model_path.is_file():
+                raise BackendError(
+                    f"backend {self.name!r} did not write its model file {self.model_file!r}"
+                )
+            meta = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "backend": self.name,
+                "backend_class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "pseudolabel_version": __version__,
+                "params": self._params_to_json(),
+                **_classes_to_json(self.classes_),
+                "present": [int(i) for i in self._present],
+                "n_features_in": self.n_features_in_,
+                "feature_names_in": (
+                    None
+                    if getattr(self, "feature_names_in_", None) is None
+                    else [str(c) for c in self.feature_names_in_]
+                ),
+                "model_file": self.model_file,
+                "model_sha256": _sha256(model_path),
+            }
+            with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
+                json.dump(meta, fh, indent=2)
+            if path.exists():
+                old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
+                path.rename(old)
+                tmp.rename(path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> Backend:
+        """Load a backend saved with :meth:`save`.
+
+        On the base class this dispatches to the backend named in ``backend.json`` (see
+        :func:`pseudolabel.plugins.load_backend`). Extra keyword arguments go to the backend
+        (the ``sklearn`` backend takes ``trusted=`` for skops).
+
+        Raises
+        ------
+        BundleError
+            The directory is missing, not a saved backend, from another backend, edited or
+            corrupt.
+        """
+        if cls is Backend:
+            from pseudolabel.plugins import load_backend
+
+            return load_backend(path, **kwargs)
+        meta = read_metadata(path)
+        if meta["backend"] != cls.name:
+            raise BundleError(
+                f"{path} holds a {meta['backend']!r} backend, not {cls.name!r}; use "
+                "pseudolabel.plugins.load_backend() to load any backend"
+            )
+        directory = Path(path)
+        model_path = directory / meta["model_file"]
+        if not model_path.is_file():
+            raise BundleError(f"{path} is missing its model file {meta['model_file']!r}")
+        if _sha256(model_path) != meta["model_sha256"]:
+            raise BundleError(
+                f"{model_path} does not match the checksum recorded in {META_FILE}; the model "
+                "file was edited or is corrupt"
+            )
+        try:
+            backend = cls._from_metadata(meta, directory, **kwargs)
+            backend._load_model(directory, meta)
+        except (BundleError, ParameterError):
+            raise
+        except Exception as exc:
+            raise BundleError(
+                f"could not load the {cls.name!r} model in {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+        backend.classes_ = _classes_from_json(meta)
+        backend._present = np.asarray(meta["present"], dtype=np.int64)
+        backend.n_features_in_ = int(meta["n_features_in"])
+        if meta.get("feature_names_in") is not None:
+            backend.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        return backend
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def _fit_model(self, X: Any, y: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        """Fit the underlying model on labels ``0..k-1`` (``k >= 2``)."""
+        raise NotImplementedError
+
+    def _predict_model(self, X: Any) -> np.ndarray:
+        """Probabilities of shape ``(n, k)`` for the ``k`` classes the model was fitted on."""
+        raise NotImplementedError
+
+    def _continue_model(
+        self, X: Any, y: np.ndarray, sample_weight: np.ndarray | None, n_more: int
+    ) -> None:
+        """Add ``n_more`` rounds (only when ``capabilities.continued_training``)."""
+        raise NotImplementedError
+
+    def _save_model(self, directory: Path) -> None:
+        """Write the fitted model to ``directory / self.model_file`` in a safe native format."""
+        raise NotImplementedError
+
+    def _load_model(self, directory: Path, meta: dict[str, Any]) -> None:
+        """Read the model written by :meth:`_save_model` into this (fresh) backend."""
+        raise NotImplementedError
+
+    def _params_to_json(self) -> dict[str, Any] | None:
+        """JSON-ready parameters for ``backend.json``; they rebuild the backend on load."""
+        try:
+            text = json.dumps(self._params)
+        except (TypeError, ValueError) as exc:
+            bad = [k for k, v in self._params.items() if not _json_ok(v)]
+            raise BackendError(
+                f"backend {self.name!r} cannot save parameters {bad} (not JSON-serializable): "
+                f"{exc}"
+            ) from exc
+        return json.loads(text)
+
+    @classmethod
+    def _from_metadata(cls, meta: dict[str, Any], directory: Path, **kwargs: Any) -> Backend:
+        """A fresh, unfitted backend built from the saved parameters."""
+        if kwargs:
+            raise ParameterError(f"backend {cls.name!r} load() got unexpected {sorted(kwargs)}")
+        return cls(**(meta.get("params") or {}))
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise BackendError(
+                f"this {type(self).__name__} is not fitted yet; call fit() before using it"
+            )
+
+    def _check_X(self, X: Any, *, fitting: bool = False) -> tuple[Any, int]:
+        if X is None:
+            raise InputError("X is None; expected an array or DataFrame of shape (n_samples, n_features)")
+        if not hasattr(X, "shape") or not hasattr(X, "ndim"):
+            try:
+                X = np.asarray(X)
+            except Exception as exc:
+                raise InputError(f"X cannot be converted to an array: {exc}") from exc
+        if X.ndim != 2:
+            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        n, d = int(X.shape[0]), int(X.shape[1])
+        if n == 0:
+            raise InputError("X has no rows")
+        if d == 0:
+            raise InputError("X has no columns")
+        if isinstance(X, np.ndarray) and X.dtype.kind not in "biuf":
+            if X.dtype.kind in "OUS":
+                raise InputError(
+                    f"X has dtype {X.dtype}; convert to numbers, or pass a pandas DataFrame with "
+                    "categorical columns to a backend that supports them"
+                )
+        if not fitting:
+            if d != self.n_features_in_:
+                raise InputError(f"X has {d} features, but the model was fitted on {self.n_features_in_}")
+            expected = getattr(self, "feature_names_in_", None)
+            names = _feature_names(X)
+            if expected is not None and names is not None and list(names) != list(expected):
+                missing = [c for c in expected if c not in set(names)]
+                detail = f"missing {missing}" if missing else "in a different order"
+                raise InputError(f"X has other columns than the model was fitted on: {detail}")
+        return X, n
+
+    def _check_weight(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        if not self.capabilities.sample_weight:
+            raise BackendError(
+                f"backend {self.name!r} ({self!r}) does not support sample_weight; use a model "
+                "that accepts sample_weight in fit, or drop the weights"
+            )
+        return check_sample_weight(sample_weight, n)
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+    """Validate sample weights: 1-D, length ``n``, finite, non-negative, not all zero."""
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"sample_weight must be numeric: {exc}") from exc
+    if w.ndim != 1 or len(w) != n:
+        raise InputError(f"sample_weight must have shape ({n},), got {w.shape}")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"sample_weight must be finite and non-negative; row {row} has {w[row]!r}"
+        )
+    if not (w > 0).any():
+        raise InputError("sample_weight is zero for every row")
+    return w
+
+
+def encode_labels(y: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Map labels to column indices of the label space.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels.
+    classes : array-like, optional
+        The label space in column order (unique). Default: ``np.unique(y)``.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int64
+        ``classes[indices] == y``.
+    classes : numpy.ndarray
+        The label space.
+
+    Raises
+    ------
+    InputError
+        ``y`` is not 1-D, is empty, holds NaN/None, mixes label types, or holds labels outside
+        ``classes``.
+    ParameterError
+        ``classes`` is empty or has duplicates.
+    """
+    y = _labels_array(y, "y")
+    if len(y) == 0:
+        raise InputError("y is empty")
+    if classes is None:
+        try:
+            classes_ = np.unique(y)
+        except TypeError as exc:
+            raise InputError(f"y mixes label types that cannot be sorted: {exc}") from exc
+    else:
+        classes_ = _labels_array(classes, "classes")
+        if len(classes_) == 0:
+            raise ParameterError("classes is empty")
+        try:
+            uniq = np.unique(classes_)
+        except TypeError as exc:
+            raise ParameterError(f"classes mixes label types that cannot be sorted: {exc}") from exc
+        if len(uniq) != len(classes_):
+            raise ParameterError("classes has duplicate entries")
+    try:
+        sorter = np.argsort(classes_, kind="stable")
+        sorted_classes = classes_[sorter]
+        pos = np.searchsorted(sorted_classes, y)
+    except TypeError as exc:
+        raise InputError(
+            f"y (dtype {y.dtype}) cannot be compared with classes (dtype {classes_.dtype}): {exc}"
+        ) from exc
+    pos_clipped = np.minimum(pos, len(classes_) - 1)
+    found = sorted_classes[pos_clipped] == y
+    if not np.all(found):
+        unknown = list(dict.fromkeys(_plain(v) for v in y[~found]))
+        shown = ", ".join(repr(v) for v in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise InputError(
+            f"y has {len(unknown)} label(s) outside classes: {shown}; "
+            f"classes are {[_plain(c) for c in classes_[:20]]}"
+        )
+    return sorter[pos_clipped].astype(np.int64), classes_
+
+
+def _labels_array(values: Any, what: str) -> np.ndarray:
+    if hasattr(values, "to_numpy"):  # pandas Series / Categorical
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"{what} must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        nan = np.isnan(arr)
+        if nan.any():
+            raise InputError(f"{what} has NaN at row {int(np.flatnonzero(nan)[0])}")
+    elif arr.dtype.kind == "O":
+        for i, v in enumerate(arr):  # object labels are few in practice; find the bad one
+            if v is None or (isinstance(v, float) and v != v):
+                raise InputError(f"{what} has a missing label ({v!r}) at row {i}")
+    elif arr.dtype.kind not in "biuUS":
+        raise InputError(f"{what} has unsupported dtype {arr.dtype}")
+    return arr
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _feature_names(X: Any) -> np.ndarray | None:
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if all(isinstance(c, str) for c in names) else None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _json_ok(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _classes_to_json(classes: np.ndarray) -> dict[str, Any]:
+    kind = classes.dtype.kind
+    if kind in "biuf":
+        return {"classes": classes.tolist(), "classes_dtype": classes.dtype.str}
+    if kind in "US":
+        return {"classes": [str(c) for c in classes], "classes_dtype": classes.dtype.str}
+    values = [_plain(c) for c in classes]
+    if kind == "O" and all(isinstance(v, str) for v in values):
+        return {"classes": values, "classes_dtype": "object"}
+    if kind == "O" and all(isinstance(v, (int, bool)) for v in values):
+        return {"classes": values, "classes_dtype": "object"}
+    raise BackendError(
+        f"cannot save class labels of dtype {classes.dtype} ({values[:3]}...); use str or int labels"
+    )
+
+
+def _classes_from_json(meta: dict[str, Any]) -> np.ndarray:
+    dtype = meta.get("classes_dtype")
+    values = meta.get("classes")
+    if not isinstance(values, list):
+        raise BundleError(f"{META_FILE} has no list of classes")
+    if dtype == "object":
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+        return arr
+    try:
+        return np.asarray(values, dtype=np.dtype(dtype))
+    except TypeError as exc:
+        raise BundleError(f"{META_FILE} has an invalid classes_dtype {dtype!r}") from exc
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``backend.json`` of a directory written by :meth:`Backend.save`."""
+    directory = Path(path)
+    if not directory.exists():
+        raise BundleError(f"{directory} does not exist")
+    meta_path = directory / META_FILE
+    if not directory.is_dir() or not meta_path.is_file():
+        raise BundleError(f"{directory} is not a saved pseudolabel backend (no {META_FILE})")
+    try:
+        with open(meta_path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{meta_path} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise BundleError(f"{meta_path} is not a pseudolabel backend description")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{meta_path} has format version {meta.get('format_version')!r}; this pseudolabel "
+            f"({__version__}) reads version {FORMAT_VERSION}"
+        )
+    for key in ("backend", "model_file", "model_sha256", "classes", "present", "n_features_in"):
+        if key not in meta:
+            raise BundleError(f"{meta_path} lacks the field {key!r}")
+    model_file = meta["model_file"]
+    if not isinstance(model_file, str) or Path(model_file).name != model_file:
+        raise BundleError(f"{meta_path} has an invalid model_file {model_file!r}")
+    return meta
