@@ -24,6 +24,7 @@ __all__ = [
     "StoreError",
     "BundleError",
     "OutputExistsError",
+    "PluginWarning",
 ]
 
 
