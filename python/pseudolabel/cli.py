@@ -33,6 +33,7 @@ EXIT_INTERRUPTED = 130
 COMMAND_MODULES: list[str] = [
     "pseudolabel.demo",
     "pseudolabel.plugins",
+    "pseudolabel.batch.cli",
 ]
 
 

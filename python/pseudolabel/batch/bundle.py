@@ -1,0 +1,491 @@
+"""Model bundles: a fitted backend in its own safe format plus a checked JSON manifest.
+
+A bundle is a directory::
+
+    MODEL_DIR/
+      pseudolabel-bundle.json   manifest: classes, feature columns, backend, versions,
+                                sha256 of every other file, and a checksum of itself
+      model...                  whatever ``Backend.save`` wrote (file or directory)
+
+:func:`load_bundle` verifies the manifest's own checksum, then every file's sha256, and
+refuses unlisted files: a bundle that was edited or is corrupt raises
+:class:`~pseudolabel.exceptions.BundleError`. Files in pickle format (by suffix or by the
+pickle protocol header) are refused unless ``trust_pickle=True``, because loading a pickle
+runs arbitrary code. The checksums detect corruption and accidental edits; they are not a
+signature and do not authenticate who wrote the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pseudolabel._version import __version__
+from pseudolabel.exceptions import (
+    BundleError,
+    InputError,
+    OutputExistsError,
+    PseudolabelWarning,
+    UnknownNameError,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "ModelBundle",
+    "save_bundle",
+    "load_bundle",
+    "train_bundle",
+    "parse_params",
+]
+
+MANIFEST_NAME = "pseudolabel-bundle.json"
+FORMAT_NAME = "pseudolabel-model-bundle"
+FORMAT_VERSION = 1
+_PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pck", ".dill", ".cloudpickle"}
+# libraries whose version is worth recording when a backend of that name is saved
+_BACKEND_LIBRARIES = {
+    "sklearn": ["scikit-learn"],
+    "lightgbm": ["lightgbm"],
+    "xgboost": ["xgboost", "xgboost-cpu"],
+    "catboost": ["catboost"],
+}
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A loaded, verified model bundle.
+
+    Attributes
+    ----------
+    path : Path
+    backend : Backend
+        The fitted backend, loaded with ``Backend.load``.
+    classes : ndarray
+        Original class labels, in the order of ``predict_proba``'s columns.
+    feature_columns : list of str
+    id_column : str or None
+        The id column used at training time (the default id column when labeling).
+    backend_name : str
+    manifest : dict
+    """
+
+    path: Path
+    backend: Any
+    classes: np.ndarray
+    feature_columns: list[str]
+    id_column: str | None
+    backend_name: str
+    manifest: dict = field(repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """The manifest's own sha256: identifies this exact bundle."""
+        return self.manifest["checksum"]
+
+    @property
+    def class_prior(self) -> np.ndarray | None:
+        counts = self.manifest.get("training", {}).get("class_counts")
+        if not counts:
+            return None
+        c = np.asarray(counts, dtype=np.float64)
+        return c / c.sum()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _canonical(obj: Mapping) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _manifest_checksum(manifest: Mapping) -> str:
+    return hashlib.sha256(_canonical({k: v for k, v in manifest.items() if k != "checksum"})
+                          ).hexdigest()
+
+
+def _encode_classes(classes: np.ndarray) -> dict:
+    classes = np.asarray(classes)
+    kind = classes.dtype.kind
+    if kind == "b":
+        return {"dtype": "bool", "values": [bool(v) for v in classes]}
+    if kind in "iu":
+        return {"dtype": "int64", "values": [int(v) for v in classes]}
+    if kind == "f":
+        return {"dtype": "float64", "values": [float(v) for v in classes]}
+    if kind in "UO" and all(isinstance(v, str) for v in classes):
+        return {"dtype": "str", "values": [str(v) for v in classes]}
+    raise BundleError(
+        f"class labels of dtype {classes.dtype} cannot be stored in a bundle; use integers, "
+        "floats, booleans or strings"
+    )
+
+
+def _decode_classes(spec: Any) -> np.ndarray:
+    try:
+        dtype = {"bool": bool, "int64": np.int64, "float64": np.float64, "str": object}[
+            spec["dtype"]]
+        values = np.asarray(spec["values"], dtype=dtype)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"bundle manifest has malformed classes: {spec!r}") from exc
+    if values.ndim != 1 or len(values) < 1:
+        raise BundleError("bundle manifest lists no classes")
+    return values
+
+
+def _version_of(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _library_versions(backend_name: str) -> dict[str, str]:
+    dists = ["numpy", "scikit-learn", "pyarrow", *_BACKEND_LIBRARIES.get(backend_name, [])]
+    versions = {"pseudolabel": __version__, "python": platform.python_version()}
+    for d in dists:
+        v = _version_of(d)
+        if v is not None:
+            versions[d] = v
+    return versions
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    if path.suffix.lower() in _PICKLE_SUFFIXES:
+        return True
+    with open(path, "rb") as f:
+        head = f.read(2)
+    # protocol 2+ streams start with PROTO (0x80) and the protocol number
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _bundle_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
+
+
+def _replace_dir(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Move the finished directory ``tmp`` to ``target``; the old one goes only after."""
+    if target.exists():
+        if not overwrite:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(tmp, target)
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, target)
+
+
+def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Sequence[str],
+                id_column: str | None = None, target: str | None = None,
+                training: Mapping[str, Any] | None = None, params: Mapping | None = None,
+                overwrite: bool = False, trust_pickle: bool = False) -> Path:
+    """Write a fitted backend and its manifest as a bundle directory, atomically.
+
+    The bundle is assembled in a temporary directory beside ``path`` and renamed into place,
+    so ``path`` never holds a half-written bundle.
+
+    Parameters
+    ----------
+    backend : Backend
+        A fitted backend (has ``classes_``, ``save``, and a registered ``name``).
+    path : path-like
+        Bundle directory to create.
+    feature_columns : sequence of str
+        Feature names in the column order the backend was fitted on.
+    id_column, target : str, optional
+        Recorded for reference; ``id_column`` becomes the default id column when labeling.
+    training : mapping, optional
+        Facts about the training set (``n_rows``, ``class_counts``) kept in the manifest.
+    params : mapping, optional
+        Backend parameters, recorded (must be JSON-serializable).
+    overwrite : bool, default False
+        Replace an existing ``path``; otherwise :class:`OutputExistsError`.
+    trust_pickle : bool, default False
+        Allow a backend whose ``save`` writes pickle files.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    name = getattr(backend, "name", None)
+    if not isinstance(name, str) or not name:
+        raise BundleError(f"{type(backend).__name__} has no registered backend name")
+    if not hasattr(backend, "classes_"):
+        raise BundleError("the backend is not fitted (no classes_); fit it before saving")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        backend.save(tmp / "model")
+        files = _bundle_files(tmp)
+        if not files:
+            raise BundleError(f"backend {name!r} saved no files")
+        pickles = [p for p in files if _looks_like_pickle(p)]
+        if pickles and not trust_pickle:
+            raise BundleError(
+                f"backend {name!r} saved pickle file(s) ({pickles[0].relative_to(tmp)}); "
+                "pickles run code when loaded. Pass --trust-pickle (trust_pickle=True) to "
+                "write such a bundle anyway"
+            )
+        manifest: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "backend": name,
+            "backend_params": dict(params or {}),
+            "model_path": "model",
+            "classes": _encode_classes(backend.classes_),
+            "feature_columns": [str(c) for c in feature_columns],
+            "id_column": id_column,
+            "target": target,
+            "training": dict(training or {}),
+            "versions": _library_versions(name),
+            "contains_pickle": bool(pickles),
+            "files": {p.relative_to(tmp).as_posix(): _sha256(p) for p in files},
+        }
+        try:
+            manifest["checksum"] = _manifest_checksum(manifest)
+            text = json.dumps(manifest, indent=2, sort_keys=True)
+        except TypeError as exc:
+            raise BundleError(f"bundle manifest is not JSON-serializable: {exc}") from exc
+        (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+        _replace_dir(tmp, path, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_manifest(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
+    """Read and verify a bundle's manifest and files; return the manifest.
+
+    Raises
+    ------
+    BundleError
+        Missing or malformed manifest, a checksum that does not match, a missing or
+        unlisted file, or a pickle file without ``trust_pickle``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise BundleError(f"{root}: no such model bundle directory")
+    mpath = root / MANIFEST_NAME
+    if not mpath.is_file():
+        raise BundleError(f"{root}: not a model bundle (no {MANIFEST_NAME})")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{mpath}: corrupt manifest ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise BundleError(f"{mpath}: not a pseudolabel model bundle manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{mpath}: bundle format version {manifest.get('format_version')!r} is not "
+            f"supported (this pseudolabel reads version {FORMAT_VERSION})"
+        )
+    if manifest.get("checksum") != _manifest_checksum(manifest):
+        raise BundleError(f"{mpath}: the manifest was edited or is corrupt (checksum mismatch)")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not listed:
+        raise BundleError(f"{mpath}: manifest lists no files")
+    for rel, digest in sorted(listed.items()):
+        f = root / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise BundleError(f"{mpath}: file entry {rel!r} points outside the bundle")
+        if not f.is_file():
+            raise BundleError(f"{root}: file {rel} listed in the manifest is missing")
+        if _sha256(f) != digest:
+            raise BundleError(f"{root}: file {rel} was modified or is corrupt (sha256 mismatch)")
+    extra = [p.relative_to(root).as_posix() for p in _bundle_files(root)
+             if p.relative_to(root).as_posix() not in listed]
+    if extra:
+        raise BundleError(f"{root}: file {extra[0]} is not part of the bundle (unlisted file)")
+    if not trust_pickle:
+        for rel in sorted(listed):
+            if _looks_like_pickle(root / rel):
+                raise BundleError(
+                    f"{root}: file {rel} is a pickle; loading it can run arbitrary code. "
+                    "Pass --trust-pickle (trust_pickle=True) only for bundles you trust"
+                )
+    return manifest
+
+
+def load_bundle(path: str | os.PathLike, *, trust_pickle: bool = False) -> ModelBundle:
+    """Verify and load a model bundle written by :func:`save_bundle`.
+
+    Parameters
+    ----------
+    path : path-like
+        The bundle directory.
+    trust_pickle : bool, default False
+        Allow bundles that contain pickle files.
+
+    Returns
+    -------
+    ModelBundle
+
+    Raises
+    ------
+    BundleError
+        The bundle is missing, corrupt, edited, or holds a pickle without ``trust_pickle``;
+        or the backend failed to load it.
+    UnknownNameError
+        The bundle's backend is not registered (a plugin is missing).
+    """
+    from pseudolabel.plugins import load_backend
+
+    root = Path(path)
+    manifest = read_manifest(root, trust_pickle=trust_pickle)
+    classes = _decode_classes(manifest.get("classes"))
+    features = manifest.get("feature_columns")
+    if not isinstance(features, list) or not all(isinstance(c, str) for c in features):
+        raise BundleError(f"{root}: manifest has malformed feature_columns")
+    name = manifest.get("backend")
+    versions = manifest.get("versions", {})
+    for dist in _BACKEND_LIBRARIES.get(name, []):
+        saved, now = versions.get(dist), _version_of(dist)
+        if saved and now and saved != now:
+            warnings.warn(
+                f"bundle {root} was saved with {dist} {saved}; {now} is installed",
+                PseudolabelWarning, stacklevel=2,
+            )
+    try:
+        backend = load_backend(root / manifest.get("model_path", "model"))
+    except (BundleError, UnknownNameError):
+        raise
+    except Exception as exc:  # the backend's own error: report it as a bundle problem
+        raise BundleError(f"{root}: backend {name!r} could not load its model ({exc})") from exc
+    if getattr(backend, "name", None) != name:
+        raise BundleError(f"{root}: the manifest says backend {name!r}, the model is "
+                          f"{getattr(backend, 'name', None)!r}")
+    got = getattr(backend, "classes_", None)
+    if got is None or [str(c) for c in got] != [str(c) for c in classes]:
+        raise BundleError(
+            f"{root}: the loaded model's classes {None if got is None else list(got)} differ "
+            f"from the manifest's {list(classes)}"
+        )
+    return ModelBundle(root, backend, classes, list(features), manifest.get("id_column"), name,
+                       manifest)
+
+
+def parse_params(items: Sequence[str] | None) -> dict[str, Any]:
+    """Parse ``key=value`` strings; values are JSON when they parse as JSON, else strings.
+
+    ``n_estimators=200`` gives an int, ``learning_rate=0.1`` a float, ``verbose=false`` a
+    bool, ``objective=multiclass`` a string.
+    """
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InputError(f"--param expects key=value, got {item!r}")
+        if key in params:
+            raise InputError(f"--param {key} given more than once")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = {"True": True, "False": False, "None": None}.get(value, value)
+    return params
+
+
+def train_bundle(input: str | os.PathLike, *, backend: str, target: str,
+                 output: str | os.PathLike, id_column: str | None = None,
+                 params: Mapping[str, Any] | None = None, overwrite: bool = False,
+                 trust_pickle: bool = False) -> ModelBundle:
+    """Fit a registered backend on a labeled Parquet/CSV file and write a bundle.
+
+    Every column except ``target`` and ``id_column`` is a feature, in file order.
+
+    Parameters
+    ----------
+    input : path-like
+        Labeled data (Parquet or CSV; a glob or directory of several files is concatenated).
+    backend : str
+        Registered backend name (``pseudolabel.plugins.make_backend``).
+    target : str
+        Column holding the labels; must have no missing values.
+    output : path-like
+        Bundle directory to write.
+    id_column : str, optional
+        Column excluded from the features and recorded as the default id column.
+    params : mapping, optional
+        Backend parameters.
+    overwrite, trust_pickle : bool
+        See :func:`save_bundle`.
+
+    Returns
+    -------
+    ModelBundle
+        The bundle as written, loaded back and verified.
+    """
+    import pyarrow as pa
+
+    from pseudolabel.batch.io import expand_inputs, read_table, table_to_matrix
+    from pseudolabel.plugins import make_backend
+
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it")
+    params = dict(params or {})
+    paths = expand_inputs(input)
+    tables = [read_table(p) for p in paths]
+    try:
+        table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 \
+            else tables[0]
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"training files have incompatible schemas ({exc})") from exc
+    where = paths[0] if len(paths) == 1 else f"{len(paths)} files ({paths[0]}, ...)"
+    names = table.column_names
+    for col, what in ((target, "target"), (id_column, "id")):
+        if col is not None and col not in names:
+            raise InputError(f"{where}: {what} column {col!r} not found; columns: {names}")
+    if table.num_rows == 0:
+        raise InputError(f"{where}: no rows to train on")
+    features = [c for c in names if c not in (target, id_column)]
+    if not features:
+        raise InputError(f"{where}: no feature columns besides the target")
+    y_col = table.column(target)
+    if y_col.null_count:
+        import pyarrow.compute as pc
+
+        row = pc.index(pc.is_null(y_col), True).as_py()
+        raise InputError(f"{where}: target column {target!r} is missing at row {row}")
+    y = y_col.to_numpy(zero_copy_only=False)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise InputError(f"{where}: target column {target!r} is NaN at row "
+                         f"{int(np.flatnonzero(np.isnan(y))[0])}")
+    X = table_to_matrix(table, features, path=where, start=0)
+    model = make_backend(backend, **params)
+    model.fit(X, y)
+    classes, counts = np.unique(y, return_counts=True)
+    training = {"n_rows": int(table.num_rows), "files": [os.path.basename(p) for p in paths],
+                "class_counts": [int(c) for c in counts]}
+    if len(classes) != len(model.classes_) or not np.array_equal(classes, model.classes_):
+        training.pop("class_counts")
+    save_bundle(model, output, feature_columns=features, id_column=id_column, target=target,
+                training=training, params=params, overwrite=overwrite,
+                trust_pickle=trust_pickle)
+    return load_bundle(output, trust_pickle=trust_pickle)

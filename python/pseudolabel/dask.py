@@ -1,0 +1,241 @@
+"""Run the batch ``label`` job on a Dask cluster: :func:`label`.
+
+Each input file (or each partition of a ``dask.dataframe``) is one task: the worker loads
+the model bundle once per process (verifying its checksums), scores the input chunk by chunk
+with the backend and the Rust kernels, and writes its Parquet parts, exactly as the local
+job does (:func:`pseudolabel.batch.label.process_source`). The output is therefore identical
+to a local run over the same inputs and ``chunk_rows``: same parts, same rows, same bytes.
+
+Global decisions (``top_k``, ``per_class_k``) are a tree reduction of
+:class:`pseudolabel.kernels.TopK` merges on the workers; only the merged accumulator comes
+back to the client, which then sends the selected row numbers to the finalization tasks.
+
+Workers must see the same filesystem paths as the client (a local cluster, or a shared
+filesystem): they read the bundle and the inputs and write the parts themselves.
+Importing this module does not import Dask; calling :func:`label` does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pseudolabel.batch.io import count_rows, expand_inputs, inspect_input
+from pseudolabel.batch.label import (
+    DEFAULT_CHUNK_ROWS,
+    DecisionSpec,
+    FileResult,
+    LabelResult,
+    Progress,
+    complete_job,
+    finalize_source,
+    prepare_job,
+    process_source,
+    selected_rows_of,
+)
+from pseudolabel.exceptions import MissingDependencyError, ParameterError
+
+__all__ = ["label", "local_cluster"]
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - dask is a test dependency
+        raise MissingDependencyError(
+            "pseudolabel.dask needs Dask: pip install 'pseudolabel[dask]'") from exc
+    return distributed
+
+
+def local_cluster(n_workers: int, **kwargs: Any):
+    """Start a ``dask.distributed.LocalCluster`` of worker processes on loopback.
+
+    One thread per worker (backends and kernels bring their own threads), no dashboard.
+    Extra keyword arguments go to ``LocalCluster``.
+    """
+    if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) \
+            or n_workers < 1:
+        raise ParameterError(f"workers must be a positive integer, got {n_workers!r}")
+    distributed = _distributed()
+    opts = dict(n_workers=int(n_workers), threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None)
+    opts.update(kwargs)
+    return distributed.LocalCluster(**opts)
+
+
+# ----------------------------------------------------------------- tasks (run on workers)
+def _stats(result: FileResult) -> FileResult:
+    return FileResult(result.index, result.rows, result.chunk_rows, result.class_counts,
+                      result.selected_counts, None)
+
+
+def _topk(result: FileResult):
+    return result.topk
+
+
+def _merge(a, b):
+    if a is None:
+        return b
+    if b is not None:
+        a.merge(b)
+    return a
+
+
+def _count(info) -> int:
+    return count_rows(info)
+
+
+def _is_dask_dataframe(obj: Any) -> bool:
+    mod = type(obj).__module__
+    return mod.startswith("dask") and hasattr(obj, "npartitions") and hasattr(obj, "to_delayed")
+
+
+def _tree_reduce(client, futures: list):
+    """Merge futures pairwise on the workers until one is left (depth log2(n))."""
+    level = list(futures)
+    while len(level) > 1:
+        nxt = [client.submit(_merge, a, b, pure=False) for a, b in zip(level[::2], level[1::2])]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0] if level else None
+
+
+def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | None = None,
+          threshold: float | None = None, top_k: int | None = None,
+          per_class_k: int | None = None, strategy: str | None = None,
+          strategy_params: Mapping[str, Any] | None = None,
+          chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
+          resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
+          progress: bool | None = False, client: Any = None, scheduler: str | None = None,
+          workers: int | None = None) -> LabelResult:
+    """Label files or a ``dask.dataframe`` on a Dask cluster; same output as the local job.
+
+    Parameters
+    ----------
+    model : path-like or ModelBundle
+        Model bundle (``pseudolabel train``).
+    data : path, glob, directory, sequence of them, or dask.dataframe.DataFrame
+        Files: one task per file, chunked as the local job chunks them. A Dask DataFrame: one
+        task per partition, chunked within it; rows are numbered in partition order.
+    output : path-like
+        ``*.parquet`` for one file, otherwise a dataset directory.
+    client : distributed.Client, optional
+        Use this client.
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:port``).
+    workers : int, optional
+        Start a local cluster of this many worker processes for the job (and stop it after).
+    **others
+        As :func:`pseudolabel.batch.label`.
+
+    Returns
+    -------
+    LabelResult
+    """
+    distributed = _distributed()
+    if sum(x is not None for x in (client, scheduler, workers)) > 1:
+        raise ParameterError("give at most one of client, scheduler and workers")
+    t0 = time.perf_counter()
+    decision = DecisionSpec.from_options(threshold=threshold, top_k=top_k,
+                                         per_class_k=per_class_k, strategy=strategy,
+                                         strategy_params=strategy_params)
+    cluster = own_client = None
+    try:
+        if client is None:
+            if workers is not None:
+                cluster = local_cluster(workers)
+                client = own_client = distributed.Client(cluster)
+            elif scheduler is not None:
+                client = own_client = distributed.Client(scheduler)
+            else:
+                try:
+                    client = distributed.get_client()
+                except ValueError as exc:
+                    raise ParameterError(
+                        "no Dask cluster: pass client=, scheduler= or workers=") from exc
+        return _run(client, model, data, output, decision=decision, id_column=id_column,
+                    chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
+                    overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0)
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chunk_rows,
+         probabilities, resume, overwrite, trust_pickle, progress, t0) -> LabelResult:
+    distributed = _distributed()
+    id_type = None
+    if _is_dask_dataframe(data):
+        from dask.base import tokenize
+
+        from pseudolabel.batch.bundle import ModelBundle, load_bundle
+
+        bundle = model if isinstance(model, ModelBundle) else load_bundle(
+            model, trust_pickle=trust_pickle)
+        meta = pa.Schema.from_pandas(data._meta, preserve_index=False)
+        if id_column is None and bundle.id_column in meta.names:
+            id_column = bundle.id_column
+        missing = [c for c in (*bundle.feature_columns, *([id_column] if id_column else []))
+                   if c not in meta.names]
+        if missing:
+            from pseudolabel.exceptions import InputError
+
+            raise InputError(f"the Dask DataFrame is missing column(s) "
+                             f"{', '.join(map(repr, missing))}")
+        if id_column:
+            id_type = meta.field(id_column).type
+        model = bundle
+        parts = client.compute(data.to_delayed())
+        lengths = client.gather(client.map(len, parts, pure=False))
+        sources: list[Any] = parts
+        fingerprint: Any = {"dask_dataframe": tokenize(data), "npartitions": data.npartitions}
+        wheres = [f"partition {i}" for i in range(len(parts))]
+        checked: list[Any] = []
+    else:
+        files = [inspect_input(p) for p in expand_inputs(data)]
+        unknown = [i for i, f in enumerate(files) if f.n_rows is None]
+        counted = client.gather(client.map(_count, [files[i] for i in unknown], pure=False))
+        lengths = [f.n_rows for f in files]
+        for i, n in zip(unknown, counted):
+            lengths[i] = n
+        sources = files
+        fingerprint = [f.fingerprint() for f in files]
+        wheres = [f.path for f in files]
+        checked = files
+    bar = Progress(int(sum(lengths)), mode=progress, prefix="pseudolabel label (dask)")
+    job = prepare_job(model, output, sources=checked,
+                      source_fingerprint=fingerprint, id_column=id_column, decision=decision,
+                      chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
+                      overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
+                      log=bar.log)
+    plan = job.plan
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    done = [client.submit(process_source, plan, i, src, int(offsets[i]),
+                          probabilities=probabilities, where=wheres[i], pure=False)
+            for i, src in enumerate(sources)]
+    stats = [client.submit(_stats, f, pure=False) for f in done]
+    results: list[FileResult] = [None] * len(stats)  # type: ignore[list-item]
+    try:
+        for fut, res in distributed.as_completed(stats, with_results=True):
+            results[res.index] = res
+            bar(res.rows)
+    finally:
+        bar.close()
+    labels = None
+    if decision.is_global:
+        merged = _tree_reduce(client, [client.submit(_topk, f, pure=False) for f in done])
+        topk = merged.result() if merged is not None else None
+        rows, labels = selected_rows_of(job, topk)
+        [sel] = client.scatter([rows], broadcast=True)
+        client.gather([client.submit(finalize_source, plan, r.index, int(offsets[r.index]),
+                                     r.chunk_rows, sel, pure=False) for r in results])
+    del done
+    return complete_job(job, results, selected_labels=labels, seconds_since=t0)
