@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "make_backend": "pseudolabel.plugins",
     "make_strategy": "pseudolabel.plugins",
     "as_backend": "pseudolabel.plugins",
+    "PseudoLabeler": "pseudolabel.engine",
 }
 
 __all__ = ["__version__", "exceptions", *sorted(_SUBMODULES), *_LAZY]
