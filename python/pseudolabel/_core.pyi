@@ -1,0 +1,44 @@
+"""Type stubs for the native module ``pseudolabel._core`` (kept true by tests/test_stub.py).
+
+This is the raw binding layer; use :mod:`pseudolabel.kernels`, which validates arguments.
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+ENV_NUM_THREADS: str
+
+def summarize(
+    p: npt.NDArray[np.float32] | npt.NDArray[np.float64], entropy: bool = False
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.floating],
+    npt.NDArray[np.floating],
+    npt.NDArray[np.floating] | None,
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+]: ...
+def select(
+    p: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    score: str = "confidence",
+    threshold: float | None = None,
+    class_thresholds: npt.NDArray[np.float64] | None = None,
+    inclusive: bool = False,
+    k: int | None = None,
+    per_class_k: npt.NDArray[np.int64] | None = None,
+    largest: bool = True,
+    exclude: npt.NDArray[np.bool_] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def reduce_candidates(
+    indices: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    k: int | None = None,
+    per_class_k: npt.NDArray[np.int64] | None = None,
+    largest: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def quantile(
+    p: npt.NDArray[np.float32] | npt.NDArray[np.float64], q: float, per_class: bool = False
+) -> npt.NDArray[np.float64]: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...

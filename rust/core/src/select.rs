@@ -1,0 +1,539 @@
+//! Row selection: thresholds, global and per-class top-k, and the candidate accumulator
+//! that the streaming `TopK` merges with.
+//!
+//! Order: "better" means a larger score when `largest`, a smaller one otherwise; ties go to
+//! the lower row index. Candidates are ranked by an integer key built from the score's
+//! bits, so ranking is exact and independent of how rows were split across threads.
+
+use rayon::prelude::*;
+
+use crate::error::{param, Result};
+use crate::float::Prob;
+use crate::scan::{BlockOut, Matrix, Score, LANES};
+use crate::threads::with_pool;
+
+/// A selected row: its ranking key (smaller is better), row index and predicted class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cand {
+    pub key: u64,
+    pub row: u64,
+    pub label: u32,
+}
+
+impl Cand {
+    #[inline(always)]
+    fn rank(&self) -> (u64, u64) {
+        (self.key, self.row)
+    }
+}
+
+/// Order-preserving map from a score to a key where a smaller key is a better row.
+#[inline(always)]
+pub fn score_key(score: f64, largest: bool) -> u64 {
+    let b = (score + 0.0).to_bits(); // + 0.0 folds -0.0 into +0.0
+    let asc = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+    if largest {
+        !asc
+    } else {
+        asc
+    }
+}
+
+#[inline(always)]
+pub fn key_score(key: u64, largest: bool) -> f64 {
+    let asc = if largest { !key } else { key };
+    let b = if asc >> 63 == 1 { asc & !(1 << 63) } else { !asc };
+    f64::from_bits(b)
+}
+
+/// Keeps the best candidates pushed so far under a global `k` and/or per-class quotas.
+/// Memory stays O(k + sum(quotas)); rows that cannot make the cut are rejected in O(1).
+#[derive(Debug, Clone)]
+pub struct Acc {
+    k: Option<usize>,
+    per_class_k: Option<Vec<usize>>,
+    all: Vec<Cand>,
+    per_class: Vec<Vec<Cand>>,
+    cut: Option<(u64, u64)>,
+    class_cut: Vec<Option<(u64, u64)>>,
+}
+
+/// Keep the `m` best of `v`; return the worst kept rank (the new cutoff).
+fn reduce_to(v: &mut Vec<Cand>, m: usize) -> Option<(u64, u64)> {
+    if m == 0 {
+        v.clear();
+        return None;
+    }
+    if v.len() > m {
+        v.select_nth_unstable_by_key(m - 1, Cand::rank);
+        v.truncate(m);
+        Some(v[m - 1].rank())
+    } else {
+        None
+    }
+}
+
+impl Acc {
+    pub fn new(k: Option<usize>, per_class_k: Option<Vec<usize>>) -> Self {
+        let nc = per_class_k.as_ref().map_or(0, |q| q.len());
+        Acc {
+            k,
+            per_class_k,
+            all: Vec::new(),
+            per_class: vec![Vec::new(); nc],
+            cut: None,
+            class_cut: vec![None; nc],
+        }
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, c: Cand) {
+        if let Some(q) = &self.per_class_k {
+            let lab = c.label as usize;
+            let quota = q[lab];
+            if quota == 0 {
+                return;
+            }
+            if let Some(cut) = self.class_cut[lab] {
+                if c.rank() >= cut {
+                    return;
+                }
+            }
+            let v = &mut self.per_class[lab];
+            v.push(c);
+            if v.len() >= 2 * quota + 64 {
+                self.class_cut[lab] = reduce_to(v, quota);
+            }
+        } else if let Some(k) = self.k {
+            if k == 0 {
+                return;
+            }
+            if let Some(cut) = self.cut {
+                if c.rank() >= cut {
+                    return;
+                }
+            }
+            self.all.push(c);
+            if self.all.len() >= 2 * k + 64 {
+                self.cut = reduce_to(&mut self.all, k);
+            }
+        } else {
+            self.all.push(c);
+        }
+    }
+
+    pub fn merge(&mut self, other: Acc) {
+        if self.per_class_k.is_none() && self.k.is_none() {
+            let mut all = other.all;
+            if all.len() > self.all.len() {
+                std::mem::swap(&mut all, &mut self.all);
+            }
+            self.all.extend(all);
+            return;
+        }
+        for c in other.all.into_iter().chain(other.per_class.into_iter().flatten()) {
+            self.push(c);
+        }
+    }
+
+    /// The kept candidates, reduced to the quotas and sorted best first.
+    pub fn finish(self) -> Vec<Cand> {
+        let mut out = match self.per_class_k {
+            Some(q) => {
+                let mut out = Vec::new();
+                for (mut v, quota) in self.per_class.into_iter().zip(q) {
+                    reduce_to(&mut v, quota);
+                    out.extend(v);
+                }
+                out
+            }
+            None => self.all,
+        };
+        if let Some(k) = self.k {
+            reduce_to(&mut out, k);
+        }
+        if out.len() > 1 << 15 {
+            out.par_sort_unstable_by_key(Cand::rank);
+        } else {
+            out.sort_unstable_by_key(Cand::rank);
+        }
+        out
+    }
+}
+
+/// A threshold: one value for every row, or one per predicted class.
+#[derive(Debug, Clone)]
+pub enum Threshold {
+    Global(f64),
+    PerClass(Vec<f64>),
+}
+
+/// Everything `select` needs besides the matrix.
+#[derive(Debug, Clone)]
+pub struct SelectParams<'a> {
+    pub score: Score,
+    pub threshold: Option<Threshold>,
+    pub inclusive: bool,
+    pub k: Option<usize>,
+    pub per_class_k: Option<Vec<usize>>,
+    pub largest: bool,
+    pub exclude: Option<&'a [bool]>,
+}
+
+impl<'a> SelectParams<'a> {
+    pub fn new(score: Score) -> Self {
+        SelectParams {
+            score,
+            threshold: None,
+            inclusive: false,
+            k: None,
+            per_class_k: None,
+            largest: true,
+            exclude: None,
+        }
+    }
+}
+
+/// The selected rows, best first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    pub indices: Vec<i64>,
+    pub labels: Vec<i64>,
+    pub scores: Vec<f64>,
+}
+
+impl Selection {
+    pub fn from_cands(cands: &[Cand], largest: bool) -> Self {
+        Selection {
+            indices: cands.iter().map(|c| c.row as i64).collect(),
+            labels: cands.iter().map(|c| c.label as i64).collect(),
+            scores: cands.iter().map(|c| key_score(c.key, largest)).collect(),
+        }
+    }
+}
+
+fn check_params(p: &SelectParams, n: usize, c: usize) -> Result<()> {
+    match &p.threshold {
+        Some(Threshold::Global(t)) if t.is_nan() => {
+            return Err(param("threshold", "must not be NaN"));
+        }
+        Some(Threshold::PerClass(ts)) => {
+            if ts.len() != c {
+                return Err(param(
+                    "threshold",
+                    format!("has {} per-class values but the probabilities have {c} columns", ts.len()),
+                ));
+            }
+            if let Some(i) = ts.iter().position(|t| t.is_nan()) {
+                return Err(param("threshold", format!("value for class {i} is NaN")));
+            }
+        }
+        _ => {}
+    }
+    if let Some(q) = &p.per_class_k {
+        if q.len() != c {
+            return Err(param(
+                "per_class_k",
+                format!("has {} per-class values but the probabilities have {c} columns", q.len()),
+            ));
+        }
+    }
+    if let Some(ex) = p.exclude {
+        if ex.len() != n {
+            return Err(param(
+                "exclude",
+                format!("has length {} but the probabilities have {n} rows", ex.len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Thresholds rounded to the matrix's element type, as numpy compares a Python float
+/// against a float32 array.
+fn thresholds_in<T: Prob>(t: &Option<Threshold>, c: usize) -> Option<Vec<T>> {
+    match t {
+        None => None,
+        Some(Threshold::Global(v)) => Some(vec![T::from_f64(*v); c]),
+        Some(Threshold::PerClass(vs)) => Some(vs.iter().map(|&v| T::from_f64(v)).collect()),
+    }
+}
+
+/// Select rows of `m`: see the Python docstring of `pseudolabel.kernels.select`.
+pub fn select<T: Prob>(m: &Matrix<T>, p: &SelectParams) -> Result<Selection> {
+    let cands = select_cands(m, p, 0)?;
+    Ok(Selection::from_cands(&cands, p.largest))
+}
+
+/// Like `select`, but returns the raw sorted candidates with `offset` added to every row.
+pub fn select_cands<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) -> Result<Vec<Cand>> {
+    check_params(p, m.n, m.c)?;
+    if m.n == 0 {
+        return Ok(Vec::new());
+    }
+    let thr = thresholds_in::<T>(&p.threshold, m.c);
+    let cr = m.chunk_rows();
+    let nchunks = m.n.div_ceil(cr);
+    let entropy = p.score == Score::Entropy;
+    let (acc, bad) = with_pool(|| {
+        (0..nchunks)
+            .into_par_iter()
+            .fold(
+                || (Acc::new(p.k, p.per_class_k.clone()), None::<usize>),
+                |(mut acc, mut bad), ci| {
+                    let start = ci * cr;
+                    let end = (start + cr).min(m.n);
+                    let b = if entropy {
+                        scan_select::<T, true>(m, p, thr.as_deref(), start, end, offset, &mut acc)
+                    } else {
+                        scan_select::<T, false>(m, p, thr.as_deref(), start, end, offset, &mut acc)
+                    };
+                    bad = min_opt(bad, b);
+                    (acc, bad)
+                },
+            )
+            .reduce(
+                || (Acc::new(p.k, p.per_class_k.clone()), None),
+                |(mut a, ba), (b, bb)| {
+                    a.merge(b);
+                    (a, min_opt(ba, bb))
+                },
+            )
+    })?;
+    if let Some(r) = bad {
+        return Err(m.describe_bad_row(r));
+    }
+    Ok(acc.finish())
+}
+
+#[inline(always)]
+fn min_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+#[inline(always)]
+fn scan_select<T: Prob, const ENTROPY: bool>(
+    m: &Matrix<T>,
+    p: &SelectParams,
+    thr: Option<&[T]>,
+    start: usize,
+    end: usize,
+    offset: u64,
+    acc: &mut Acc,
+) -> Option<usize> {
+    let mut tmp = vec![T::ZERO; m.c * LANES];
+    let mut out = BlockOut::<T>::new();
+    let mut first_bad = None;
+    let mut r = start;
+    while r < end {
+        let len = LANES.min(end - r);
+        m.scan_block::<ENTROPY>(r, len, &mut tmp, &mut out, None);
+        for l in 0..len {
+            let row = r + l;
+            if out.bad[l] {
+                if first_bad.is_none() {
+                    first_bad = Some(row);
+                }
+                continue;
+            }
+            if let Some(ex) = p.exclude {
+                if ex[row] {
+                    continue;
+                }
+            }
+            let s = p.score.of(&out, l);
+            let lab = out.label[l];
+            if let Some(t) = thr {
+                let t = t[lab as usize];
+                let keep = match (p.largest, p.inclusive) {
+                    (true, false) => s > t,
+                    (true, true) => s >= t,
+                    (false, false) => s < t,
+                    (false, true) => s <= t,
+                };
+                if !keep {
+                    continue;
+                }
+            }
+            acc.push(Cand { key: score_key(s.to_f64(), p.largest), row: offset + row as u64, label: lab });
+        }
+        if first_bad.is_some() {
+            break; // the error is reported; no need to keep selecting
+        }
+        r += len;
+    }
+    first_bad
+}
+
+/// Reduce candidates that came from several chunks (the merge step of streaming top-k).
+/// `labels` must lie in `0 .. per_class_k.len()` when per-class quotas are given.
+pub fn reduce_candidates(
+    indices: &[i64],
+    labels: &[i64],
+    scores: &[f64],
+    k: Option<usize>,
+    per_class_k: Option<Vec<usize>>,
+    largest: bool,
+) -> Result<Selection> {
+    let n = indices.len();
+    if labels.len() != n || scores.len() != n {
+        return Err(param(
+            "candidates",
+            format!(
+                "indices, labels and scores differ in length ({n}, {}, {})",
+                labels.len(),
+                scores.len()
+            ),
+        ));
+    }
+    let nc = per_class_k.as_ref().map(|q| q.len());
+    let mut acc = Acc::new(k, per_class_k);
+    for i in 0..n {
+        if scores[i].is_nan() {
+            return Err(param("scores", format!("candidate {i} has a NaN score")));
+        }
+        if indices[i] < 0 {
+            return Err(param("indices", format!("candidate {i} has a negative row index")));
+        }
+        if labels[i] < 0 || labels[i] > u32::MAX as i64 || nc.is_some_and(|c| labels[i] as usize >= c) {
+            return Err(param("labels", format!("candidate {i} has label {} out of range", labels[i])));
+        }
+        acc.push(Cand { key: score_key(scores[i], largest), row: indices[i] as u64, label: labels[i] as u32 });
+    }
+    Ok(Selection::from_cands(&acc.finish(), largest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    fn sel(p: &Array2<f64>, params: &SelectParams) -> Selection {
+        let m = Matrix::new(p.view()).unwrap();
+        select(&m, params).unwrap()
+    }
+
+    #[test]
+    fn key_round_trip_and_order() {
+        let vals = [0.0, 1e-300, 0.25, 0.5, 0.5000001, 1.0, 3.5];
+        for largest in [true, false] {
+            for &v in &vals {
+                assert_eq!(key_score(score_key(v, largest), largest), v);
+            }
+            for w in vals.windows(2) {
+                let (a, b) = (score_key(w[0], largest), score_key(w[1], largest));
+                assert_eq!(a > b, largest, "{w:?}");
+            }
+        }
+        assert_eq!(score_key(-0.0, true), score_key(0.0, true));
+    }
+
+    #[test]
+    fn threshold_is_strict_by_default_and_best_first() {
+        let p = array![[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.05, 0.95], [0.8, 0.2]];
+        let mut params = SelectParams::new(Score::Confidence);
+        params.threshold = Some(Threshold::Global(0.8));
+        let s = sel(&p, &params);
+        assert_eq!(s.indices, vec![3, 0]);
+        assert_eq!(s.labels, vec![1, 0]);
+        params.inclusive = true;
+        let s = sel(&p, &params);
+        assert_eq!(s.indices, vec![3, 0, 1, 4]);
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_row() {
+        let p = Array2::from_elem((100, 4), 0.25);
+        let mut params = SelectParams::new(Score::Margin);
+        params.k = Some(5);
+        assert_eq!(sel(&p, &params).indices, vec![0, 1, 2, 3, 4]);
+        params.largest = false;
+        assert_eq!(sel(&p, &params).indices, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn per_class_k_then_k() {
+        // class 0 rows have higher confidence than class 1 rows
+        let mut p = Array2::<f64>::zeros((1000, 2));
+        for i in 0..1000 {
+            if i < 500 {
+                p[[i, 0]] = 0.8 + (i % 500) as f64 / 5000.0;
+                p[[i, 1]] = 1.0 - p[[i, 0]];
+            } else {
+                p[[i, 1]] = 0.5001 + (i % 500) as f64 / 2000.0;
+                p[[i, 0]] = 1.0 - p[[i, 1]];
+            }
+        }
+        let mut params = SelectParams::new(Score::Confidence);
+        params.per_class_k = Some(vec![3, 2]);
+        let s = sel(&p, &params);
+        assert_eq!(s.labels.iter().filter(|&&l| l == 0).count(), 3);
+        assert_eq!(s.labels.iter().filter(|&&l| l == 1).count(), 2);
+        assert_eq!(s.indices, vec![499, 498, 497, 999, 998]);
+        params.k = Some(4);
+        assert_eq!(sel(&p, &params).indices, vec![499, 498, 497, 999]);
+    }
+
+    #[test]
+    fn exclude_and_k_zero() {
+        let p = array![[0.9, 0.1], [0.99, 0.01]];
+        let mut params = SelectParams::new(Score::Confidence);
+        let ex = [false, true];
+        params.exclude = Some(&ex);
+        assert_eq!(sel(&p, &params).indices, vec![0]);
+        params.k = Some(0);
+        assert!(sel(&p, &params).indices.is_empty());
+    }
+
+    #[test]
+    fn bad_lengths_are_parameter_errors() {
+        let p = array![[0.9, 0.1]];
+        let m = Matrix::new(p.view()).unwrap();
+        let mut params = SelectParams::new(Score::Confidence);
+        params.per_class_k = Some(vec![1, 2, 3]);
+        assert!(matches!(select(&m, &params), Err(crate::KernelError::Parameter { name: "per_class_k", .. })));
+        let mut params = SelectParams::new(Score::Confidence);
+        params.threshold = Some(Threshold::PerClass(vec![0.5]));
+        assert!(matches!(select(&m, &params), Err(crate::KernelError::Parameter { name: "threshold", .. })));
+    }
+
+    #[test]
+    fn chunked_reduce_equals_one_shot() {
+        let n = 5000;
+        let mut p = Array2::<f64>::zeros((n, 3));
+        let mut x: u64 = 12345;
+        for i in 0..n {
+            let mut row = [0.0; 3];
+            for v in row.iter_mut() {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *v = ((x >> 33) % 7) as f64 + 1.0; // many ties
+            }
+            let s: f64 = row.iter().sum();
+            for j in 0..3 {
+                p[[i, j]] = row[j] / s;
+            }
+        }
+        let mut params = SelectParams::new(Score::Margin);
+        params.k = Some(37);
+        params.per_class_k = Some(vec![20, 5, 30]);
+        let m = Matrix::new(p.view()).unwrap();
+        let want = select(&m, &params).unwrap();
+        let mut all = Selection::default();
+        for start in (0..n).step_by(700) {
+            let end = (start + 700).min(n);
+            let sub = p.slice(ndarray::s![start..end, ..]);
+            let mc = Matrix::new(sub).unwrap();
+            let part = select_cands(&mc, &params, start as u64).unwrap();
+            let part = Selection::from_cands(&part, true);
+            all.indices.extend(part.indices);
+            all.labels.extend(part.labels);
+            all.scores.extend(part.scores);
+        }
+        let got = reduce_candidates(&all.indices, &all.labels, &all.scores, params.k, params.per_class_k.clone(), true).unwrap();
+        assert_eq!(got, want);
+    }
+}

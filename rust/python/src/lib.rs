@@ -1,0 +1,195 @@
+//! `pseudolabel._core`: the thin PyO3 layer over `pseudolabel-core`.
+//!
+//! Each function converts its arguments, releases the GIL for the whole computation (never
+//! touching Python objects inside), and maps errors to `pseudolabel.exceptions`. The public,
+//! documented API is `pseudolabel.kernels`, which validates and normalizes arguments first.
+
+mod errors;
+
+use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use pseudolabel_core as core;
+use pseudolabel_core::{Matrix, Prob, Score, SelectParams, Threshold};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use errors::{param_err, Error};
+
+/// A probability matrix of either supported dtype, borrowed without a copy.
+#[derive(FromPyObject)]
+enum ProbArray<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+fn summarize_t<'py, T: Prob + Element>(
+    py: Python<'py>,
+    p: PyReadonlyArray2<'py, T>,
+    entropy: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let view = p.as_array();
+    let s = py.detach(|| core::summarize(&Matrix::new(view)?, entropy)).map_err(Error)?;
+    let ent = match s.entropy {
+        Some(e) => e.into_pyarray(py).into_any(),
+        None => py.None().into_bound(py),
+    };
+    PyTuple::new(
+        py,
+        [
+            s.label.into_pyarray(py).into_any(),
+            s.confidence.into_pyarray(py).into_any(),
+            s.margin.into_pyarray(py).into_any(),
+            ent,
+            s.class_counts.into_pyarray(py).into_any(),
+            s.class_mean.into_pyarray(py).into_any(),
+        ],
+    )
+}
+
+/// summarize(p, entropy) -> (label, confidence, margin, entropy | None, class_counts, class_mean)
+#[pyfunction]
+#[pyo3(signature = (p, entropy=false))]
+fn summarize<'py>(py: Python<'py>, p: ProbArray<'py>, entropy: bool) -> PyResult<Bound<'py, PyTuple>> {
+    match p {
+        ProbArray::F32(a) => summarize_t(py, a, entropy),
+        ProbArray::F64(a) => summarize_t(py, a, entropy),
+    }
+}
+
+type SelectionArrays<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
+
+fn selection_out(py: Python<'_>, s: core::Selection) -> SelectionArrays<'_> {
+    (s.indices.into_pyarray(py), s.labels.into_pyarray(py), s.scores.into_pyarray(py))
+}
+
+fn counts(name: &'static str, v: Option<PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usize>>> {
+    let Some(v) = v else { return Ok(None) };
+    let v = v.as_array();
+    let mut out = Vec::with_capacity(v.len());
+    for (i, &x) in v.iter().enumerate() {
+        if x < 0 {
+            return Err(param_err(name, format!("must not be negative (class {i} has {x})")));
+        }
+        out.push(x as usize);
+    }
+    Ok(Some(out))
+}
+
+fn k_of(k: Option<i64>) -> PyResult<Option<usize>> {
+    match k {
+        Some(k) if k < 0 => Err(param_err("k", format!("must not be negative, got {k}"))),
+        Some(k) => Ok(Some(k as usize)),
+        None => Ok(None),
+    }
+}
+
+/// select(p, score, threshold, class_thresholds, inclusive, k, per_class_k, largest, exclude)
+/// -> (indices, labels, scores), best first.
+#[pyfunction]
+#[pyo3(signature = (p, score="confidence", threshold=None, class_thresholds=None, inclusive=false,
+                    k=None, per_class_k=None, largest=true, exclude=None))]
+#[allow(clippy::too_many_arguments)]
+fn select<'py>(
+    py: Python<'py>,
+    p: ProbArray<'py>,
+    score: &str,
+    threshold: Option<f64>,
+    class_thresholds: Option<PyReadonlyArray1<'py, f64>>,
+    inclusive: bool,
+    k: Option<i64>,
+    per_class_k: Option<PyReadonlyArray1<'py, i64>>,
+    largest: bool,
+    exclude: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<SelectionArrays<'py>> {
+    let mut params = SelectParams::new(Score::parse(score).map_err(Error)?);
+    params.threshold = match (threshold, class_thresholds) {
+        (Some(_), Some(_)) => {
+            return Err(param_err("threshold", "give a scalar or per-class thresholds, not both"))
+        }
+        (Some(t), None) => Some(Threshold::Global(t)),
+        (None, Some(a)) => Some(Threshold::PerClass(a.as_array().to_vec())),
+        (None, None) => None,
+    };
+    params.inclusive = inclusive;
+    params.k = k_of(k)?;
+    params.per_class_k = counts("per_class_k", per_class_k)?;
+    params.largest = largest;
+    let exclude_view = exclude.as_ref().map(|e| e.as_slice()).transpose().map_err(|_| {
+        param_err("exclude", "must be a contiguous boolean array")
+    })?;
+    params.exclude = exclude_view;
+    let sel = match p {
+        ProbArray::F32(a) => {
+            let view = a.as_array();
+            py.detach(|| core::select(&Matrix::new(view)?, &params))
+        }
+        ProbArray::F64(a) => {
+            let view = a.as_array();
+            py.detach(|| core::select(&Matrix::new(view)?, &params))
+        }
+    }
+    .map_err(Error)?;
+    Ok(selection_out(py, sel))
+}
+
+/// reduce_candidates(indices, labels, scores, k, per_class_k, largest) -> (indices, labels, scores)
+#[pyfunction]
+#[pyo3(signature = (indices, labels, scores, k=None, per_class_k=None, largest=true))]
+fn reduce_candidates<'py>(
+    py: Python<'py>,
+    indices: PyReadonlyArray1<'py, i64>,
+    labels: PyReadonlyArray1<'py, i64>,
+    scores: PyReadonlyArray1<'py, f64>,
+    k: Option<i64>,
+    per_class_k: Option<PyReadonlyArray1<'py, i64>>,
+    largest: bool,
+) -> PyResult<SelectionArrays<'py>> {
+    let k = k_of(k)?;
+    let q = counts("per_class_k", per_class_k)?;
+    let (i, l, s) = (indices.as_array(), labels.as_array(), scores.as_array());
+    let (i, l, s) = (i.to_vec(), l.to_vec(), s.to_vec());
+    let sel = py.detach(|| core::reduce_candidates(&i, &l, &s, k, q, largest)).map_err(Error)?;
+    Ok(selection_out(py, sel))
+}
+
+/// quantile(p, q, per_class) -> float64 array of length 1 (global) or C (per class)
+#[pyfunction]
+#[pyo3(signature = (p, q, per_class=false))]
+fn quantile<'py>(py: Python<'py>, p: ProbArray<'py>, q: f64, per_class: bool) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let v = match p {
+        ProbArray::F32(a) => {
+            let view = a.as_array();
+            py.detach(|| core::quantile(&Matrix::new(view)?, q, per_class))
+        }
+        ProbArray::F64(a) => {
+            let view = a.as_array();
+            py.detach(|| core::quantile(&Matrix::new(view)?, q, per_class))
+        }
+    }
+    .map_err(Error)?;
+    Ok(v.into_pyarray(py))
+}
+
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    if n < 1 {
+        return Err(param_err("n", format!("the number of threads must be at least 1, got {n}")));
+    }
+    core::set_num_threads(n as usize).map_err(|e| Error(e).into())
+}
+
+#[pyfunction]
+fn get_num_threads() -> PyResult<usize> {
+    core::get_num_threads().map_err(|e| Error(e).into())
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(summarize, m)?)?;
+    m.add_function(wrap_pyfunction!(select, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce_candidates, m)?)?;
+    m.add_function(wrap_pyfunction!(quantile, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add("ENV_NUM_THREADS", core::ENV_NUM_THREADS)?;
+    Ok(())
+}
