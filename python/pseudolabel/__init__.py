@@ -21,6 +21,8 @@ _LAZY: dict[str, str] = {
     "make_strategy": "pseudolabel.plugins",
     "as_backend": "pseudolabel.plugins",
     "PseudoLabeler": "pseudolabel.engine",
+    "ActiveLearner": "pseudolabel.active",
+    "LearningCurve": "pseudolabel.active",
 }
 
 __all__ = ["__version__", "exceptions", *sorted(_SUBMODULES), *_LAZY]

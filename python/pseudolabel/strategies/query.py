@@ -1,0 +1,760 @@
+"""Active-learning query strategies: which rows of the pool a human should label next.
+
+Every strategy is a :class:`~pseudolabel.strategies.base.QueryStrategy`: ``scores(learner,
+X_pool)`` gives one score per row (higher = ask first) and ``query(learner, X_pool, n,
+exclude=...)`` returns the ``n`` best rows, best first, ties broken by the lower row index.
+
+Built-in strategies (registered with ``kind="query"`` through the plugin hook, exactly like a
+third-party plugin would):
+
+==================  ==========================================================================
+``random``          uniform random rows (the baseline every other strategy must beat)
+``least_confident`` lowest top-class probability
+``margin``          smallest gap between the two most probable classes
+``entropy``         highest entropy of the predicted distribution
+``qbc``             query-by-committee: disagreement of a committee of backends or of
+                    bootstrap models (``disagreement="vote_entropy"`` or ``"kl_divergence"``)
+``vote_entropy``    ``qbc`` with vote entropy
+``kl_divergence``   ``qbc`` with the mean KL divergence to the consensus
+``ranked_batch``    diversity-aware batches (Cardoso et al. 2017): uncertainty traded against
+                    the distance to labeled and already-chosen rows
+==================  ==========================================================================
+
+Pools are scored in chunks of ``learner.chunk_size`` rows (65 536 when the learner has no such
+attribute), so a pool of tens of millions of rows never materializes its probability matrix:
+the uncertainty strategies stream each chunk's probabilities into :class:`pseudolabel.kernels.TopK`
+and the others keep a running top-``n`` in numpy.
+
+A *learner* is any fitted object with ``predict_proba``. ``qbc`` and ``ranked_batch`` also use
+the labeled rows (``learner.X_labeled_``, ``learner.y_labeled_``, ``learner.classes_``) and
+``qbc`` with bootstrap members uses ``learner.backend_``: :class:`pseudolabel.ActiveLearner`
+provides all of them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pseudolabel.exceptions import InputError, ParameterError
+from pseudolabel.hookspecs import hookimpl
+from pseudolabel.strategies.base import QueryStrategy, _as_generator, exclude_mask
+
+__all__ = [
+    "QUERY_STRATEGIES",
+    "RandomQuery",
+    "UncertaintyQuery",
+    "LeastConfidentQuery",
+    "MarginQuery",
+    "EntropyQuery",
+    "QueryByCommittee",
+    "RankedBatchQuery",
+    "vote_entropy",
+    "kl_disagreement",
+    "iter_row_chunks",
+    "n_rows",
+    "take_rows",
+]
+
+#: rows per chunk when the learner does not say (``learner.chunk_size``)
+DEFAULT_CHUNK_SIZE = 65_536
+
+
+# ---------------------------------------------------------------------------------------------
+# row access helpers (numpy arrays, memmaps, pandas DataFrames, scipy sparse matrices)
+# ---------------------------------------------------------------------------------------------
+
+
+def n_rows(X: Any) -> int:
+    """Number of rows of an array-like (``shape[0]`` or ``len``)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return int(shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        raise InputError(
+            f"X_pool must be an array-like with rows (numpy array, DataFrame, sparse matrix), "
+            f"got {type(X).__name__}"
+        ) from None
+
+
+def _row_slice(X: Any, start: int, stop: int) -> Any:
+    if hasattr(X, "iloc"):
+        return X.iloc[start:stop]
+    if hasattr(X, "shape"):
+        return X[start:stop]
+    return np.asarray(X[start:stop])
+
+
+def take_rows(X: Any, indices: np.ndarray) -> Any:
+    """Rows ``indices`` of ``X`` (DataFrame-aware fancy indexing)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if hasattr(X, "iloc"):
+        return X.iloc[indices]
+    if hasattr(X, "shape"):
+        return X[indices]
+    return np.asarray(X)[indices]
+
+
+def iter_row_chunks(X: Any, chunk_size: int) -> Iterator[tuple[int, int, Any]]:
+    """Yield ``(start, stop, X[start:stop])`` over the rows of ``X``."""
+    total = n_rows(X)
+    chunk_size = max(1, int(chunk_size))
+    for start in range(0, total, chunk_size):
+        stop = min(total, start + chunk_size)
+        yield start, stop, _row_slice(X, start, stop)
+
+
+def _chunk_size(learner: Any) -> int:
+    size = getattr(learner, "chunk_size", None)
+    if size is None:
+        return DEFAULT_CHUNK_SIZE
+    if not isinstance(size, Integral) or size < 1:
+        raise ParameterError(f"chunk_size must be a positive integer, got {size!r}")
+    return int(size)
+
+
+def _proba(learner: Any, X: Any) -> np.ndarray:
+    P = np.asarray(learner.predict_proba(X))
+    if P.ndim != 2:
+        raise InputError(f"predict_proba returned an array of shape {P.shape}, expected 2-d")
+    if P.dtype not in (np.float32, np.float64):
+        P = P.astype(np.float64)
+    return np.ascontiguousarray(P)
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
+        raise ParameterError(f"n must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def _chunk_exclude(mask: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
+    if mask is None:
+        return None
+    part = mask[start:stop]
+    return part if part.any() else None
+
+
+class _RunningTopN:
+    """Running top-``n`` of (score, row) pairs: higher score first, then lower row index.
+
+    Memory is ``O(n + chunk)``; used for scores the Rust ``TopK`` does not compute
+    (random keys, committee disagreement).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.indices = np.empty(0, dtype=np.int64)
+        self.scores = np.empty(0, dtype=np.float64)
+
+    def push(self, scores: np.ndarray, offset: int, exclude: np.ndarray | None) -> None:
+        if self.n == 0:
+            return
+        rows = np.arange(offset, offset + scores.shape[0], dtype=np.int64)
+        if exclude is not None:
+            keep = ~exclude
+            rows, scores = rows[keep], scores[keep]
+        if np.isnan(scores).any():
+            row = int(rows[np.flatnonzero(np.isnan(scores))[0]])
+            raise InputError(f"query score is NaN for pool row {row}")
+        idx = np.concatenate([self.indices, rows])
+        sc = np.concatenate([self.scores, scores.astype(np.float64, copy=False)])
+        self.indices, self.scores = _top_n(idx, sc, self.n)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.indices, self.scores
+
+
+def _top_n(idx: np.ndarray, sc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best of ``(sc, idx)``: score descending, ties by lower index."""
+    if sc.shape[0] > n:
+        kth = np.partition(sc, sc.shape[0] - n)[sc.shape[0] - n]  # n-th largest value
+        keep = sc >= kth
+        idx, sc = idx[keep], sc[keep]
+    order = np.lexsort((idx, -sc))[:n]
+    return idx[order], sc[order]
+
+
+# ---------------------------------------------------------------------------------------------
+# random
+# ---------------------------------------------------------------------------------------------
+
+
+class RandomQuery(QueryStrategy):
+    """Uniformly random rows: the baseline.
+
+    Parameters
+    ----------
+    random_state : int, numpy Generator or None, default=None
+        Seed. ``None`` uses the learner's generator (``learner.rng_``) when it has one, so
+        ``ActiveLearner(random_state=0)`` makes the whole loop reproducible.
+    """
+
+    name: ClassVar[str] = "random"
+
+    def __init__(self, random_state: Any = None) -> None:
+        self.random_state = random_state
+
+    def _rng(self, learner: Any) -> np.random.Generator:
+        if self.random_state is None and isinstance(
+            getattr(learner, "rng_", None), np.random.Generator
+        ):
+            return learner.rng_
+        if not hasattr(self, "_generator") or self.random_state is not None and (
+            getattr(self, "_seeded_with", object()) is not self.random_state
+        ):
+            self._generator = _as_generator(self.random_state)
+            self._seeded_with = self.random_state
+        return self._generator
+
+    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+        return self._rng(learner).random(n_rows(X_pool))
+
+    def query(
+        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = _check_n(n)
+        total = n_rows(X_pool)
+        mask = exclude_mask(exclude, total)
+        rng = self._rng(learner)
+        top = _RunningTopN(n)
+        chunk = _chunk_size(learner)
+        for start in range(0, total, chunk):
+            stop = min(total, start + chunk)
+            top.push(rng.random(stop - start), start, _chunk_exclude(mask, start, stop))
+        return top.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# uncertainty sampling (least confident, margin, entropy): Rust TopK over probability chunks
+# ---------------------------------------------------------------------------------------------
+
+
+class UncertaintyQuery(QueryStrategy):
+    """Base of the uncertainty strategies: one score from the predicted distribution.
+
+    Subclasses set ``kernel_score`` (a ``pseudolabel.kernels`` score name) and
+    ``kernel_largest`` (whether a larger kernel score is more uncertain); the reported score
+    is always "higher = more uncertain".
+    """
+
+    kernel_score: ClassVar[str] = "confidence"
+    kernel_largest: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        pass
+
+    @staticmethod
+    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def uncertainty(self, proba: np.ndarray) -> np.ndarray:
+        """Uncertainty of each row of a probability matrix (higher = ask first)."""
+        from pseudolabel import kernels
+
+        summary = kernels.summarize(proba, entropy=self.kernel_score == "entropy")
+        values = getattr(summary, self.kernel_score)
+        return self._to_uncertainty(np.asarray(values, dtype=np.float64))
+
+    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+        out = np.empty(n_rows(X_pool), dtype=np.float64)
+        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+            out[start:stop] = self.uncertainty(_proba(learner, chunk))
+        return out
+
+    def query(
+        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from pseudolabel import kernels
+
+        n = _check_n(n)
+        total = n_rows(X_pool)
+        mask = exclude_mask(exclude, total)
+        if n == 0 or total == 0 or (mask is not None and mask.all()):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        top = kernels.TopK(n, score=self.kernel_score, largest=self.kernel_largest)
+        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+            part = _chunk_exclude(mask, start, stop)
+            if part is not None and part.all():
+                continue
+            top.push(_proba(learner, chunk), start, exclude=part)
+        sel = top.result()
+        indices = np.asarray(sel.indices, dtype=np.int64)
+        return indices, self._to_uncertainty(np.asarray(sel.scores, dtype=np.float64))
+
+
+class LeastConfidentQuery(UncertaintyQuery):
+    """Ask about the rows whose most probable class has the lowest probability.
+
+    Score: ``1 - max_c p_c``.
+    """
+
+    name: ClassVar[str] = "least_confident"
+    kernel_score: ClassVar[str] = "confidence"
+    kernel_largest: ClassVar[bool] = False
+
+    @staticmethod
+    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
+        return 1.0 - kernel_scores
+
+
+class MarginQuery(UncertaintyQuery):
+    """Ask about the rows with the smallest gap between the two most probable classes.
+
+    Score: ``1 - (p_(1) - p_(2))``.
+    """
+
+    name: ClassVar[str] = "margin"
+    kernel_score: ClassVar[str] = "margin"
+    kernel_largest: ClassVar[bool] = False
+
+    @staticmethod
+    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
+        return 1.0 - kernel_scores
+
+
+class EntropyQuery(UncertaintyQuery):
+    """Ask about the rows whose predicted distribution has the highest entropy (nats).
+
+    Score: ``-sum_c p_c log p_c``.
+    """
+
+    name: ClassVar[str] = "entropy"
+    kernel_score: ClassVar[str] = "entropy"
+    kernel_largest: ClassVar[bool] = True
+
+    @staticmethod
+    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
+        return kernel_scores
+
+
+# ---------------------------------------------------------------------------------------------
+# query-by-committee
+# ---------------------------------------------------------------------------------------------
+
+
+def vote_entropy(member_proba: np.ndarray) -> np.ndarray:
+    """Vote entropy of a committee (Dagan & Engelson 1995), in nats.
+
+    Parameters
+    ----------
+    member_proba : ndarray of shape (n_members, n_rows, n_classes)
+        Each member's class probabilities, columns in the same class order.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows,)
+        ``-sum_c V_c log V_c`` with ``V_c`` the fraction of members whose most probable
+        class (lowest index on ties) is ``c``.
+    """
+    P = np.asarray(member_proba)
+    if P.ndim != 3:
+        raise InputError(f"member_proba must be 3-d (members, rows, classes), got {P.shape}")
+    n_members, n, n_classes = P.shape
+    votes = np.argmax(P, axis=2)  # (M, N)
+    counts = np.zeros((n, n_classes), dtype=np.float64)
+    rows = np.arange(n)
+    for m in range(n_members):  # loop over members, not rows
+        np.add.at(counts, (rows, votes[m]), 1.0)
+    frac = counts / n_members
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.where(frac > 0, np.log(np.where(frac > 0, frac, 1.0)), 0.0)
+    return np.maximum(-(frac * logs).sum(axis=1), 0.0)
+
+
+def kl_disagreement(member_proba: np.ndarray) -> np.ndarray:
+    """Mean KL divergence of each member from the committee consensus (McCallum & Nigam 1998).
+
+    Parameters
+    ----------
+    member_proba : ndarray of shape (n_members, n_rows, n_classes)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows,)
+        ``mean_m KL(P_m || mean_m' P_m')`` in nats, with ``0 log 0 = 0``.
+    """
+    P = np.asarray(member_proba, dtype=np.float64)
+    if P.ndim != 3:
+        raise InputError(f"member_proba must be 3-d (members, rows, classes), got {P.shape}")
+    consensus = P.mean(axis=0)  # (N, C)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(P > 0, P / consensus[None, :, :], 1.0)
+        terms = np.where(P > 0, P * np.log(ratio), 0.0)
+    return np.maximum(terms.sum(axis=2).mean(axis=0), 0.0)
+
+
+_DISAGREEMENTS = {"vote_entropy": vote_entropy, "kl_divergence": kl_disagreement}
+
+
+class QueryByCommittee(QueryStrategy):
+    """Query-by-committee: ask where a committee of models disagrees most.
+
+    The committee is rebuilt each time the learner's model changes (``learner.model_version_``)
+    and fitted on the learner's human labels (``X_labeled_``, ``y_labeled_``) with the full
+    label space (``classes=learner.classes_``), so every member's probabilities have the same
+    columns.
+
+    Parameters
+    ----------
+    committee : sequence of backends, estimators or backend names, optional
+        Explicit committee members (e.g. ``["sklearn", "lightgbm"]`` or
+        ``[LogisticRegression(), RandomForestClassifier()]``), each converted with
+        :func:`pseudolabel.plugins.as_backend` and fitted on all labeled rows. ``None``
+        (default): ``n_members`` bootstrap replicas of the learner's own backend.
+    n_members : int, default=5
+        Committee size for bootstrap committees (ignored with an explicit ``committee``).
+    disagreement : {"vote_entropy", "kl_divergence"}, default="vote_entropy"
+        How disagreement is measured.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the bootstrap samples; ``None`` uses the learner's generator (``learner.rng_``).
+
+    Notes
+    -----
+    Bootstrap samples are stratified: each class present in the labeled rows is resampled
+    with replacement within itself, so no member ever misses a class the learner knows.
+    """
+
+    name: ClassVar[str] = "qbc"
+
+    def __init__(
+        self,
+        committee: Sequence[Any] | None = None,
+        *,
+        n_members: int = 5,
+        disagreement: str = "vote_entropy",
+        random_state: Any = None,
+    ) -> None:
+        self.committee = committee
+        self.n_members = n_members
+        self.disagreement = disagreement
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        if self.disagreement not in _DISAGREEMENTS:
+            raise ParameterError(
+                f"disagreement must be one of {sorted(_DISAGREEMENTS)}, got {self.disagreement!r}"
+            )
+        if self.committee is None:
+            if (
+                isinstance(self.n_members, bool)
+                or not isinstance(self.n_members, Integral)
+                or self.n_members < 2
+            ):
+                raise ParameterError(
+                    f"n_members must be an integer >= 2, got {self.n_members!r}"
+                )
+        elif isinstance(self.committee, (str, bytes)) or len(self.committee) < 2:
+            raise ParameterError(
+                "committee must be a sequence of at least 2 backends, estimators or backend "
+                f"names, got {self.committee!r}"
+            )
+
+    def _rng(self, learner: Any) -> np.random.Generator:
+        if self.random_state is None and isinstance(
+            getattr(learner, "rng_", None), np.random.Generator
+        ):
+            return learner.rng_
+        return _as_generator(self.random_state)
+
+    def members(self, learner: Any) -> list[Any]:
+        """The fitted committee for the learner's current model (cached per model version)."""
+        self._validate()
+        for attr in ("X_labeled_", "y_labeled_", "classes_"):
+            if not hasattr(learner, attr):
+                raise ParameterError(
+                    f"query-by-committee needs the learner's labeled rows ({attr} is missing); "
+                    "use it through pseudolabel.ActiveLearner"
+                )
+        key = (id(learner), getattr(learner, "model_version_", None))
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from pseudolabel.plugins import as_backend
+
+        X, y, classes = learner.X_labeled_, np.asarray(learner.y_labeled_), learner.classes_
+        fitted = []
+        if self.committee is not None:
+            for member in self.committee:
+                backend = as_backend(member).clone()
+                backend.fit(X, y, classes=classes)
+                fitted.append(backend)
+        else:
+            if not hasattr(learner, "backend_"):
+                raise ParameterError(
+                    "a bootstrap committee needs the learner's backend (backend_); pass "
+                    "committee=[...] explicitly or use pseudolabel.ActiveLearner"
+                )
+            rng = self._rng(learner)
+            groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+            for _ in range(int(self.n_members)):
+                sample = np.concatenate([rng.choice(g, size=g.shape[0], replace=True) for g in groups])
+                sample.sort()
+                backend = learner.backend_.clone()
+                backend.fit(take_rows(X, sample), y[sample], classes=classes)
+                fitted.append(backend)
+        self._cache = (key, fitted)
+        return fitted
+
+    def _member_proba(self, members: list[Any], X: Any, n_classes: int) -> np.ndarray:
+        stack = []
+        for backend in members:
+            P = np.asarray(backend.predict_proba(X), dtype=np.float64)
+            if P.ndim != 2 or P.shape[1] != n_classes:
+                raise InputError(
+                    f"committee member {type(backend).__name__} returned probabilities of shape "
+                    f"{P.shape}, expected (n_rows, {n_classes})"
+                )
+            stack.append(P)
+        return np.stack(stack)
+
+    def _prepare(self, learner: Any, X_chunk: Any) -> Any:
+        prep = getattr(learner, "_prepare_X", None)
+        return prep(X_chunk) if prep is not None else X_chunk
+
+    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+        members = self.members(learner)
+        measure = _DISAGREEMENTS[self.disagreement]
+        n_classes = len(learner.classes_)
+        out = np.empty(n_rows(X_pool), dtype=np.float64)
+        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+            chunk = self._prepare(learner, chunk)
+            out[start:stop] = measure(self._member_proba(members, chunk, n_classes))
+        return out
+
+    def query(
+        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = _check_n(n)
+        total = n_rows(X_pool)
+        mask = exclude_mask(exclude, total)
+        top = _RunningTopN(n)
+        if n == 0 or total == 0 or (mask is not None and mask.all()):
+            return top.result()
+        members = self.members(learner)
+        measure = _DISAGREEMENTS[self.disagreement]
+        n_classes = len(learner.classes_)
+        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+            part = _chunk_exclude(mask, start, stop)
+            if part is not None and part.all():
+                continue
+            chunk = self._prepare(learner, chunk)
+            top.push(measure(self._member_proba(members, chunk, n_classes)), start, part)
+        return top.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# ranked batch (Cardoso et al. 2017)
+# ---------------------------------------------------------------------------------------------
+
+_UNCERTAINTIES = {
+    "least_confident": LeastConfidentQuery,
+    "margin": MarginQuery,
+    "entropy": EntropyQuery,
+}
+
+
+class RankedBatchQuery(QueryStrategy):
+    """Diversity-aware batches: ranked batch-mode sampling (Cardoso et al. 2017).
+
+    Rows are picked one at a time. Each candidate ``x`` scores
+    ``alpha * (1 - sim(x)) + (1 - alpha) * u(x)``, where ``u`` is its uncertainty scaled to
+    ``[0, 1]``, ``sim(x) = 1 / (1 + d(x))`` with ``d`` the distance to the nearest labeled or
+    already-picked row, and ``alpha = |U| / (|U| + |L|)`` the share of unlabeled rows (which
+    shrinks as the batch grows). After each pick only the distances to the new row are
+    computed, one vectorized pass over the candidates: a large batch spreads over the pool
+    instead of piling into one dense, uncertain corner.
+
+    Parameters
+    ----------
+    uncertainty : {"least_confident", "margin", "entropy"}, default="least_confident"
+        Uncertainty measure; entropy is divided by ``log(n_classes)`` to lie in ``[0, 1]``.
+    metric : str, default="euclidean"
+        Any metric of :func:`sklearn.metrics.pairwise_distances`.
+    n_candidates : int, "auto" or None, default="auto"
+        Restrict the batch to the most uncertain rows first (streamed through the Rust
+        ``TopK``), which bounds time and memory on huge pools. ``"auto"`` keeps the whole pool
+        up to 100 000 rows and ``max(100_000, 20 * n)`` rows beyond; ``None`` always keeps the
+        whole pool.
+
+    Notes
+    -----
+    ``learner.X_labeled_`` (when present) supplies the labeled rows; features must be numeric.
+    The scores returned by :meth:`query` are each row's score at the moment it was picked.
+    """
+
+    name: ClassVar[str] = "ranked_batch"
+
+    def __init__(
+        self,
+        uncertainty: str = "least_confident",
+        *,
+        metric: str = "euclidean",
+        n_candidates: int | str | None = "auto",
+    ) -> None:
+        self.uncertainty = uncertainty
+        self.metric = metric
+        self.n_candidates = n_candidates
+
+    def _validate(self) -> None:
+        if self.uncertainty not in _UNCERTAINTIES:
+            raise ParameterError(
+                f"uncertainty must be one of {sorted(_UNCERTAINTIES)}, got {self.uncertainty!r}"
+            )
+        nc = self.n_candidates
+        if not (
+            nc is None
+            or nc == "auto"
+            or (isinstance(nc, Integral) and not isinstance(nc, bool) and nc >= 1)
+        ):
+            raise ParameterError(
+                f"n_candidates must be a positive integer, 'auto' or None, got {nc!r}"
+            )
+
+    def _scaled_uncertainty(self, proba: np.ndarray) -> np.ndarray:
+        u = _UNCERTAINTIES[self.uncertainty]().uncertainty(proba)
+        if self.uncertainty == "entropy":
+            n_classes = proba.shape[1]
+            u = u / np.log(n_classes) if n_classes > 1 else np.zeros_like(u)
+        return np.clip(u, 0.0, 1.0)
+
+    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+        """Scaled uncertainty of every row (the batch-independent part of the score)."""
+        self._validate()
+        out = np.empty(n_rows(X_pool), dtype=np.float64)
+        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+            out[start:stop] = self._scaled_uncertainty(_proba(learner, chunk))
+        return out
+
+    def _candidate_count(self, total: int, n: int) -> int:
+        if self.n_candidates is None:
+            return total
+        if self.n_candidates == "auto":
+            return total if total <= 100_000 else min(total, max(100_000, 20 * n))
+        return min(total, max(int(self.n_candidates), n))
+
+    def query(
+        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.metrics import pairwise_distances, pairwise_distances_argmin_min
+
+        self._validate()
+        n = _check_n(n)
+        total = n_rows(X_pool)
+        mask = exclude_mask(exclude, total)
+        n_available = total if mask is None else int((~mask).sum())
+        m = min(n, n_available)
+        if m == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+
+        # 1. candidates and their uncertainty, chunk by chunk
+        n_cand = self._candidate_count(n_available, m)
+        if n_cand < n_available:
+            inner = _UNCERTAINTIES[self.uncertainty]()
+            cand, _ = inner.query(learner, X_pool, n_cand, exclude=mask)
+            cand = np.sort(cand)
+            X_cand = _numeric(_prepared(learner, take_rows(X_pool, cand)))
+            u = self._scaled_uncertainty(_proba(learner, take_rows(X_pool, cand)))
+        else:
+            cand = np.arange(total, dtype=np.int64) if mask is None else np.flatnonzero(~mask)
+            u = np.empty(cand.shape[0], dtype=np.float64)
+            parts = []
+            pos = 0
+            for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+                part = _chunk_exclude(mask, start, stop)
+                keep = slice(None) if part is None else ~part
+                if part is not None and part.all():
+                    continue
+                P = _proba(learner, chunk)[keep]
+                u[pos : pos + P.shape[0]] = self._scaled_uncertainty(P)
+                pos += P.shape[0]
+                parts.append(_numeric(_prepared(learner, chunk))[keep])
+            X_cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+        # 2. distance of every candidate to its nearest labeled row
+        X_lab = getattr(learner, "X_labeled_", None)
+        n_labeled = 0 if X_lab is None else n_rows(X_lab)
+        if n_labeled:
+            _, d_min = pairwise_distances_argmin_min(
+                X_cand, _numeric(X_lab), metric=self.metric
+            )
+            d_min = np.asarray(d_min, dtype=np.float64)
+        else:
+            d_min = np.full(cand.shape[0], np.inf)
+
+        # 3. greedy batch: one vectorized distance update per pick
+        picked_pos = np.empty(m, dtype=np.int64)
+        picked_scores = np.empty(m, dtype=np.float64)
+        available = np.ones(cand.shape[0], dtype=bool)
+        for j in range(m):
+            n_unl = n_available - j
+            n_lab = n_labeled + j
+            alpha = n_unl / (n_unl + n_lab) if (n_unl + n_lab) else 1.0
+            similarity = np.where(np.isinf(d_min), 0.0, 1.0 / (1.0 + d_min))
+            score = alpha * (1.0 - similarity) + (1.0 - alpha) * u
+            score[~available] = -np.inf
+            best = int(np.argmax(score))  # first maximum = lowest row index on ties
+            picked_pos[j] = best
+            picked_scores[j] = score[best]
+            available[best] = False
+            if j + 1 < m:
+                d_new = pairwise_distances(X_cand, X_cand[best : best + 1], metric=self.metric)
+                np.minimum(d_min, d_new[:, 0], out=d_min)
+        return cand[picked_pos].astype(np.int64), picked_scores
+
+
+def _prepared(learner: Any, X: Any) -> Any:
+    prep = getattr(learner, "_prepare_X", None)
+    return prep(X) if prep is not None else X
+
+
+def _numeric(X: Any) -> np.ndarray:
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "fiub":
+        raise InputError(
+            f"ranked_batch measures distances between rows and needs numeric features, got "
+            f"dtype {arr.dtype}"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# registration (the built-in plugin module)
+# ---------------------------------------------------------------------------------------------
+
+#: registered name -> (factory, description)
+QUERY_STRATEGIES: dict[str, tuple[Any, str]] = {
+    "random": (RandomQuery, "uniformly random rows (baseline)"),
+    "least_confident": (LeastConfidentQuery, "lowest top-class probability"),
+    "margin": (MarginQuery, "smallest gap between the two most probable classes"),
+    "entropy": (EntropyQuery, "highest predictive entropy"),
+    "qbc": (QueryByCommittee, "query-by-committee (vote entropy or KL divergence)"),
+    "vote_entropy": (
+        functools.partial(QueryByCommittee, disagreement="vote_entropy"),
+        "query-by-committee, vote entropy",
+    ),
+    "kl_divergence": (
+        functools.partial(QueryByCommittee, disagreement="kl_divergence"),
+        "query-by-committee, mean KL divergence from the consensus",
+    ),
+    "ranked_batch": (
+        RankedBatchQuery,
+        "diversity-aware ranked batch (Cardoso et al. 2017): uncertainty vs distance",
+    ),
+}
+
+
+@hookimpl
+def pseudolabel_add_strategies(registry: Any) -> None:
+    """Register the built-in query strategies (``kind="query"``)."""
+    for name, (factory, description) in QUERY_STRATEGIES.items():
+        registry.add_strategy(name, factory, kind="query", description=description)
+
