@@ -31,6 +31,7 @@ from pseudolabel.batch.label import (
     DecisionSpec,
     FileResult,
     LabelResult,
+    cleanup_on_error,
     Progress,
     complete_job,
     finalize_source,
@@ -216,26 +217,27 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                       overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
                       log=bar.log)
-    plan = job.plan
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    done = [client.submit(process_source, plan, i, src, int(offsets[i]),
-                          probabilities=probabilities, where=wheres[i], pure=False)
-            for i, src in enumerate(sources)]
-    stats = [client.submit(_stats, f, pure=False) for f in done]
-    results: list[FileResult] = [None] * len(stats)  # type: ignore[list-item]
-    try:
-        for fut, res in distributed.as_completed(stats, with_results=True):
-            results[res.index] = res
-            bar(res.rows)
-    finally:
-        bar.close()
-    labels = None
-    if decision.is_global:
-        merged = _tree_reduce(client, [client.submit(_topk, f, pure=False) for f in done])
-        topk = merged.result() if merged is not None else None
-        rows, labels = selected_rows_of(job, topk)
-        [sel] = client.scatter([rows], broadcast=True)
-        client.gather([client.submit(finalize_source, plan, r.index, int(offsets[r.index]),
-                                     r.chunk_rows, sel, pure=False) for r in results])
-    del done
-    return complete_job(job, results, selected_labels=labels, seconds_since=t0)
+    with cleanup_on_error(job):
+        plan = job.plan
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        done = [client.submit(process_source, plan, i, src, int(offsets[i]),
+                              probabilities=probabilities, where=wheres[i], pure=False)
+                for i, src in enumerate(sources)]
+        stats = [client.submit(_stats, f, pure=False) for f in done]
+        results: list[FileResult] = [None] * len(stats)  # type: ignore[list-item]
+        try:
+            for fut, res in distributed.as_completed(stats, with_results=True):
+                results[res.index] = res
+                bar(res.rows)
+        finally:
+            bar.close()
+        labels = None
+        if decision.is_global:
+            merged = _tree_reduce(client, [client.submit(_topk, f, pure=False) for f in done])
+            topk = merged.result() if merged is not None else None
+            rows, labels = selected_rows_of(job, topk)
+            [sel] = client.scatter([rows], broadcast=True)
+            client.gather([client.submit(finalize_source, plan, r.index, int(offsets[r.index]),
+                                         r.chunk_rows, sel, pure=False) for r in results])
+        del done
+        return complete_job(job, results, selected_labels=labels, seconds_since=t0)

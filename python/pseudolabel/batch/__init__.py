@@ -6,20 +6,36 @@
 * :func:`label` streams Parquet / CSV / ``.npy`` files through a bundle in chunks and writes
   labels, confidences, margins and a decision as Parquet, resumably.
 
-The same job runs on a Dask cluster with :func:`pseudolabel.dask.label`.
+The same job runs on a Dask cluster with :func:`pseudolabel.dask.label`. Names are imported
+on first use, so ``pseudolabel --help`` does not load pyarrow.
 """
 
 from __future__ import annotations
 
-from pseudolabel.batch.bundle import ModelBundle, load_bundle, save_bundle, train_bundle
-from pseudolabel.batch.label import DEFAULT_CHUNK_ROWS, LabelResult, label
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_CHUNK_ROWS",
-    "LabelResult",
-    "ModelBundle",
-    "label",
-    "load_bundle",
-    "save_bundle",
-    "train_bundle",
-]
+_LAZY = {
+    "DEFAULT_CHUNK_ROWS": "pseudolabel.batch.label",
+    "LabelResult": "pseudolabel.batch.label",
+    "label": "pseudolabel.batch.label",
+    "ModelBundle": "pseudolabel.batch.bundle",
+    "load_bundle": "pseudolabel.batch.bundle",
+    "save_bundle": "pseudolabel.batch.bundle",
+    "train_bundle": "pseudolabel.batch.bundle",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pseudolabel.batch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

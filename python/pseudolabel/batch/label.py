@@ -36,6 +36,7 @@ Memory stays bounded by one chunk plus the top-k accumulators.
 
 from __future__ import annotations
 
+import contextlib
 import io as _io
 import json
 import math
@@ -265,28 +266,21 @@ def _atomic_write_table(path: Path, table: pa.Table) -> None:
 # with an unpickler that only resolves the few globals a TopK's pickle needs, so a
 # tampered state file cannot run code.
 _SAFE_GLOBALS = {
-    ("pseudolabel._core", None), ("pseudolabel.kernels", None),
-    ("numpy", None), ("numpy.core.multiarray", None), ("numpy._core.multiarray", None),
-    ("numpy._core.numeric", None), ("numpy.core.numeric", None), ("numpy.dtypes", None),
-    ("copyreg", "_reconstructor"), ("builtins", "bytes"), ("builtins", "bytearray"),
-    ("builtins", "object"), ("builtins", "int"), ("builtins", "float"), ("builtins", "tuple"),
-    ("builtins", "list"), ("builtins", "dict"), ("builtins", "getattr"),
+    ("pseudolabel.kernels", "TopK"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
+    ("copyreg", "_reconstructor"), ("builtins", "object"),
 }
 
 
 class _StateUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if (module, None) in _SAFE_GLOBALS or (module, name) in _SAFE_GLOBALS:
-            if module == "builtins" and name == "getattr":
-                return _safe_getattr
+        if (module, name) in _SAFE_GLOBALS or (module == "numpy.dtypes"
+                                               and name.endswith("DType")):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a TopK state")
-
-
-def _safe_getattr(obj: Any, name: str) -> Any:
-    if name.startswith("_") and name not in ("_reconstruct", "_from_state", "__setstate__"):
-        raise pickle.UnpicklingError(f"attribute {name} is not allowed in a TopK state")
-    return getattr(obj, name)
 
 
 def _load_topk(path: Path):
@@ -832,21 +826,37 @@ def label(model: str | os.PathLike | ModelBundle, input: str | os.PathLike | Seq
                       decision=decision, chunk_rows=chunk_rows, probabilities=probabilities,
                       resume=resume, overwrite=overwrite, trust_pickle=trust_pickle,
                       log=bar.log)
-    results = []
-    offset = 0
-    try:
-        for i, f in enumerate(files):
-            r = process_source(job.plan, i, f, offset, probabilities=probabilities,
-                               on_rows=bar)
-            offset += r.rows
-            results.append(r)
-    finally:
-        bar.close()
-    labels = None
-    if decision.is_global:
-        rows, labels = selected_rows_of(job, merge_topk([r.topk for r in results]))
+    with cleanup_on_error(job):
+        results = []
         offset = 0
-        for r in results:
-            finalize_source(job.plan, r.index, offset, r.chunk_rows, rows)
-            offset += r.rows
-    return complete_job(job, results, selected_labels=labels, seconds_since=t0)
+        try:
+            for i, f in enumerate(files):
+                r = process_source(job.plan, i, f, offset, probabilities=probabilities,
+                                   on_rows=bar)
+                offset += r.rows
+                results.append(r)
+        finally:
+            bar.close()
+        labels = None
+        if decision.is_global:
+            rows, labels = selected_rows_of(job, merge_topk([r.topk for r in results]))
+            offset = 0
+            for r in results:
+                finalize_source(job.plan, r.index, offset, r.chunk_rows, rows)
+                offset += r.rows
+        return complete_job(job, results, selected_labels=labels, seconds_since=t0)
+
+
+@contextlib.contextmanager
+def cleanup_on_error(job: Job):
+    """Remove a fresh job's staging directory when it fails with an error.
+
+    An interruption (Ctrl-C, a kill) keeps it for ``--resume``; so does an error in a
+    resumed job, whose earlier work is worth keeping.
+    """
+    try:
+        yield
+    except Exception:
+        if not job.resumed:
+            shutil.rmtree(job.plan.staging, ignore_errors=True)
+        raise
