@@ -6,6 +6,16 @@ This is the raw binding layer; use :mod:`pseudolabel.kernels`, which validates a
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "summarize",
+    "select",
+    "reduce_candidates",
+    "quantile",
+    "set_num_threads",
+    "get_num_threads",
+    "ENV_NUM_THREADS",
+]
+
 ENV_NUM_THREADS: str
 
 def summarize(
