@@ -71,7 +71,24 @@ def _readonly_array(values: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _readonly_mapping(values: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
-    return MappingProxyType(dict(values or {}))
+    return MappingProxyType({key: _freeze(value) for key, value in dict(values or {}).items()})
+
+
+def _freeze(value: Any) -> Any:
+    """Read-only copy of nested containers: mappings, lists/tuples/sets and numpy arrays."""
+    if isinstance(value, np.ndarray):
+        arr = value.copy()
+        arr.setflags(write=False)
+        return arr
+    if isinstance(value, Mapping):
+        return _readonly_mapping(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 @dataclass(frozen=True)
