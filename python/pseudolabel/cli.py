@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "pseudolabel.demo",
     "pseudolabel.plugins",
     "pseudolabel.batch.cli",
+    "pseudolabel.store",
 ]
 
 
