@@ -68,8 +68,8 @@ class LightGBMBackend(Backend):
             clf.fit(X, y, sample_weight=sample_weight, init_model=init_model)
         except lgb.basic.LightGBMError as exc:
             raise BackendError(f"LightGBM failed to fit: {exc}") from exc
-        except ValueError as exc:
-            raise InputError(f"LightGBM rejected the input: {exc}") from exc
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"LightGBM rejected the input or parameters: {exc}") from exc
         self.booster_ = clf.booster_
 
     def _fit_model(self, X: Any, y: np.ndarray, sample_weight: np.ndarray | None) -> None:

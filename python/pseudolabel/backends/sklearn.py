@@ -30,8 +30,9 @@ class SklearnBackend(Backend):
     * ``capabilities.sample_weight`` is true when the estimator's ``fit`` (or, for a
       ``Pipeline``, its last step's ``fit``) takes ``sample_weight``.
     * Saved with `skops <https://skops.readthedocs.io>`_ (``model.skops``), never pickle.
-      :meth:`load` refuses types skops does not trust by default unless they are listed in
-      ``trusted=``.
+      :meth:`load` refuses types that are neither trusted by skops by default nor defined in
+      scikit-learn itself, unless they are listed in ``trusted=`` (a custom estimator class,
+      for example).
 
     Examples
     --------
@@ -133,7 +134,9 @@ class SklearnBackend(Backend):
         file = directory / meta["model_file"]
         untrusted = sio.get_untrusted_types(file=file)
         allowed = set(trusted or ())
-        refused = [t for t in untrusted if t not in allowed]
+        # Types defined by scikit-learn itself (KDTree, distance metrics, calibrators...) are
+        # trusted like the estimators skops already trusts; anything else must be listed.
+        refused = [t for t in untrusted if t not in allowed and not t.startswith("sklearn.")]
         if refused:
             raise BundleError(
                 f"{file} holds types skops does not trust by default: {refused}; check them, "

@@ -1,0 +1,420 @@
+"""Built-in backends (sklearn, LightGBM, XGBoost), the Backend base class and check_backend."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from pseudolabel.backends import Backend, Capabilities, LightGBMBackend, SklearnBackend, XGBoostBackend
+from pseudolabel.backends.base import encode_labels, read_metadata
+from pseudolabel.exceptions import (
+    BackendError,
+    BundleError,
+    InputError,
+    MissingDependencyError,
+    ParameterError,
+)
+from pseudolabel.plugins import isolated_plugin_manager, load_backend, make_backend
+from pseudolabel.testing import backend_checks, check_backend, make_blobs_data
+
+BUILTIN_PARAMS = {
+    "sklearn": {"estimator": LogisticRegression(max_iter=1000)},
+    "lightgbm": {"n_estimators": 20, "random_state": 0, "n_jobs": 1},
+    "xgboost": {"n_estimators": 20, "random_state": 0, "n_jobs": 1},
+}
+
+
+@pytest.fixture(autouse=True)
+def _only_builtins():
+    with isolated_plugin_manager() as pm:
+        yield pm
+
+
+def _cases():
+    with isolated_plugin_manager():
+        for name, params in BUILTIN_PARAMS.items():
+            for check in backend_checks(name, **params):
+                yield pytest.param(name, check.name, id=f"{name}-{check.name}")
+
+
+@pytest.mark.parametrize("name, check_name", list(_cases()))
+def test_builtin_backends_pass_check_backend(name, check_name):
+    checks = {c.name: c for c in backend_checks(name, **BUILTIN_PARAMS[name])}
+    checks[check_name]()
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        KNeighborsClassifier(n_neighbors=5),  # no sample_weight: refusal path of the suite
+        make_pipeline(StandardScaler(), LogisticRegression()),  # weights routed to the last step
+        CalibratedClassifierCV(LinearSVC(), cv=3),
+    ],
+    ids=["knn", "pipeline", "calibrated-svc"],
+)
+def test_check_backend_on_other_sklearn_estimators(estimator):
+    assert len(check_backend("sklearn", estimator=estimator)) == 9
+
+
+# ---------------------------------------------------------------------------------------------
+# check_backend must be able to fail
+
+
+class _Blobby(Backend):
+    """A correct nearest-mean backend; subclasses below break it in one way each."""
+
+    name = "blobby"
+    capabilities = Capabilities(sample_weight=True)
+    model_file = "model.npz"
+
+    def _fit_model(self, X, y, sample_weight):
+        w = np.ones(len(y)) if sample_weight is None else sample_weight
+        onehot = np.eye(y.max() + 1)[y] * w[:, None]
+        self.means_ = onehot.T @ X / onehot.sum(axis=0)[:, None]
+        self.prior_ = np.log(onehot.sum(axis=0) / onehot.sum())
+
+    def _predict_model(self, X):
+        logits = self.prior_ - ((X[:, None, :] - self.means_[None]) ** 2).sum(axis=2) / 2
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def _save_model(self, directory):
+        np.savez(directory / self.model_file, means=self.means_, prior=self.prior_)
+
+    def _load_model(self, directory, meta):
+        with np.load(directory / meta["model_file"]) as f:
+            self.means_, self.prior_ = f["means"], f["prior"]
+
+
+class _SwappedColumns(_Blobby):
+    def _predict_model(self, X):
+        return super()._predict_model(X)[:, ::-1]
+
+
+class _IgnoresWeights(_Blobby):
+    def _fit_model(self, X, y, sample_weight):
+        super()._fit_model(X, y, None)
+
+
+class _Noisy(_Blobby):
+    def _predict_model(self, X):
+        p = super()._predict_model(X) + np.random.default_rng().random((len(X), len(self.means_))) * 1e-3
+        return p / p.sum(axis=1, keepdims=True)
+
+
+class _LossySave(_Blobby):
+    def _save_model(self, directory):
+        np.savez(directory / self.model_file, means=self.means_.astype(np.float16), prior=self.prior_)
+
+
+class _Pickler(_Blobby):
+    def _save_model(self, directory):
+        import pickle
+
+        (directory / self.model_file).write_bytes(pickle.dumps((self.means_, self.prior_), protocol=5))
+
+    def _load_model(self, directory, meta):
+        import pickle
+
+        self.means_, self.prior_ = pickle.loads((directory / meta["model_file"]).read_bytes())
+
+
+def test_check_backend_passes_a_correct_backend():
+    assert "check_save_load" in check_backend(_Blobby)
+
+
+@pytest.mark.parametrize(
+    "broken, failing_check",
+    [
+        (_SwappedColumns, "check_string_labels"),
+        (_IgnoresWeights, "check_sample_weight"),
+        (_LossySave, "check_save_load"),
+        (_Pickler, "check_save_load"),
+    ],
+)
+def test_check_backend_catches_broken_backends(broken, failing_check):
+    with pytest.raises(AssertionError, match=failing_check):
+        check_backend(broken)
+
+
+def test_check_backend_catches_nondeterminism():
+    checks = {c.name: c for c in backend_checks(_Noisy)}
+    with pytest.raises(AssertionError, match="check_determinism.*differ"):
+        checks["check_determinism"]()
+
+
+# ---------------------------------------------------------------------------------------------
+# sklearn backend
+
+
+@pytest.mark.parametrize("estimator", [LinearSVC(), SVC(), KNeighborsClassifier], ids=["linearsvc", "svc", "class"])
+def test_sklearn_backend_refuses_estimators_without_predict_proba(estimator):
+    match = "CalibratedClassifierCV" if not isinstance(estimator, type) else "instance"
+    with pytest.raises(ParameterError, match=match):
+        make_backend("sklearn", estimator=estimator)
+
+
+def test_sklearn_backend_needs_an_estimator():
+    with pytest.raises(ParameterError, match="needs an estimator"):
+        make_backend("sklearn")
+
+
+def test_sklearn_backend_never_modifies_the_estimator():
+    X, y = make_blobs_data()
+    lr = LogisticRegression()
+    backend = make_backend("sklearn", estimator=lr).fit(X, y)
+    assert not hasattr(lr, "coef_")
+    assert backend.estimator_ is not lr and hasattr(backend.estimator_, "coef_")
+    clone = backend.clone()
+    assert not clone.is_fitted and clone.estimator is not lr
+
+
+def test_sklearn_backend_capabilities_follow_the_estimator():
+    assert make_backend("sklearn", estimator=LogisticRegression()).capabilities.sample_weight
+    assert not make_backend("sklearn", estimator=KNeighborsClassifier()).capabilities.sample_weight
+    assert make_backend("sklearn", estimator=KNeighborsClassifier(n_jobs=1)).capabilities.threads
+    assert not SklearnBackend.capabilities.continued_training
+    pipe = make_backend("sklearn", estimator=make_pipeline(StandardScaler(), KNeighborsClassifier()))
+    assert not pipe.capabilities.sample_weight
+    X, y = make_blobs_data()
+    with pytest.raises(BackendError, match="does not support sample_weight"):
+        pipe.fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_sklearn_backend_wraps_estimator_input_errors():
+    X, y = make_blobs_data()
+    X = X.copy()
+    X[5, 1] = np.nan
+    with pytest.raises(InputError, match="LogisticRegression.fit rejected the input.*NaN"):
+        make_backend("sklearn", estimator=LogisticRegression()).fit(X, y)
+
+
+class _CustomLR(LogisticRegression):
+    """An estimator class skops does not trust by default."""
+
+
+def test_skops_load_refuses_untrusted_types(tmp_path):
+    X, y = make_blobs_data()
+    backend = make_backend("sklearn", estimator=_CustomLR()).fit(X, y)
+    backend.save(tmp_path / "m")
+    with pytest.raises(BundleError, match="_CustomLR.*trusted="):
+        SklearnBackend.load(tmp_path / "m")
+    type_name = f"{_CustomLR.__module__}._CustomLR"
+    loaded = load_backend(tmp_path / "m", trusted=[type_name])
+    np.testing.assert_array_equal(loaded.predict_proba(X), backend.predict_proba(X))
+
+
+# ---------------------------------------------------------------------------------------------
+# LightGBM / XGBoost specifics
+
+
+def _categorical_frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    color = rng.choice(["red", "green", "blue", "teal"], n)
+    size = rng.normal(size=n)
+    # the label depends on the category in a non-ordinal way
+    y = np.where(np.isin(color, ["red", "teal"]) ^ (size > 1.5), "yes", "no")
+    X = pd.DataFrame({"color": pd.Categorical(color), "size": size})
+    return X, y
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_gbdt_backends_take_categorical_frames_untouched(name, tmp_path):
+    X, y = _categorical_frame()
+    X_before = X.copy()
+    backend = make_backend(name, **BUILTIN_PARAMS[name]).fit(X, y)
+    pd.testing.assert_frame_equal(X, X_before)
+    assert backend.capabilities.categorical
+    assert list(backend.feature_names_in_) == ["color", "size"]
+    accuracy = np.mean(backend.predict(X) == y)
+    assert accuracy > 0.95
+    if name == "lightgbm":
+        assert "num_cat=0" not in backend.booster_.model_to_string().split("Tree=0")[1].split("\n\n")[0]
+        assert backend.booster_.pandas_categorical == [["blue", "green", "red", "teal"]]
+    else:
+        assert backend.model_.get_booster().feature_types == ["c", "float"]
+    backend.save(tmp_path / "m")
+    loaded = load_backend(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict_proba(X), backend.predict_proba(X))
+    with pytest.raises(InputError, match="missing \\['size'\\]"):
+        backend.predict_proba(X.rename(columns={"size": "length"}))
+
+
+def test_lightgbm_params_pass_straight_through():
+    X, y = load_breast_cancer(return_X_y=True)
+    backend = make_backend("lightgbm", n_estimators=3, num_leaves=4, n_jobs=1, random_state=0).fit(X, y)
+    assert backend.booster_.num_trees() == 3
+    assert backend.booster_.params["num_leaves"] == 4
+    backend.continue_fit(X, y, n_more=2)
+    assert backend.booster_.num_trees() == 5
+
+
+def test_xgboost_params_pass_straight_through():
+    X, y = load_wine(return_X_y=True)
+    backend = make_backend("xgboost", n_estimators=3, max_depth=2, n_jobs=1).fit(X, y)
+    booster = backend.model_.get_booster()
+    assert booster.num_boosted_rounds() == 3
+    config = json.loads(booster.save_config())
+    assert config["learner"]["gradient_booster"]["tree_train_param"]["max_depth"] == "2"
+    backend.continue_fit(X, y, n_more=2)
+    assert backend.model_.get_booster().num_boosted_rounds() == 5
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_continue_fit_needs_the_fitted_label_space(name):
+    X, y = load_wine(return_X_y=True)
+    backend = make_backend(name, **BUILTIN_PARAMS[name]).fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(BackendError, match=r"absent from the first fit"):
+        backend.continue_fit(X, np.where(y == 2, 3, y), n_more=1)
+    with pytest.raises(BackendError, match=r"missing from y: \[2\]"):
+        backend.continue_fit(X[y < 2], y[y < 2], n_more=1)
+    with pytest.raises(InputError, match="outside classes"):
+        backend.continue_fit(X, np.where(y == 2, 7, y), n_more=1)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ParameterError, match="n_more"):
+            backend.continue_fit(X, y, n_more=bad)
+
+
+def test_continue_fit_unsupported():
+    X, y = make_blobs_data()
+    backend = make_backend("sklearn", estimator=LogisticRegression()).fit(X, y)
+    with pytest.raises(BackendError, match="does not support continued training"):
+        backend.continue_fit(X, y, n_more=1)
+
+
+@pytest.mark.parametrize("module, name", [("lightgbm", "lightgbm"), ("xgboost", "xgboost")])
+def test_missing_optional_library_says_what_to_install(module, name):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules[{module!r}] = None  # as if it were not installed
+        import numpy as np
+        from pseudolabel.plugins import make_backend
+        from pseudolabel.exceptions import MissingDependencyError
+        backend = make_backend({name!r})  # creating it needs no library
+        try:
+            backend.fit(np.eye(4), [0, 1, 0, 1])
+        except MissingDependencyError as exc:
+            assert isinstance(exc, ImportError)
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert f'pip install "pseudolabel[{name}]"' in out.stdout, out.stdout + out.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the base class: labels, save format
+
+
+def test_encode_labels():
+    idx, classes = encode_labels(["b", "a", "c", "a"])
+    assert classes.tolist() == ["a", "b", "c"] and idx.tolist() == [1, 0, 2, 0]
+    idx, classes = encode_labels([5, 1, 5], classes=[5, 9, 1])
+    assert classes.tolist() == [5, 9, 1] and idx.tolist() == [0, 2, 0]
+    idx, classes = encode_labels(pd.Series(["x", "y"], dtype="category"))
+    assert classes.tolist() == ["x", "y"]
+    with pytest.raises(InputError, match="outside classes: 'd'"):
+        encode_labels(["a", "d"], classes=["a", "b"])
+    with pytest.raises(InputError, match="NaN at row 1"):
+        encode_labels([0.0, np.nan])
+    with pytest.raises(InputError, match="missing label.*row 2"):
+        encode_labels(np.array(["a", "b", None], dtype=object))
+    with pytest.raises(InputError, match="1-D"):
+        encode_labels(np.zeros((3, 2)))
+    with pytest.raises(InputError, match="empty"):
+        encode_labels([])
+    with pytest.raises(ParameterError, match="duplicate"):
+        encode_labels(["a"], classes=["a", "a"])
+    with pytest.raises(InputError, match="mixes label types|cannot be compared"):
+        encode_labels(np.array(["a", 1], dtype=object))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["x", "y", "z"]), np.array([10, 20, 30]), np.array(["x", "y", "z"], dtype=object), np.array([False, True, True])],
+    ids=["str", "int", "object-str", "bool"],
+)
+def test_label_dtypes_survive_save_load(labels, tmp_path):
+    X, y = make_blobs_data()
+    y = labels[np.searchsorted(["ant", "bee", "cat"], y) % len(np.unique(labels))]
+    backend = make_backend("lightgbm", **BUILTIN_PARAMS["lightgbm"]).fit(X, y)
+    backend.save(tmp_path / "m")
+    loaded = load_backend(tmp_path / "m")
+    assert loaded.classes_.dtype == backend.classes_.dtype
+    assert loaded.classes_.tolist() == backend.classes_.tolist()
+    np.testing.assert_array_equal(loaded.predict(X), backend.predict(X))
+
+
+def test_saved_layout_and_errors(tmp_path):
+    X, y = make_blobs_data()
+    backend = make_backend("xgboost", **BUILTIN_PARAMS["xgboost"]).fit(X, y)
+    backend.save(tmp_path / "deep" / "m")
+    meta = read_metadata(tmp_path / "deep" / "m")
+    assert meta["backend"] == "xgboost" and meta["model_file"] == "model.ubj"
+    assert meta["params"] == {"n_estimators": 20, "random_state": 0, "n_jobs": 1}
+    assert sorted(p.name for p in (tmp_path / "deep" / "m").iterdir()) == ["backend.json", "model.ubj"]
+    with pytest.raises(BundleError, match="holds a 'xgboost' backend, not 'lightgbm'"):
+        LightGBMBackend.load(tmp_path / "deep" / "m")
+    assert isinstance(Backend.load(tmp_path / "deep" / "m"), XGBoostBackend)
+    (tmp_path / "deep" / "m" / "backend.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_backend(tmp_path / "deep" / "m")
+    with pytest.raises(BundleError, match="does not exist"):
+        load_backend(tmp_path / "nowhere")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(BackendError, match="refusing to overwrite"):
+        backend.save(tmp_path / "afile")
+
+
+def test_failed_save_leaves_nothing_behind(tmp_path):
+    class HalfWriter(_Blobby):
+        def _save_model(self, directory):
+            (directory / self.model_file).write_bytes(b"partial")
+            raise OSError("disk full")
+
+    X, y = make_blobs_data()
+    backend = HalfWriter().fit(X, y)
+    with pytest.raises(OSError, match="disk full"):
+        backend.save(tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+    good = _Blobby().fit(X, y)
+    good.save(tmp_path / "m")
+    with pytest.raises(OSError, match="disk full"):
+        backend.save(tmp_path / "m")  # a failed overwrite keeps the previous save intact
+    np.testing.assert_array_equal(_Blobby.load(tmp_path / "m").predict_proba(X), good.predict_proba(X))
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_unjsonable_params_are_refused_at_save(tmp_path):
+    X, y = make_blobs_data()
+    backend = make_backend("lightgbm", n_estimators=5, random_state=np.random.RandomState(0)).fit(X, y)
+    with pytest.raises(BackendError, match=r"cannot save parameters \['random_state'\]"):
+        backend.save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_explicit_classes_never_misalign_columns():
+    """A class known only from `classes=` gets zeros in its own column, wherever it sits."""
+    X, y = load_wine(return_X_y=True)
+    labels = np.array(["barolo", "grignolino", "barbera"])[y]
+    keep = labels != "grignolino"
+    for name, params in BUILTIN_PARAMS.items():
+        backend = make_backend(name, **params).fit(X[keep], labels[keep], classes=["barbera", "grignolino", "barolo"])
+        proba = backend.predict_proba(X)
+        assert (proba[:, 1] == 0).all(), name
+        pred = backend.predict(X[keep])
+        assert np.mean(pred == labels[keep]) > 0.95, name
