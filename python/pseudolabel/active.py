@@ -356,8 +356,11 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
             raise
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        check_classification_targets(y)
         y = self._check_labels(np.asarray(y), what="y")
+        try:
+            check_classification_targets(y)
+        except TypeError as exc:
+            raise InputError(f"y mixes label types that cannot be compared: {exc}") from exc
         if y.shape[0] == 0:
             raise InputError("teach() got no rows")
         if self._fixed_classes is None:
@@ -399,6 +402,12 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
                         stacklevel=2,
                     )
                     weights = None
+        present = np.unique(y)
+        if present.shape[0] < 2:
+            raise InputError(
+                f"the labeled rows hold only one class ({present.tolist()}); a classifier needs "
+                "labeled rows of at least two classes: teach more rows before refitting"
+            )
         backend = self._template.clone()
         backend.fit(X, y, sample_weight=weights, classes=classes)
         self.backend_ = backend
