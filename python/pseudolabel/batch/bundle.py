@@ -149,6 +149,15 @@ def _decode_classes(spec: Any) -> np.ndarray:
     return values
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` if JSON can hold it, else its repr (estimator instances, callables)."""
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _version_of(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
@@ -255,7 +264,7 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "backend": name,
-            "backend_params": dict(params or {}),
+            "backend_params": {str(k): _jsonable(v) for k, v in (params or {}).items()},
             "model_path": "model",
             "classes": _encode_classes(backend.classes_),
             "feature_columns": [str(c) for c in feature_columns],

@@ -35,6 +35,7 @@ __all__ = [
     "iter_chunks",
     "read_table",
     "table_to_matrix",
+    "check_columns",
 ]
 
 #: file suffix -> format name
@@ -335,8 +336,12 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
             include_columns=columns,
             column_types={c: pa.float64() for c in feature_columns if c != id_column},
         )
-        batches = pcsv.open_csv(path, convert_options=convert,
-                                read_options=pcsv.ReadOptions(block_size=1 << 22))
+        def _csv_batches() -> Iterator[pa.RecordBatch]:
+            with pcsv.open_csv(path, convert_options=convert,
+                               read_options=pcsv.ReadOptions(block_size=1 << 22)) as reader:
+                yield from reader
+
+        batches = _csv_batches()
         drop = skip_rows
 
     def _skipped(it: Iterator[pa.RecordBatch], n: int) -> Iterator[pa.RecordBatch]:
@@ -357,7 +362,36 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
             index += 1
             start += table.num_rows
     except pa.ArrowInvalid as exc:
+        if info.format == "csv":
+            _raise_csv_value_error(info, feature_columns, exc)
         raise InputError(f"{path}: cannot read rows after row {start} ({exc})") from exc
+
+
+def _raise_csv_value_error(info: InputFile, feature_columns: Sequence[str],
+                           exc: Exception) -> None:
+    """Find the first feature value of a CSV file that is not a number; raise naming it."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    convert = pcsv.ConvertOptions(include_columns=list(feature_columns),
+                                  column_types={c: pa.string() for c in feature_columns})
+    row = 0
+    with pcsv.open_csv(info.path, convert_options=convert) as reader:
+        for batch in reader:
+            for name in feature_columns:
+                col = batch.column(name)
+                try:
+                    pc.cast(col, pa.float64())
+                except pa.ArrowInvalid:
+                    for i, v in enumerate(col.to_pylist()):
+                        try:
+                            pc.cast(pa.array([v]), pa.float64())
+                        except pa.ArrowInvalid:
+                            raise InputError(
+                                f"{info.path}, row {row + i}: feature {name!r} holds {v!r}, "
+                                "not a number") from exc
+            row += batch.num_rows
+    raise InputError(f"{info.path}: cannot read CSV ({exc})") from exc
 
 
 def read_table(path: str) -> pa.Table:

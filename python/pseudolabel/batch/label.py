@@ -18,7 +18,7 @@ Decisions:
   first written with ``selected = False`` to a pending area, then a finalization step
   rewrites them, one at a time, with the global decision;
 * ``strategy``: a registered selection strategy applied to each chunk independently
-  (``start`` then ``select(P, round=0)``). Only strategies whose decision for a row depends
+  (``start`` then ``select(P, round=1)``). Only strategies whose decision for a row depends
   on that row alone (``threshold`` and other fixed-threshold rules) give the same result as
   an in-memory run; quota strategies (``k_best``, per-class proportions) decide per chunk.
 
@@ -247,8 +247,6 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -366,7 +364,7 @@ def _score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offs
                                                 .get("n_rows", 0)),
                     n_unlabeled=n, class_prior=prior if prior is not None else np.full(C, 1 / C),
                     random_state=0)
-        mask[np.asarray(strat.select(P, round=0).indices, dtype=np.int64)] = True
+        mask[np.asarray(strat.select(P, round=1).indices, dtype=np.int64)] = True
     else:
         topk = d.new_topk()
         topk.push(P, g0)
