@@ -1,0 +1,335 @@
+"""Label store (real SQLite files) and the query / teach / status commands (real Parquet)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from pseudolabel.cli import main
+from pseudolabel.exceptions import InputError, ParameterError, StoreError
+from pseudolabel.store import LabelStore, SQLiteStore, open_store
+
+NAMES = np.array(["setosa", "versicolor", "virginica"])
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "labels.db", create=True)
+    yield s
+    s.close()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_seed_then_human_labels_with_provenance(store):
+    assert isinstance(store, LabelStore)
+    res = store.add_labels(
+        ["a", "b", "c"], ["cat", "dog", "cat"], source="seed",
+        allow_new_ids=True, allow_new_classes=True, origin="seed.csv",
+    )
+    assert (res.n_new, res.n_duplicate, res.n_new_items, res.n_new_classes) == (3, 0, 3, 2)
+    assert store.classes() == ["cat", "dog"]
+    batch = store.record_batch(["d", "e"], scores=[0.9, 0.8], guesses=["dog", "cat"],
+                               model_version="m1")
+    assert batch.round == 1 and store.current_round() == 1
+    assert store.pending_ids() == ["d", "e"]
+    res = store.add_labels(["d"], ["dog"], source="human", annotator="ann", confidence=0.7,
+                           model_version="m1")
+    assert res.n_new == 1
+    hist = store.history(["d"])
+    row = hist.iloc[0]
+    assert (row["source"], row["annotator"], row["round"], row["confidence"],
+            row["model_version"]) == ("human", "ann", 1, 0.7, "m1")
+    assert row["created_at"].endswith("+00:00")
+    assert store.pending_ids() == ["e"]
+    current = store.current_labels()
+    assert dict(zip(current["id"], current["label"])) == {"a": "cat", "b": "dog", "c": "cat",
+                                                          "d": "dog"}
+
+
+def test_import_twice_duplicates_nothing(store):
+    store.add_labels(["a", "b"], ["x", "y"], source="seed", allow_new_ids=True,
+                     allow_new_classes=True)
+    first = store.add_labels(["a", "b"], ["y", "y"], source="human", annotator="ann")
+    again = store.add_labels(["a", "b"], ["y", "y"], source="human", annotator="ann")
+    assert (first.n_new, again.n_new, again.n_duplicate) == (2, 0, 2)
+    assert len(store.history()) == 4
+
+
+def test_unknown_ids_or_classes_write_nothing(store):
+    store.add_labels(["a", "b"], ["x", "y"], source="seed", allow_new_ids=True,
+                     allow_new_classes=True)
+    before = len(store.history())
+    with pytest.raises(InputError, match=r"1 unknown id.*'zz'"):
+        store.add_labels(["a", "zz"], ["x", "y"], source="human")
+    with pytest.raises(InputError, match=r"unknown class.*'w'"):
+        store.add_labels(["a", "b"], ["x", "w"], source="human")
+    with pytest.raises(InputError, match="labeled 'x' at row 0 and 'y' at row 1"):
+        store.add_labels(["a", "a"], ["x", "y"], source="human")
+    with pytest.raises(InputError, match="2 ids but 1 labels"):
+        store.add_labels(["a", "b"], ["x"], source="human")
+    with pytest.raises(InputError, match="missing id"):
+        store.add_labels(["a", None], ["x", "y"], source="human")
+    with pytest.raises(ParameterError, match="source"):
+        store.add_labels(["a"], ["x"], source="robot")
+    assert len(store.history()) == before
+    assert store.classes() == ["x", "y"] and store.n_items() == 2
+
+
+def test_human_labels_win_over_pseudo_labels(store):
+    store.add_labels(["a", "b", "c"], ["x", "y", "x"], source="seed", allow_new_ids=True,
+                     allow_new_classes=True)
+    store.add_items(["d", "e"])
+    store.add_labels(["d", "e"], ["x", "x"], source="pseudo", confidence=[0.99, 0.95],
+                     model_version="m2")
+    store.add_labels(["d"], ["y"], source="human", annotator="ann")
+    # a later pseudo-label does not override the human either
+    store.add_labels(["d"], ["x"], source="pseudo", model_version="m3", round=5)
+    gold = store.current_labels()
+    assert "e" not in set(gold["id"])
+    both = store.current_labels(include_pseudo=True).set_index("id")
+    assert both.loc["d", "label"] == "y" and both.loc["d", "source"] == "human"
+    assert both.loc["e", "source"] == "pseudo" and both.loc["e", "confidence"] == 0.95
+    st = store.status()
+    assert st.counts["y"] == {"seed": 1, "human": 1}
+    assert st.counts["x"] == {"seed": 2, "pseudo": 1}
+    # the repeated pseudo-label ("d" -> "x") is a duplicate: same item, label, source, annotator
+    assert st.n_records == {"seed": 3, "human": 1, "pseudo": 2}
+
+
+def test_corrupt_foreign_and_missing_files(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(4096))
+    digest = _sha(junk)
+    with pytest.raises(StoreError, match="not a pseudolabel label store"):
+        SQLiteStore(junk)
+    assert _sha(junk) == digest
+
+    foreign = tmp_path / "foreign.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+    con.commit()
+    con.close()
+    digest = _sha(foreign)
+    with pytest.raises(StoreError, match="not a pseudolabel label store.*customers"):
+        SQLiteStore(foreign, create=True)
+    assert _sha(foreign) == digest
+
+    with pytest.raises(StoreError, match="no label store"):
+        SQLiteStore(tmp_path / "missing.db")
+    with pytest.raises(StoreError, match="directory"):
+        SQLiteStore(tmp_path)
+
+    # a store whose tables were damaged
+    path = tmp_path / "damaged.db"
+    SQLiteStore(path, create=True).close()
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE labels")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="corrupt.*labels"):
+        SQLiteStore(path)
+
+    # a truncated store file
+    path = tmp_path / "truncated.db"
+    s = SQLiteStore(path, create=True)
+    s.add_labels([f"i{k}" for k in range(3000)], ["x", "y"] * 1500, source="seed",
+                 allow_new_ids=True, allow_new_classes=True)
+    s.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(StoreError):
+        with SQLiteStore(path) as broken:
+            broken.status()
+
+    with pytest.raises(ParameterError, match="unsupported"):
+        open_store("postgresql://host/db")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    SQLiteStore(path, create=True).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        SQLiteStore(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    pool = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
+    pool.insert(0, "id", [f"f{i:03d}" for i in range(len(y))])
+    pool.to_parquet(tmp_path / "pool.parquet")
+    seed_rows = [0, 1, 50, 51, 100, 101]
+    pd.DataFrame({"id": pool["id"].iloc[seed_rows], "label": NAMES[y[seed_rows]]}).to_csv(
+        tmp_path / "seed.csv", index=False
+    )
+    return tmp_path, pool, y
+
+
+def _truth(pool, y):
+    return dict(zip(pool["id"], NAMES[y]))
+
+
+def test_cli_query_teach_status_round_trip(project, capsys):
+    tmp, pool, y = project
+    db = str(tmp / "labels.db")
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp / "seed.csv")]) == 0
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--id-column",
+                 "id", "--n", "12", "--output", str(tmp / "batch.csv")]) == 0
+    batch = pd.read_csv(tmp / "batch.csv", dtype={"id": str}, keep_default_na=False)
+    assert list(batch.columns[:9]) == ["id", "label", "guess", "guess_confidence", "score",
+                                      "rank", "round", "batch", "model_version"]
+    assert list(batch.columns[9:]) == ["sl", "sw", "pl", "pw"]
+    assert len(batch) == 12 and (batch["label"] == "").all()
+    assert set(batch["guess"]) <= set(NAMES) and (batch["round"] == 1).all()
+    assert batch["score"].is_monotonic_decreasing
+    assert not set(batch["id"]) & {"f000", "f001", "f050", "f051", "f100", "f101"}
+
+    # annotators fill in 10 of the 12 labels
+    truth = _truth(pool, y)
+    batch.loc[:9, "label"] = [truth[i] for i in batch["id"][:10]]
+    batch.to_csv(tmp / "answers.csv", index=False)
+    capsys.readouterr()
+    assert main(["teach", "--store", db, "--annotator", "ann", str(tmp / "answers.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "10 new human labels" in out and "2 rows without a label skipped" in out
+    assert main(["teach", "--store", db, "--annotator", "ann", str(tmp / "answers.csv")]) == 0
+    assert "0 new human labels, 10 already in the store" in capsys.readouterr().out
+
+    with SQLiteStore(db) as s:
+        hist = s.history()
+        human = hist[hist["source"] == "human"]
+        assert len(human) == 10 and set(human["annotator"]) == {"ann"}
+        assert (human["round"] == 1).all()
+        assert set(human["model_version"]) == set(batch["model_version"])
+        assert len(s.pending_ids()) == 2
+
+    assert main(["status", "--store", db]) == 0
+    out = capsys.readouterr().out
+    assert "labeled 16" in out and "sent out and not answered 2" in out
+    assert main(["status", "--store", db, "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["labeled"] == 16 and st["label_records_by_source"]["human"] == 10
+    assert sum(sum(v.values()) for v in st["current_labels_by_class_and_source"].values()) == 16
+
+    # next round skips labeled rows and the 2 pending ones
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "20",
+                 "--output", str(tmp / "batch2.csv"), "--strategy", "margin"]) == 0
+    batch2 = pd.read_csv(tmp / "batch2.csv", dtype={"id": str})
+    assert not set(batch2["id"]) & set(batch["id"])
+    assert (batch2["round"] == 2).all()
+
+
+def test_cli_bad_input_is_rejected_atomically(project, capsys):
+    tmp, pool, y = project
+    db = str(tmp / "labels.db")
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp / "seed.csv")]) == 0
+    with SQLiteStore(db) as s:
+        n_before = len(s.history())
+    pd.DataFrame({"id": ["f000", "nope"], "label": ["setosa", "setosa"]}).to_csv(
+        tmp / "bad_ids.csv", index=False)
+    pd.DataFrame({"id": ["f000", "f001"], "label": ["setosa", "tulip"]}).to_csv(
+        tmp / "bad_class.csv", index=False)
+    assert main(["teach", "--store", db, str(tmp / "bad_ids.csv")]) == 2
+    assert "unknown id" in capsys.readouterr().err
+    assert main(["teach", "--store", db, str(tmp / "bad_class.csv")]) == 2
+    assert "unknown class(es) 'tulip'" in capsys.readouterr().err
+    with SQLiteStore(db) as s:
+        assert len(s.history()) == n_before
+
+    junk = tmp / "junk.db"
+    junk.write_bytes(b"not a database" * 100)
+    assert main(["status", "--store", str(junk)]) == 1
+    assert "not a pseudolabel label store" in capsys.readouterr().err
+    assert main(["teach", "--store", str(tmp / "none.db"), str(tmp / "seed.csv")]) == 1
+    assert not (tmp / "none.db").exists()
+
+    # query: unknown strategy leaves no output and records no batch
+    out = tmp / "batch.csv"
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
+                 "--output", str(out), "--strategy", "nope"]) == 2
+    assert not out.exists() and not list(tmp.glob(".batch.csv*"))
+    with SQLiteStore(db) as s:
+        assert s.current_round() == 0
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
+                 "--output", str(out)]) == 0
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
+                 "--output", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
+                 "--output", str(tmp / "b2.csv"), "--id-column", "nope"]) == 2
+    assert main(["query", "--store", db, "--input", str(tmp / "missing.parquet"), "--n", "5",
+                 "--output", str(tmp / "b3.csv")]) == 2
+    bad_pq = tmp / "bad.parquet"
+    bad_pq.write_bytes(b"PAR1 garbage")
+    assert main(["query", "--store", db, "--input", str(bad_pq), "--n", "5",
+                 "--output", str(tmp / "b3.csv")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_cli_query_with_lightgbm_backend(project):
+    tmp, pool, y = project
+    db = str(tmp / "labels.db")
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp / "seed.csv")]) == 0
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
+                 "--output", str(tmp / "b.parquet"), "--backend", "lightgbm", "--param",
+                 "n_estimators=10", "--param", "min_child_samples=1", "--param",
+                 "verbose=-1", "--strategy", "least_confident"]) == 0
+    b = pd.read_parquet(tmp / "b.parquet")
+    assert len(b) == 5 and b["model_version"].iloc[0].startswith("lightgbm-")
+
+
+def test_two_teach_commands_at_once_are_safe(project):
+    tmp, pool, y = project
+    db = str(tmp / "labels.db")
+    ids = [f"x{k:05d}" for k in range(4000)]
+    pd.DataFrame({"id": ids, "label": ["a", "b"] * 2000}).to_csv(tmp / "seed.csv", index=False)
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp / "seed.csv")]) == 0
+    first = pd.DataFrame({"id": ids[:2000], "label": ["b"] * 2000})
+    second = pd.DataFrame({"id": ids[2000:], "label": ["a"] * 2000})
+    first.to_csv(tmp / "one.csv", index=False)
+    second.to_csv(tmp / "two.csv", index=False)
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "pseudolabel", "teach", "--store", db, "--annotator"]
+    procs = [
+        subprocess.Popen(cmd + ["ann1", str(tmp / "one.csv")], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        subprocess.Popen(cmd + ["ann2", str(tmp / "two.csv")], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        # the same file twice at once: still no duplicates
+        subprocess.Popen(cmd + ["ann1", str(tmp / "one.csv")], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err
+    with SQLiteStore(db) as s:
+        hist = s.history()
+        human = hist[hist["source"] == "human"]
+        assert len(human) == 4000
+        assert not human.duplicated(["id", "label", "annotator"]).any()
+        current = s.current_labels().set_index("id")["label"]
+        assert (current[ids[:2000]] == "b").all() and (current[ids[2000:]] == "a").all()
+    new_counts = sorted(int(o.split(" new ")[0].split(": ")[-1]) for o, _ in results)
+    assert new_counts == [0, 2000, 2000]
