@@ -85,6 +85,7 @@ __all__ = [
     "emit_round_end",
     "emit_labels_selected",
     "list_plugins",
+    "hook_names",
     "register_commands",
 ]
 
@@ -387,9 +388,11 @@ class PluginManager(pluggy.PluginManager):
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
         with self._lock:
+            if name is None and plugin is not None:
+                name = self.get_name(plugin)
             result = super().unregister(plugin=plugin, name=name)
-            if result is not None:
-                self._versions.pop(self.get_name(result) or name or "", None)
+            if name is not None:
+                self._versions.pop(name, None)
             self._invalidate()
             return result
 
@@ -511,6 +514,12 @@ class PluginManager(pluggy.PluginManager):
         seen: set[str] = set()
         for ep in sorted(_entry_points(), key=lambda e: e.name):
             if ep.name in seen:
+                warnings.warn(
+                    f"two installed distributions declare the pseudolabel plugin {ep.name!r}; "
+                    f"the second one ({ep.value}) is ignored",
+                    PluginWarning,
+                    stacklevel=2,
+                )
                 continue
             seen.add(ep.name)
             if "all" in blocked or ep.name in blocked:

@@ -66,7 +66,7 @@ class SklearnBackend(Backend):
         super().__init__(estimator=estimator)
         self.estimator = estimator
         # instance-level capabilities: they depend on the wrapped estimator
-        self.capabilities = replace(
+        self.capabilities = replace(  # type: ignore[misc]
             type(self).capabilities,
             sample_weight=_sample_weight_param(estimator) is not None,
             threads=_has_n_jobs(estimator),
@@ -90,9 +90,12 @@ class SklearnBackend(Backend):
         from sklearn.base import clone
 
         est = clone(self.estimator)
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if sample_weight is not None:
-            kwargs[_sample_weight_param(est)] = sample_weight
+            param = _sample_weight_param(est)
+            if param is None:  # pragma: no cover - capabilities.sample_weight guards this
+                raise BackendError(f"{type(est).__name__} does not accept sample_weight")
+            kwargs[param] = sample_weight
         try:
             est.fit(X, y, **kwargs)
         except ValueError as exc:
@@ -126,10 +129,18 @@ class SklearnBackend(Backend):
 
     @classmethod
     def _from_metadata(
-        cls, meta: dict[str, Any], directory: Path, *, trusted: list[str] | None = None
+        cls,
+        meta: dict[str, Any],
+        directory: Path,
+        *,
+        trusted: list[str] | None = None,
+        **kwargs: Any,
     ) -> SklearnBackend:
         import skops.io as sio
         from sklearn.base import clone
+
+        if kwargs:
+            raise ParameterError(f"the sklearn backend's load() got unexpected {sorted(kwargs)}")
 
         file = directory / meta["model_file"]
         untrusted = sio.get_untrusted_types(file=file)
