@@ -735,8 +735,9 @@ def as_backend(obj: Any, **params: Any) -> Backend:
     * a ``str`` is looked up with :func:`make_backend` (``params`` are passed on);
     * an estimator whose class a registered backend claims (its ``estimator_types``; the
       built-ins claim ``lightgbm.LGBMClassifier`` and ``xgboost.XGBClassifier``) becomes that
-      native backend with the estimator's ``get_params()``, so it is saved in the library's
-      own format (LightGBM text, XGBoost UBJ) rather than through skops;
+      native backend with the estimator's parameters that differ from their defaults (see
+      :meth:`Backend.from_estimator`), so it is saved in the library's own format (LightGBM
+      text, XGBoost UBJ) rather than through skops;
     * any other estimator with ``fit`` goes to the ``sklearn`` backend.
 
     The estimator passed in is never fitted or modified: backends fit a clone.

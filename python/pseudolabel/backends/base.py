@@ -123,8 +123,18 @@ class Backend:
 
     @classmethod
     def from_estimator(cls, estimator: Any) -> Backend:
-        """Build this backend from an estimator instance (its ``get_params(deep=False)``)."""
-        return cls(**estimator.get_params(deep=False))
+        """Build this backend from an estimator instance.
+
+        The backend gets the estimator's parameters that differ from the defaults of its class
+        (``get_params(deep=False)``), so saved metadata stays short and the backend's own
+        defaults apply to everything the user did not set.
+        """
+        params = estimator.get_params(deep=False)
+        try:
+            defaults = type(estimator)().get_params(deep=False)
+        except Exception:  # a class without a no-argument constructor: keep everything
+            return cls(**params)
+        return cls(**{k: v for k, v in params.items() if k not in defaults or not _same(v, defaults[k])})
 
     def clone(self) -> Backend:
         """An unfitted backend with the same parameters (deep-copied)."""
@@ -539,6 +549,20 @@ def _labels_array(values: Any, what: str) -> np.ndarray:
     elif arr.dtype.kind not in "biuUS":
         raise InputError(f"{what} has unsupported dtype {arr.dtype}")
     return arr
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Parameter equality that treats NaN == NaN and never raises (arrays, odd objects)."""
+    if a is b:
+        return True
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
 
 
 def _plain(value: Any) -> Any:
