@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "make_strategy": "pseudolabel.plugins",
     "as_backend": "pseudolabel.plugins",
     "PseudoLabeler": "pseudolabel.engine",
+    "SelfTrainingClassifier": "pseudolabel.self_training",
     "ActiveLearner": "pseudolabel.active",
     "LearningCurve": "pseudolabel.active",
 }

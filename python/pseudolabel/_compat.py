@@ -22,3 +22,27 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
         if "ensure_all_finite" in kwargs:
             kwargs["force_all_finite"] = kwargs.pop("ensure_all_finite")
         return estimator._validate_data(X, y, **kwargs)
+
+# --- used by pseudolabel.self_training (SelfTrainingClassifier) ------------------------------
+from sklearn.base import _fit_context  # noqa: E402,F401  (>= 1.3)
+from sklearn.utils._param_validation import (  # noqa: E402,F401
+    HasMethods,
+    Interval,
+    StrOptions,
+)
+from sklearn.utils.metadata_routing import (  # noqa: E402,F401
+    _raise_for_params,
+    _routing_enabled,
+)
+from sklearn.utils.validation import _check_method_params  # noqa: E402,F401
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils import get_tags  # noqa: F401
+except ImportError:  # pragma: no cover - scikit-learn < 1.6
+
+    def get_tags(estimator):  # type: ignore[no-redef]
+        """Minimal stand-in: only ``input_tags.sparse`` is used by pseudolabel."""
+        from types import SimpleNamespace
+
+        sparse = not estimator._get_tags().get("X_types", ["2darray"]) == ["2darray"]
+        return SimpleNamespace(input_tags=SimpleNamespace(sparse=sparse))

@@ -1,0 +1,671 @@
+"""``SelfTrainingClassifier``: a drop-in replacement for scikit-learn's, with strategies.
+
+With its scikit-learn parameters the class behaves exactly like
+``sklearn.semi_supervised.SelfTrainingClassifier`` (same fitted attributes, selection
+semantics, termination rules, warnings, verbose messages and errors), while the selection runs
+through :mod:`pseudolabel.kernels`. Keyword-only extras add any registered selection strategy
+(``strategy=``), a configurable marker for unlabeled rows (``unlabeled=``), and a
+``sample_weight`` that is sliced to the rows each fit uses.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils import safe_mask
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
+
+from pseudolabel._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_method_params,
+    _fit_context,
+    _raise_for_params,
+    _routing_enabled,
+    get_tags,
+    validate_data,
+)
+from pseudolabel.exceptions import InputError, ParameterError, ProbabilityError
+from pseudolabel.strategies.base import Decision, SelectionStrategy
+
+__all__ = ["SelfTrainingClassifier"]
+
+
+def _estimator_has(attr: str):
+    """``available_if`` check: the fitted ``estimator_`` (or else ``estimator``) has ``attr``.
+
+    ``getattr`` raises the wrapped estimator's own ``AttributeError``, which ``available_if``
+    chains as the cause of its error, so users see which object lacks the method.
+    """
+
+    def check(self: SelfTrainingClassifier) -> bool:
+        delegate = self.estimator_ if hasattr(self, "estimator_") else self.estimator
+        getattr(delegate, attr)
+        return True
+
+    return check
+
+
+def _is_missing_marker(marker: Any) -> bool:
+    """True for the markers that mean "missing value": None and NaN."""
+    if marker is None:
+        return True
+    try:
+        return bool(isinstance(marker, (float, np.floating)) and np.isnan(marker))
+    except TypeError:  # pragma: no cover - defensive
+        return False
+
+
+class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Self-training classifier: a drop-in for ``sklearn.semi_supervised.SelfTrainingClassifier``.
+
+    Fits ``estimator`` on the labeled rows, predicts the unlabeled rows, adds the selected
+    predictions as pseudo-labels, and refits, until ``max_iter`` rounds, no new pseudo-label,
+    or no unlabeled row is left; then fits once more on everything labeled.
+
+    With the scikit-learn parameters the behaviour is scikit-learn's, to the message: a row is
+    taken when its largest class probability is strictly above ``threshold``
+    (``criterion="threshold"``) or when it is among the ``k_best`` most confident
+    (``criterion="k_best"``, ties broken by the lower row index). Code and tests written for
+    scikit-learn's class keep working when the import is swapped.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        An estimator implementing ``fit`` and ``predict_proba``. ``fit`` fits a clone of it,
+        stored as ``estimator_``. As in scikit-learn, it must be given.
+    threshold : float, default=0.75
+        Decision threshold for ``criterion="threshold"``, in [0, 1). Use a calibrated
+        classifier with it.
+    criterion : {"threshold", "k_best"}, default="threshold"
+        Selection criterion; ignored when ``strategy`` is given.
+    k_best : int, default=10
+        Rows added per round with ``criterion="k_best"``, >= 1.
+    max_iter : int or None, default=10
+        Maximum number of rounds, >= 0; ``None`` runs until no new label is added or every
+        row is labeled.
+    verbose : bool, default=False
+        Print one line per round.
+    strategy : str or SelectionStrategy, default=None
+        *Keyword-only extra.* A registered selection strategy name (``"flexmatch"``,
+        ``"class_balanced"``, ...; looked up in ``fit`` through
+        ``pseudolabel.plugins.make_strategy``) or a strategy instance (cloned in ``fit``).
+        Overrides ``criterion``, ``threshold`` and ``k_best``. Strategies with ``rebuild``
+        re-decide the pseudo-labels of the whole pool every round; those with ``reinitialize``
+        start from a fresh clone of ``estimator`` every round; weights a strategy returns are
+        passed to the estimator as ``sample_weight``.
+    unlabeled : scalar, NaN or None, default=-1
+        *Keyword-only extra.* The value of ``y`` that marks an unlabeled row. With another
+        marker, -1 is an ordinary class. ``np.nan`` or ``None`` mark missing values (NaN in a
+        float ``y``; None or NaN in an object ``y``). A string marker allows a string-dtype
+        ``y``.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted estimator.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, from ``estimator_``.
+    transduction_ : ndarray of shape (n_samples,)
+        The labels of the final fit: the given labels plus the pseudo-labels; rows never
+        pseudo-labeled keep the ``unlabeled`` marker.
+    labeled_iter_ : ndarray of int64, shape (n_samples,)
+        Round in which each row got its label: 0 for rows labeled in ``y``, -1 for rows never
+        labeled. For ``rebuild`` strategies, the round since which the row's current
+        pseudo-label has been held.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during ``fit``, when ``X`` has string column names.
+    n_iter_ : int
+        Number of self-training rounds (fits on relabeled data, the last fit excluded).
+    termination_condition_ : {"max_iter", "no_change", "all_labeled"}
+        Why fitting stopped.
+    strategy_ : SelectionStrategy
+        The started strategy used for the selection (also for the scikit-learn criteria).
+    pseudo_weight_ : ndarray of float64, shape (n_samples,)
+        Weight of each row in the final fit from the strategy (1 for labeled rows and for
+        strategies without weights, 0 for rows left unlabeled). A user ``sample_weight`` is
+        multiplied on top of it.
+
+    See Also
+    --------
+    pseudolabel.PseudoLabeler : our engine, with guardrails and the measured best defaults.
+
+    Notes
+    -----
+    ``sample_weight`` is sliced to the rows of each fit (labeled plus pseudo-labeled rows).
+    scikit-learn's class routes the full-length array to a fit on fewer rows and fails with a
+    shape error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from pseudolabel import SelfTrainingClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> y = y.copy()
+    >>> y[np.random.RandomState(42).rand(len(y)) < 0.7] = -1
+    >>> clf = SelfTrainingClassifier(LogisticRegression(), strategy="flexmatch").fit(X, y)
+    >>> clf.termination_condition_ in ("max_iter", "no_change", "all_labeled")
+    True
+    """
+
+    _parameter_constraints: dict = {
+        # like scikit-learn: predict_proba is checked after the first fit, so that
+        # meta-estimators that only expose it once fitted work
+        "estimator": [HasMethods(["fit"])],
+        "threshold": [Interval(Real, 0.0, 1.0, closed="left")],
+        "criterion": [StrOptions({"threshold", "k_best"})],
+        "k_best": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left"), None],
+        "verbose": ["verbose"],
+        "strategy": [str, HasMethods(["start", "select"]), None],
+        "unlabeled": "no_validation",
+    }
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        threshold: float = 0.75,
+        criterion: str = "threshold",
+        k_best: int = 10,
+        max_iter: int | None = 10,
+        verbose: bool = False,
+        *,
+        strategy: Any = None,
+        unlabeled: Any = -1,
+    ) -> None:
+        self.estimator = estimator
+        self.threshold = threshold
+        self.criterion = criterion
+        self.k_best = k_best
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.strategy = strategy
+        self.unlabeled = unlabeled
+
+    # ------------------------------------------------------------------ set-up helpers
+
+    def _make_strategy(self) -> SelectionStrategy:
+        """The strategy for this fit: an unstarted object we own (never the user's)."""
+        if self.strategy is None:
+            from pseudolabel.strategies.selection import KBestStrategy, ThresholdStrategy
+
+            if self.criterion == "threshold":
+                return ThresholdStrategy(threshold=self.threshold)
+            return KBestStrategy(k=self.k_best)
+        if isinstance(self.strategy, str):
+            from pseudolabel.plugins import make_strategy
+
+            strategy = make_strategy(self.strategy, kind="selection")
+        else:
+            strategy = clone(self.strategy) if hasattr(self.strategy, "get_params") else (
+                self.strategy
+            )
+        if not (hasattr(strategy, "start") and hasattr(strategy, "select")):
+            raise ParameterError(
+                f"strategy {self.strategy!r} is not a selection strategy (it needs start() "
+                "and select())"
+            )
+        return strategy
+
+    def _unlabeled_mask(self, y: np.ndarray) -> np.ndarray:
+        marker = self.unlabeled
+        if _is_missing_marker(marker):
+            if y.dtype.kind == "f":
+                return np.isnan(y)
+            if y.dtype.kind == "O":
+                import pandas as pd
+
+                return np.asarray(pd.isna(y), dtype=bool)
+            return np.zeros(y.shape[0], dtype=bool)
+        mask = y == marker
+        if not isinstance(mask, np.ndarray) or mask.shape != y.shape:
+            raise ParameterError(
+                f"unlabeled={marker!r} cannot be compared with the labels in y (dtype "
+                f"{y.dtype})"
+            )
+        return mask.astype(bool, copy=False)
+
+    def _validate_xy(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        accept = ["csr", "csc", "lil", "dok"]
+        if _is_missing_marker(self.unlabeled):
+            # NaN marks unlabeled rows: y must not go through the finiteness check
+            if y is None:
+                raise InputError(
+                    "requires y to be passed, but the target y is None"
+                )
+            X = validate_data(self, X, accept_sparse=accept, ensure_all_finite=False)
+            y = column_or_1d(np.asarray(y), warn=True)
+            if y.shape[0] != X.shape[0]:
+                raise InputError(
+                    f"X has {X.shape[0]} rows but y has {y.shape[0]} entries"
+                )
+        else:
+            X, y = validate_data(
+                self, X, y, accept_sparse=accept, ensure_all_finite=False
+            )
+        if y.dtype.kind in ("U", "S"):
+            if isinstance(self.unlabeled, str):
+                y = y.astype(object)
+            else:
+                raise InputError(
+                    "y has dtype string. If you wish to predict on string targets, use "
+                    "dtype object, and use -1 as the label for unlabeled samples (or pass "
+                    "the marker of unlabeled rows as unlabeled=<string>)."
+                )
+        return X, y
+
+    def _fit_params(self, X: Any, sample_weight: Any, params: dict) -> dict:
+        """Fit parameters for the estimator, full length (sliced per fit later)."""
+        if _routing_enabled():
+            if sample_weight is not None:
+                params = {**params, "sample_weight": sample_weight}
+            routed = process_routing(self, "fit", **params)
+            return dict(routed.estimator.fit)
+        if sample_weight is None:
+            return {}
+        return {"sample_weight": sample_weight}
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **params: Any) -> SelfTrainingClassifier:
+        """Fit the self-training classifier on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, labeled and unlabeled rows together.
+        y : array-like of shape (n_samples,)
+            Labels; unlabeled rows hold the ``unlabeled`` marker (-1 by default).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights. Each fit receives the weights of the rows it uses (multiplied
+            by the strategy's pseudo-label weights where it returns some).
+        **params : dict
+            Metadata routed to the estimator when ``enable_metadata_routing=True``
+            (arrays of length n_samples are sliced like ``sample_weight``).
+
+        Returns
+        -------
+        self : SelfTrainingClassifier
+            Fitted estimator.
+        """
+        _raise_for_params(params, self, "fit")
+        self.estimator_ = clone(self.estimator)
+        X, y = self._validate_xy(X, y)
+        n_samples = X.shape[0]
+
+        unlabeled_mask = self._unlabeled_mask(y)
+        has_label = ~unlabeled_mask
+        n_labeled = int(has_label.sum())
+        if n_labeled == 0:
+            raise InputError(
+                f"y has no labeled row: all {n_samples} entries are the unlabeled marker "
+                f"{self.unlabeled!r}; label at least one row per class"
+            )
+        if sample_weight is not None:
+            sample_weight = column_or_1d(np.asarray(sample_weight), warn=True)
+            if sample_weight.shape[0] != n_samples:
+                raise InputError(
+                    f"sample_weight has {sample_weight.shape[0]} entries but X has "
+                    f"{n_samples} rows"
+                )
+            if not _routing_enabled() and not has_fit_parameter(self.estimator_, "sample_weight"):
+                raise ParameterError(
+                    f"sample_weight was given but {type(self.estimator_).__name__}.fit does "
+                    "not accept sample_weight"
+                )
+        fit_params = self._fit_params(X, sample_weight, params)
+
+        if n_labeled == n_samples:
+            warnings.warn("y contains no unlabeled samples", UserWarning)
+        if (
+            self.strategy is None
+            and self.criterion == "k_best"
+            and self.k_best > n_samples - n_labeled
+        ):
+            warnings.warn(
+                "k_best is larger than the amount of unlabeled samples. All unlabeled "
+                "samples will be labeled in the first iteration",
+                UserWarning,
+            )
+
+        strategy = self._make_strategy()
+        self.strategy_ = strategy
+        # the scikit-learn criteria predict only the rows still unlabeled, like scikit-learn;
+        # a strategy sees the whole pool every round (with the taken rows excluded unless it
+        # rebuilds), so that its pool statistics are whole-pool statistics
+        sklearn_mode = self.strategy is None
+        rebuild = bool(getattr(strategy, "rebuild", False))
+        reinitialize = bool(getattr(strategy, "reinitialize", False))
+        pool = np.flatnonzero(unlabeled_mask)  # rows of X in the unlabeled pool
+
+        self.transduction_ = np.copy(y)
+        self.labeled_iter_ = np.full(n_samples, -1, dtype=np.int64)
+        self.labeled_iter_[has_label] = 0
+        pseudo_weight = np.where(has_label, 1.0, 0.0)
+        any_weights = False
+        self.n_iter_ = 0
+        started = False
+        previous: tuple[np.ndarray, np.ndarray] | None = None
+
+        from pseudolabel.plugins import emit_labels_selected, emit_round_end
+
+        while not np.all(has_label) and (self.max_iter is None or self.n_iter_ < self.max_iter):
+            self.n_iter_ += 1
+            if reinitialize and self.n_iter_ > 1:
+                self.estimator_ = clone(self.estimator)
+            self._fit_estimator(X, has_label, fit_params, pseudo_weight, any_weights)
+            classes = self.estimator_.classes_
+            if not started:
+                self._check_predict_proba()
+                strategy.start(
+                    n_classes=len(classes),
+                    n_labeled=n_labeled,
+                    n_unlabeled=int(pool.shape[0]),
+                    class_prior=self._class_prior(y[~unlabeled_mask], classes),
+                    random_state=None,
+                )
+                started = True
+                emit_round_end(
+                    source="self_training", estimator=type(self.estimator_).__name__,
+                    round=0, n_selected=0,
+                )
+
+            if sklearn_mode:
+                rows = np.flatnonzero(~has_label)
+                exclude = None
+            else:
+                rows = pool
+                exclude = None if rebuild else has_label[pool]
+            proba = self._predict_pool(X, rows, len(classes))
+            decision = strategy.select(proba, round=self.n_iter_, exclude=exclude)
+            if not isinstance(decision, Decision):
+                raise ParameterError(
+                    f"{type(strategy).__name__}.select() must return a Decision, got "
+                    f"{type(decision).__name__}"
+                )
+            selected = rows[decision.indices]
+            labels = classes[decision.labels]
+
+            if rebuild:
+                changed = self._rebuild(
+                    pool, selected, labels, decision, previous, has_label, pseudo_weight
+                )
+                previous = (selected, decision.labels)
+                n_new = int(selected.shape[0])
+                any_weights = any_weights or decision.weights is not None
+            else:
+                self.transduction_[selected] = labels
+                has_label[selected] = True
+                self.labeled_iter_[selected] = self.n_iter_
+                if decision.weights is not None:
+                    pseudo_weight[selected] = decision.weights
+                    any_weights = True
+                else:
+                    pseudo_weight[selected] = 1.0
+                n_new = int(selected.shape[0])
+                changed = n_new > 0
+
+            if n_new:
+                confidence = proba[decision.indices, decision.labels]
+                emit_labels_selected(
+                    source="self_training", round=self.n_iter_, indices=selected,
+                    labels=labels, confidence=confidence,
+                    estimator=type(self.estimator_).__name__,
+                )
+            counts = np.bincount(decision.labels, minlength=len(classes))
+            emit_round_end(
+                source="self_training", estimator=type(self.estimator_).__name__,
+                round=self.n_iter_, n_selected=n_new,
+                n_selected_per_class=dict(zip(classes.tolist(), counts.tolist())),
+                thresholds=decision.thresholds,
+            )
+
+            if not changed:
+                self.termination_condition_ = "no_change"
+                break
+
+            if self.verbose:
+                print(f"End of iteration {self.n_iter_}, added {n_new} new labels.")
+
+        if self.n_iter_ == self.max_iter:
+            self.termination_condition_ = "max_iter"
+        if np.all(has_label):
+            self.termination_condition_ = "all_labeled"
+
+        if reinitialize and self.n_iter_ > 0:
+            self.estimator_ = clone(self.estimator)
+        self._fit_estimator(X, has_label, fit_params, pseudo_weight, any_weights)
+        self.classes_ = self.estimator_.classes_
+        self.pseudo_weight_ = pseudo_weight
+        return self
+
+    # ------------------------------------------------------------------ fit helpers
+
+    def _fit_estimator(
+        self, X: Any, rows: np.ndarray, fit_params: dict, pseudo_weight: np.ndarray,
+        any_weights: bool,
+    ) -> None:
+        idx = np.flatnonzero(rows)
+        params = _check_method_params(X, fit_params, idx) if fit_params else {}
+        if any_weights:
+            weights = pseudo_weight[idx]
+            if "sample_weight" in params and params["sample_weight"] is not None:
+                weights = np.asarray(params["sample_weight"], dtype=np.float64) * weights
+            params["sample_weight"] = weights
+        self.estimator_.fit(X[safe_mask(X, rows)], self.transduction_[rows], **params)
+
+    def _check_predict_proba(self) -> None:
+        try:
+            self.estimator_.predict_proba  # noqa: B018  (raises AttributeError if absent)
+        except AttributeError as exc:
+            raise AttributeError(
+                f"{exc} -- SelfTrainingClassifier needs an estimator with predict_proba "
+                f"(got {type(self.estimator_).__name__}); for SVC use probability=True or "
+                "wrap it in CalibratedClassifierCV"
+            ) from exc
+
+    def _predict_pool(self, X: Any, rows: np.ndarray, n_classes: int) -> np.ndarray:
+        if rows.shape[0] == 0:
+            return np.empty((0, n_classes), dtype=np.float64)
+        mask = np.zeros(X.shape[0], dtype=bool)
+        mask[rows] = True
+        proba = np.asarray(self.estimator_.predict_proba(X[safe_mask(X, mask)]))
+        if proba.ndim != 2 or proba.shape != (rows.shape[0], n_classes):
+            raise ProbabilityError(
+                f"{type(self.estimator_).__name__}.predict_proba returned shape "
+                f"{proba.shape}, expected ({rows.shape[0]}, {n_classes})"
+            )
+        if proba.dtype.kind != "f":
+            proba = proba.astype(np.float64)
+        finite = np.isfinite(proba)
+        if not finite.all():
+            r, c = np.argwhere(~finite)[0]
+            raise ProbabilityError(
+                f"{type(self.estimator_).__name__}.predict_proba returned "
+                f"{proba[r, c]} for row {int(rows[r])} of X, class {c}; probabilities must "
+                "be finite"
+            )
+        return proba
+
+    @staticmethod
+    def _class_prior(y_labeled: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
+        uniq, counts = np.unique(y_labeled, return_counts=True)
+        if uniq.shape != classes.shape or not np.array_equal(uniq, classes):
+            return None
+        return counts / counts.sum()
+
+    def _rebuild(
+        self, pool: np.ndarray, selected: np.ndarray, labels: np.ndarray, decision: Decision,
+        previous: tuple[np.ndarray, np.ndarray] | None, has_label: np.ndarray,
+        pseudo_weight: np.ndarray,
+    ) -> bool:
+        """Replace the pseudo-set by this round's decision; return whether it changed."""
+        before = self.transduction_[pool].copy()
+        before_held = has_label[pool].copy()
+        self.transduction_[pool] = self.unlabeled
+        has_label[pool] = False
+        pseudo_weight[pool] = 0.0
+        self.transduction_[selected] = labels
+        has_label[selected] = True
+        pseudo_weight[selected] = 1.0 if decision.weights is None else decision.weights
+        # a row keeps its labeled_iter_ while it keeps the same pseudo-label
+        held = has_label[pool]
+        same = held & before_held & (self.transduction_[pool] == before)
+        it = self.labeled_iter_[pool]
+        it = np.where(same, it, np.where(held, self.n_iter_, -1))
+        self.labeled_iter_[pool] = it
+        if previous is None:
+            return bool(selected.shape[0] > 0)
+        prev_rows, prev_labels = previous
+        if prev_rows.shape != selected.shape:
+            return True
+        order_now = np.argsort(selected, kind="stable")
+        order_prev = np.argsort(prev_rows, kind="stable")
+        return not (
+            np.array_equal(selected[order_now], prev_rows[order_prev])
+            and np.array_equal(decision.labels[order_now], prev_labels[order_prev])
+        )
+
+    # ------------------------------------------------------------------ delegation
+
+    def _route(self, method: str, params: dict) -> dict:
+        _raise_for_params(params, self, method)
+        if _routing_enabled():
+            return dict(getattr(process_routing(self, method, **params).estimator, method))
+        return {}
+
+    def _check_X(self, X: Any) -> Any:
+        return validate_data(
+            self, X, accept_sparse=True, ensure_all_finite=False, reset=False
+        )
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X: Any, **params: Any) -> np.ndarray:
+        """Predict the class of each row of ``X`` with the fitted estimator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        **params : dict
+            Metadata for ``estimator_.predict`` (with metadata routing enabled).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        routed = self._route("predict", params)
+        return self.estimator_.predict(self._check_X(X), **routed)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
+        """Class probabilities of each row of ``X``, columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        **params : dict
+            Metadata for ``estimator_.predict_proba`` (with metadata routing enabled).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        routed = self._route("predict_proba", params)
+        return self.estimator_.predict_proba(self._check_X(X), **routed)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X: Any, **params: Any) -> np.ndarray:
+        """The fitted estimator's ``decision_function`` on ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        **params : dict
+            Metadata for ``estimator_.decision_function`` (with metadata routing enabled).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        routed = self._route("decision_function", params)
+        return self.estimator_.decision_function(self._check_X(X), **routed)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X: Any, **params: Any) -> np.ndarray:
+        """Log class probabilities of each row of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        **params : dict
+            Metadata for ``estimator_.predict_log_proba`` (with metadata routing enabled).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        routed = self._route("predict_log_proba", params)
+        return self.estimator_.predict_log_proba(self._check_X(X), **routed)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X: Any, y: Any, **params: Any) -> float:
+        """The fitted estimator's ``score`` on ``X``, ``y`` (accuracy for classifiers).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        **params : dict
+            Metadata for ``estimator_.score`` (with metadata routing enabled).
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self)
+        routed = self._route("score", params)
+        return self.estimator_.score(self._check_X(X), y, **routed)
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """Metadata routing of this object: everything goes to ``estimator``.
+
+        Returns
+        -------
+        MetadataRouter
+        """
+        router = MetadataRouter(owner=self)
+        router.add(
+            estimator=self.estimator,
+            method_mapping=(
+                MethodMapping()
+                .add(callee="fit", caller="fit")
+                .add(callee="score", caller="fit")
+                .add(callee="predict", caller="predict")
+                .add(callee="predict_proba", caller="predict_proba")
+                .add(callee="decision_function", caller="decision_function")
+                .add(callee="predict_log_proba", caller="predict_log_proba")
+                .add(callee="score", caller="score")
+            ),
+        )
+        return router
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
+        return tags
