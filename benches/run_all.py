@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS: list[str] = [
     "bench_active.py",
     "bench_backends.py",
+    "bench_batch.py",
 ]
 
 

@@ -1,0 +1,238 @@
+"""Batch labeling benchmark: pipeline overhead, bounded memory, Dask vs local.
+
+Three measurements, each a ratio against a reference taken in the same run:
+
+1. **Overhead.** ``pseudolabel.batch.label`` end to end (read Parquet, convert, predict,
+   summarize with the Rust kernels, decide, write Parquet) against the bare
+   ``lightgbm.Booster.predict`` over the same arrays (read beforehand, not timed).
+   Target: overhead <= 15%.
+2. **Memory.** Peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, measured inside a
+   fresh child process per run) of a ``--top-k`` job over N and 10 N rows with the same
+   ``--chunk-rows``. Target: ratio <= 1.5.
+3. **Dask.** The same job on a ``LocalCluster`` of 2 worker processes against the local run.
+
+Data (Gaussian classes, 20 float32 features, written in row groups so generation is
+bounded in memory) and the LightGBM bundle are cached under ``bench_out/batch``.
+
+Usage::
+
+    python benches/bench_batch.py            # full: 5M rows, RSS at 1M and 10M rows
+    python benches/bench_batch.py --quick    # 500k rows, RSS at 200k and 2M rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+N_FEATURES = 20
+N_CLASSES = 3
+FILE_ROWS = 500_000
+BLOCK_ROWS = 250_000
+CHUNK_ROWS = 100_000
+MODEL_PARAMS = {"n_estimators": 40, "num_leaves": 31, "verbose": -1, "random_state": 0}
+
+
+def _means() -> np.ndarray:
+    return np.random.default_rng(12345).normal(0.0, 0.6, size=(N_CLASSES, N_FEATURES))
+
+
+def _rows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, N_CLASSES, size=n)
+    X = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
+    X += _means()[y].astype(np.float32)
+    return X, y
+
+
+def make_pool(root: Path, n_rows: int, *, seed: int = 0) -> Path:
+    """A directory of Parquet files holding ``n_rows`` unlabeled rows (cached)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = root / f"pool_{n_rows}"
+    done = d / "_complete.json"
+    if done.exists() and json.loads(done.read_text()).get("rows") == n_rows:
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    names = [f"f{j:02d}" for j in range(N_FEATURES)]
+    written, file_no = 0, 0
+    while written < n_rows:
+        n_file = min(FILE_ROWS, n_rows - written)
+        with pq.ParquetWriter(d / f"part-{file_no:04d}.parquet",
+                              pa.schema([("id", pa.int64())] +
+                                        [(n, pa.float32()) for n in names])) as w:
+            done_in_file = 0
+            while done_in_file < n_file:
+                b = min(BLOCK_ROWS, n_file - done_in_file)
+                X, _ = _rows(rng, b)
+                ids = np.arange(written + done_in_file, written + done_in_file + b)
+                w.write_table(pa.Table.from_arrays(
+                    [pa.array(ids)] + [pa.array(X[:, j]) for j in range(N_FEATURES)],
+                    names=["id", *names]), row_group_size=100_000)
+                done_in_file += b
+        written += n_file
+        file_no += 1
+    done.write_text(json.dumps({"rows": n_rows}))
+    return d
+
+
+def make_bundle(root: Path) -> Path:
+    """A LightGBM bundle fitted on 30k labeled rows of the same distribution (cached)."""
+    import pandas as pd
+
+    from pseudolabel.batch import load_bundle, train_bundle
+    from pseudolabel.exceptions import BundleError
+
+    path = root / "model"
+    try:
+        if load_bundle(path).manifest["backend_params"] == MODEL_PARAMS:
+            return path
+    except BundleError:
+        pass
+    X, y = _rows(np.random.default_rng(99), 30_000)
+    df = pd.DataFrame(X, columns=[f"f{j:02d}" for j in range(N_FEATURES)])
+    df["target"] = y
+    df.to_parquet(root / "train.parquet")
+    train_bundle(root / "train.parquet", backend="lightgbm", target="target",
+                 id_column=None, output=path, params=MODEL_PARAMS, overwrite=True)
+    return path
+
+
+def bare_predict_seconds(bundle_dir: Path, pool: Path) -> tuple[float, int]:
+    """Time ``Booster.predict`` over the pool's feature arrays (reading is not timed)."""
+    import lightgbm
+    import pyarrow.parquet as pq
+
+    booster = lightgbm.Booster(model_file=str(bundle_dir / "model" / "model.txt"))
+    features = [f"f{j:02d}" for j in range(N_FEATURES)]
+    total, rows = 0.0, 0
+    for f in sorted(pool.glob("*.parquet")):
+        t = pq.read_table(f, columns=features)
+        X = np.empty((t.num_rows, N_FEATURES), dtype=np.float64)
+        for j, name in enumerate(features):
+            X[:, j] = t.column(name).to_numpy()
+        del t
+        t0 = time.perf_counter()
+        for start in range(0, len(X), CHUNK_ROWS):
+            booster.predict(X[start:start + CHUNK_ROWS])
+        total += time.perf_counter() - t0
+        rows += len(X)
+    return total, rows
+
+
+def _child_rss(bundle: str, pool: str, out: str, chunk_rows: int) -> None:
+    """Run one job in this (fresh) process and print its peak RSS in bytes."""
+    from pseudolabel.batch import label
+
+    res = label(bundle, pool, out, top_k=1000, chunk_rows=chunk_rows, overwrite=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024
+    print(json.dumps({"rss": peak, "rows": res.rows, "seconds": res.seconds}))
+
+
+def peak_rss(bundle: Path, pool: Path, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--_child-rss", str(bundle), str(pool),
+                           str(out), str(CHUNK_ROWS)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    shutil.rmtree(out, ignore_errors=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fmt_mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes for development")
+    ap.add_argument("--out", default="bench_out", help="cache and scratch directory")
+    ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--_child-rss", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._child_rss:
+        b, p, o, c = args._child_rss
+        _child_rss(b, p, o, int(c))
+        return 0
+
+    n_main, n_small, n_big = (500_000, 200_000, 2_000_000) if args.quick else \
+        (5_000_000, 1_000_000, 10_000_000)
+    root = Path(args.out) / "batch"
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = root / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    t0 = time.perf_counter()
+    bundle = make_bundle(root)
+    pools = {n: make_pool(root, n) for n in sorted({n_main, n_small, n_big})}
+    print(f"bench_batch: data ready in {time.perf_counter() - t0:.0f} s "
+          f"({'quick' if args.quick else 'full'}; {os.cpu_count()} CPUs)", flush=True)
+
+    from pseudolabel.batch import label
+
+    # 1. overhead against the bare booster
+    bare_s, rows = bare_predict_seconds(bundle, pools[n_main])
+    res = label(bundle, pools[n_main], scratch / "out", threshold=0.9,
+                chunk_rows=CHUNK_ROWS)
+    pipe_s = res.seconds
+    overhead = pipe_s / bare_s - 1
+    print()
+    print(f"1. end to end vs bare Booster.predict ({rows:,} rows x {N_FEATURES} features, "
+          f"chunk_rows={CHUNK_ROWS:,})")
+    print(f"   {'':34}{'seconds':>10}{'rows/s':>14}")
+    print(f"   {'bare booster.predict':34}{bare_s:10.2f}{rows / bare_s:14,.0f}")
+    print(f"   {'pseudolabel label (threshold)':34}{pipe_s:10.2f}{rows / pipe_s:14,.0f}")
+    print(f"   overhead {overhead:+.1%}: {'PASS' if overhead <= 0.15 else 'FAIL'} "
+          "(target <= +15%)", flush=True)
+    shutil.rmtree(scratch / "out", ignore_errors=True)
+
+    # 2. bounded memory
+    small = peak_rss(bundle, pools[n_small], scratch / "rss_small.parquet")
+    big = peak_rss(bundle, pools[n_big], scratch / "rss_big.parquet")
+    ratio = big["rss"] / small["rss"]
+    print()
+    print(f"2. peak RSS of a --top-k 1000 job, chunk_rows={CHUNK_ROWS:,} (fresh child each)")
+    print(f"   {n_small:>12,} rows  {_fmt_mb(small['rss']):>10}  ({small['seconds']:.1f} s)")
+    print(f"   {n_big:>12,} rows  {_fmt_mb(big['rss']):>10}  ({big['seconds']:.1f} s)")
+    print(f"   ratio {ratio:.2f}x for {n_big // n_small}x the rows: "
+          f"{'PASS' if ratio <= 1.5 else 'FAIL'} (target <= 1.5x)", flush=True)
+
+    # 3. Dask, 2 workers, against the local run of the same job
+    if not args.skip_dask:
+        from pseudolabel.dask import label as dask_label, local_cluster
+
+        local = label(bundle, pools[n_main], scratch / "local", top_k=1000,
+                      chunk_rows=CHUNK_ROWS)
+        from distributed import Client
+
+        with local_cluster(2) as cluster, Client(cluster) as client:
+            client.run(lambda: __import__("pseudolabel.batch.label"))  # warm the workers
+            dist = dask_label(bundle, pools[n_main], scratch / "dask", top_k=1000,
+                              chunk_rows=CHUNK_ROWS, client=client)
+        same = all((scratch / "local" / n).read_bytes() == (scratch / "dask" / n).read_bytes()
+                   for n in os.listdir(scratch / "local"))
+        print()
+        print(f"3. Dask LocalCluster (2 worker processes) vs local, --top-k 1000, "
+              f"{local.rows:,} rows")
+        print(f"   {'local':34}{local.seconds:10.2f} s{local.rows / local.seconds:14,.0f} rows/s")
+        print(f"   {'dask, 2 workers':34}{dist.seconds:10.2f} s"
+              f"{dist.rows / dist.seconds:14,.0f} rows/s")
+        print(f"   speed-up {local.seconds / dist.seconds:.2f}x; output identical to local: "
+              f"{same}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
