@@ -21,6 +21,15 @@ from pseudolabel.hookspecs import hookimpl
 from pseudolabel.plugins import isolated_plugin_manager
 
 
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small fits on a shared CPU: BLAS thread oversubscription makes them many times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
 @parametrize_with_checks(
     [
         ActiveLearner(),

@@ -29,6 +29,15 @@ from pseudolabel.strategies.query import (
 )
 
 
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small fits on a shared CPU: BLAS thread oversubscription makes them many times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
 class TableLearner:
     """A 'model' whose predict_proba looks rows up in a fixed table: X holds row ids."""
 

@@ -1,0 +1,215 @@
+"""Active-learning benchmark: learning curves of every query strategy, and CEAL.
+
+Setup (issue 5): scikit-learn's digits and breast_cancer; a stratified 70/30 train/test split
+per seed; the train part is the pool; the learner starts from 2 labels per class and asks for
+batches of 10; accuracy on the test part after every batch. Each strategy is compared with
+``random`` by the normalized area under its learning curve (mean accuracy over the budget),
+paired by seed. The model is a standardized logistic regression (one thread).
+
+Targets:
+  * ``entropy`` and ``margin`` beat ``random`` on digits (mean AUC over seeds);
+  * the combined CEAL loop (entropy queries + ``ceal`` pseudo-labels) beats pure active
+    learning with the same query strategy (entropy) at the same budget of human labels.
+
+Writes ``bench_out/active_curves.png`` (mean curves) and ``bench_out/active_curves.csv``.
+
+    python benches/bench_active.py            # full: 5 seeds, digits budget 300, cancer 100
+    python benches/bench_active.py --quick    # 2 seeds, smaller budgets
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+# one thread everywhere (the CPU is shared; BLAS oversubscription makes small fits 20x slower)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench_out"
+
+STRATEGIES = [
+    "random",
+    "least_confident",
+    "margin",
+    "entropy",
+    "vote_entropy",
+    "kl_divergence",
+    "ranked_batch",
+    "ceal",  # entropy queries + CEAL pseudo-labels
+]
+
+
+def _model():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _learner(strategy: str, seed: int, n_rounds: int):
+    from pseudolabel import ActiveLearner
+    from pseudolabel.strategies.selection import CEALStrategy
+
+    if strategy == "ceal":
+        # CEAL's entropy threshold decays linearly; the decay is set so the schedule spans the
+        # whole budget (delta0 / (rounds + 1)), with the strategy's default delta0.
+        delta0 = CEALStrategy().delta0
+        return ActiveLearner(
+            _model(), query_strategy="entropy",
+            pseudo_label=CEALStrategy(delta0=delta0, decay=delta0 / (n_rounds + 1)),
+            random_state=seed,
+        )
+    return ActiveLearner(_model(), query_strategy=strategy, random_state=seed)
+
+
+def run_dataset(name: str, loader, *, seeds: list[int], budget: int, batch: int):
+    from sklearn.model_selection import train_test_split
+
+    X, y = loader(return_X_y=True)
+    curves: dict[str, list] = {s: [] for s in STRATEGIES}
+    seconds: dict[str, float] = {s: 0.0 for s in STRATEGIES}
+    n_rounds = budget // batch
+    for seed in seeds:
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=0.3, stratify=y, random_state=seed
+        )
+        rng = np.random.default_rng(seed)
+        init = np.concatenate(
+            [rng.choice(np.flatnonzero(y_tr == c), 2, replace=False) for c in np.unique(y_tr)]
+        )
+        pool = np.setdiff1d(np.arange(len(y_tr)), init)
+        X_pool, y_pool = X_tr[pool], y_tr[pool]
+        for strategy in STRATEGIES:
+            learner = _learner(strategy, seed, n_rounds)
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                learner.teach(X_tr[init], y_tr[init])
+                curve = learner.run(
+                    X_pool, lambda idx: y_pool[idx], budget=budget, batch_size=batch,
+                    X_test=X_te, y_test=y_te,
+                )
+            seconds[strategy] += time.perf_counter() - t0
+            curves[strategy].append(curve)
+    return curves, seconds
+
+
+def report(name: str, curves, seconds) -> dict[str, np.ndarray]:
+    aucs = {s: np.array([c.auc() for c in cs]) for s, cs in curves.items()}
+    final = {s: np.array([c.scores[-1] for c in cs]) for s, cs in curves.items()}
+    base = aucs["random"]
+    n0 = curves["random"][0].n_labels[0]
+    n1 = curves["random"][0].n_queried[-1]
+    print(f"\n{name}: {len(base)} seeds, {n0} initial labels + {n1} queried in batches "
+          f"of {curves['random'][0].n_queried[1]}")
+    print(f"  {'strategy':<16} {'AUC':>7} {'vs random':>10} {'wins':>6} {'final acc':>10} "
+          f"{'pseudo (last)':>14} {'time x':>7}")
+    for s in STRATEGIES:
+        ratio = aucs[s].mean() / base.mean()
+        wins = int((aucs[s] > base).sum())
+        pseudo = np.mean([c.n_pseudo[-1] for c in curves[s]])
+        tx = seconds[s] / max(seconds["random"], 1e-9)
+        print(f"  {s:<16} {aucs[s].mean():7.4f} {ratio:10.4f} {wins:>3}/{len(base):<2} "
+              f"{final[s].mean():10.4f} {pseudo:14.1f} {tx:7.2f}")
+    return aucs
+
+
+def plot(all_curves: dict[str, dict[str, list]]) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no PNG written")
+        return None
+    fig, axes = plt.subplots(1, len(all_curves), figsize=(6.5 * len(all_curves), 4.5))
+    axes = np.atleast_1d(axes)
+    for ax, (name, curves) in zip(axes, all_curves.items()):
+        for s in STRATEGIES:
+            xs = curves[s][0].n_queried + curves[s][0].n_labels[0]
+            ys = np.mean([c.scores for c in curves[s]], axis=0)
+            style = "--" if s == "random" else ("-" if s != "ceal" else "-.")
+            ax.plot(xs, ys, style, label=s, linewidth=2 if s in ("random", "ceal", "entropy") else 1)
+        ax.set_title(f"{name} (mean of {len(curves['random'])} seeds)")
+        ax.set_xlabel("human labels")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "active_curves.png"
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write_csv(all_curves) -> Path:
+    import pandas as pd
+
+    frames = []
+    for name, curves in all_curves.items():
+        for s, cs in curves.items():
+            for seed, c in enumerate(cs):
+                f = c.to_frame()
+                f.insert(0, "seed", seed)
+                f.insert(0, "strategy", s)
+                f.insert(0, "dataset", name)
+                frames.append(f)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "active_curves.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    from sklearn.datasets import load_breast_cancer, load_digits
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 seeds, smaller budgets")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (>= 5 in full)")
+    args = parser.parse_args(argv)
+    n_seeds = args.seeds or (2 if args.quick else 5)
+    seeds = list(range(n_seeds))
+    budgets = {"digits": 100 if args.quick else 300, "breast_cancer": 50 if args.quick else 100}
+    loaders = {"digits": load_digits, "breast_cancer": load_breast_cancer}
+    t0 = time.perf_counter()
+    all_curves, all_aucs = {}, {}
+    for name, loader in loaders.items():
+        curves, seconds = run_dataset(name, loader, seeds=seeds, budget=budgets[name], batch=10)
+        all_curves[name] = curves
+        all_aucs[name] = report(name, curves, seconds)
+    png = plot(all_curves)
+    csv = write_csv(all_curves)
+
+    print("\ntargets (mean normalized AUC over seeds; the same seeds for both sides):")
+    checks = []
+    d = all_aucs["digits"]
+    for s in ("entropy", "margin"):
+        checks.append((f"{s} beats random on digits", d[s].mean() > d["random"].mean(),
+                       f"{d[s].mean():.4f} vs {d['random'].mean():.4f} "
+                       f"(ratio {d[s].mean() / d['random'].mean():.4f}, "
+                       f"{int((d[s] > d['random']).sum())}/{len(d[s])} seeds)"))
+    for name, a in all_aucs.items():
+        checks.append((f"CEAL beats pure active learning (entropy) on {name}",
+                       a["ceal"].mean() > a["entropy"].mean(),
+                       f"{a['ceal'].mean():.4f} vs {a['entropy'].mean():.4f} "
+                       f"(ratio {a['ceal'].mean() / a['entropy'].mean():.4f}, "
+                       f"{int((a['ceal'] > a['entropy']).sum())}/{len(a['ceal'])} seeds)"))
+    for label, ok, detail in checks:
+        print(f"{'PASS' if ok else 'FAIL'}: {label}: {detail}")
+    print(f"\nwrote {png}, {csv} ({time.perf_counter() - t0:.0f} s"
+          f"{', quick mode' if args.quick else ''})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
