@@ -184,3 +184,14 @@ def test_importing_pseudolabel_dask_does_not_import_dask():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_cli_workers_starts_and_stops_a_local_cluster(wine, tmp_path, capsys):
+    model, inp, _ = wine
+    code = main(["label", "--model", str(model), "--input", str(inp), "--output",
+                 str(tmp_path / "o.parquet"), "--threshold", "0.9", "--chunk-rows", "100",
+                 "--workers", "1", "--no-progress"])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    label(model, inp, tmp_path / "ref.parquet", threshold=0.9, chunk_rows=100)
+    assert (tmp_path / "o.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()

@@ -91,6 +91,19 @@ def _count(info) -> int:
     return count_rows(info)
 
 
+def _submit_source(client, plan, index: int, source: Any, offset: int, probabilities: bool,
+                   where: str):
+    """Submit :func:`process_source` for a file, or for a delayed Dask partition."""
+    if hasattr(source, "dask") and hasattr(source, "key"):  # a Delayed partition
+        import dask
+
+        task = dask.delayed(process_source, pure=False)(
+            plan, index, source, offset, probabilities=probabilities, where=where)
+        return client.compute(task)
+    return client.submit(process_source, plan, index, source, offset,
+                         probabilities=probabilities, where=where, pure=False)
+
+
 def _is_dask_dataframe(obj: Any) -> bool:
     mod = type(obj).__module__
     return mod.startswith("dask") and hasattr(obj, "npartitions") and hasattr(obj, "to_delayed")
@@ -194,11 +207,13 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
         if id_column:
             id_type = meta.field(id_column).type
         model = bundle
-        parts = client.compute(data.to_delayed())
-        lengths = client.gather(client.map(len, parts, pure=False))
-        sources: list[Any] = parts
+        # Partition lengths first (each partition is computed and reduced to its length),
+        # then the partitions again as inputs of the scoring tasks: no partition is held
+        # in memory longer than its task.
+        lengths = [int(n) for n in client.compute(data.map_partitions(len)).result()]
+        sources: list[Any] = list(data.to_delayed())
         fingerprint: Any = {"dask_dataframe": tokenize(data), "npartitions": data.npartitions}
-        wheres = [f"partition {i}" for i in range(len(parts))]
+        wheres = [f"partition {i}" for i in range(len(sources))]
         checked: list[Any] = []
     else:
         files = [inspect_input(p) for p in expand_inputs(data)]
@@ -220,9 +235,8 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
     with cleanup_on_error(job):
         plan = job.plan
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        done = [client.submit(process_source, plan, i, src, int(offsets[i]),
-                              probabilities=probabilities, where=wheres[i], pure=False)
-                for i, src in enumerate(sources)]
+        done = [_submit_source(client, plan, i, src, int(offsets[i]), probabilities,
+                               wheres[i]) for i, src in enumerate(sources)]
         stats = [client.submit(_stats, f, pure=False) for f in done]
         results: list[FileResult] = [None] * len(stats)  # type: ignore[list-item]
         try:
