@@ -333,3 +333,26 @@ def test_two_teach_commands_at_once_are_safe(project):
         assert (current[ids[:2000]] == "b").all() and (current[ids[2000:]] == "a").all()
     new_counts = sorted(int(o.split(" new ")[0].split(": ")[-1]) for o, _ in results)
     assert new_counts == [0, 2000, 2000]
+
+
+def test_ids_and_provenance_columns_are_normalized(store):
+    res = store.add_labels(np.array([1.0, 2.0, 3.0]), [1, 2, 1], source="seed",
+                           allow_new_ids=True, allow_new_classes=True)
+    assert res.n_new == 3 and store.classes() == ["1", "2"]
+    # the same ids as ints or strings are the same items
+    assert store.add_labels([1, "2"], ["1", "2"], source="seed").n_new == 0
+    with pytest.raises(InputError, match="2.5 at row 1 is not an integer"):
+        store.add_labels([1.0, 2.5], ["1", "1"], source="human")
+    with pytest.raises(InputError, match="empty id at row 0"):
+        store.add_labels(["  "], ["1"], source="human")
+    with pytest.raises(InputError, match="invalid round"):
+        store.add_labels([1], ["2"], source="human", round=["soon"])
+    with pytest.raises(InputError, match="invalid round.*not an integer"):
+        store.add_labels([1], ["2"], source="human", round=[1.5])
+    with pytest.raises(InputError, match="confidence must lie in"):
+        store.add_labels([1], ["2"], source="human", confidence=[1.5])
+    res = store.add_labels([1, 2], ["2", "1"], source="human", annotator="a",
+                           round=[4, None], confidence=[0.5, ""])
+    hist = store.history([1, 2]).query("source == 'human'").set_index("id")
+    assert hist.loc["1", "round"] == 4 and hist.loc["2", "round"] == 0
+    assert hist.loc["1", "confidence"] == 0.5 and pd.isna(hist.loc["2", "confidence"])

@@ -50,6 +50,8 @@ class LearningCurve:
         Pseudo-labeled rows in the model after the round (0 without ``pseudo_label``).
     scores : ndarray of float64 or None
         Test score after the round; ``None`` when ``run`` got no test set.
+    thresholds : list
+        The pseudo-label threshold(s) of each round (``None`` without ``pseudo_label``).
     """
 
     rounds: np.ndarray

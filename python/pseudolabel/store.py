@@ -128,20 +128,37 @@ def _now() -> str:
 
 
 def _as_text_ids(ids: Any, what: str = "id") -> list[str]:
-    arr = np.asarray(ids, dtype=object).reshape(-1)
-    out = []
-    for i, v in enumerate(arr.tolist()):  # ids must become text one by one (ints, strings)
-        if v is None or (isinstance(v, float) and v != v):
-            raise InputError(f"missing {what} at row {i}")
-        if isinstance(v, float):
-            if not v.is_integer():
-                raise InputError(f"{what} {v!r} at row {i} is not an integer or a string")
-            v = int(v)
-        text = str(v).strip()
-        if not text:
-            raise InputError(f"empty {what} at row {i}")
-        out.append(text)
-    return out
+    """Ids (or class labels) as stripped text; integral floats become integers ("3.0" -> "3")."""
+    import pandas as pd
+
+    arr = np.asarray(ids)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    series = pd.Series(arr, dtype=object if arr.dtype.kind in "OUS" else arr.dtype)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise InputError(f"missing {what} at row {int(np.flatnonzero(missing)[0])}")
+    if arr.dtype.kind == "f":
+        frac = arr != np.floor(arr)
+        if frac.any():
+            row = int(np.flatnonzero(frac)[0])
+            raise InputError(f"{what} {arr[row].item()!r} at row {row} is not an integer or a string")
+        series = pd.Series(arr.astype(np.int64))
+    elif arr.dtype.kind == "O":
+        is_float = series.map(lambda v: isinstance(v, float)).to_numpy()
+        if is_float.any():
+            series = series.copy()
+            vals = series[is_float].astype(float)
+            bad = vals != np.floor(vals)
+            if bad.any():
+                row = int(np.flatnonzero(is_float)[np.flatnonzero(bad.to_numpy())[0]])
+                raise InputError(f"{what} {arr[row]!r} at row {row} is not an integer or a string")
+            series[is_float] = vals.astype(np.int64)
+    text = series.astype(str).str.strip()
+    empty = (text == "").to_numpy()
+    if empty.any():
+        raise InputError(f"empty {what} at row {int(np.flatnonzero(empty)[0])}")
+    return text.tolist()
 
 
 def _check_source(source: str) -> str:
@@ -534,15 +551,19 @@ class SQLiteStore(LabelStore):
             if bad:
                 raise InputError(f"confidence must lie in [0, 1], got {bad[0]!r}")
         # one id given two different labels in the same import is ambiguous
-        seen: dict[str, tuple[int, str]] = {}
-        for row, (i, lab) in enumerate(zip(id_text, label_text)):
-            prev = seen.get(i)
-            if prev is not None and prev[1] != lab:
-                raise InputError(
-                    f"id {i!r} is labeled {prev[1]!r} at row {prev[0]} and {lab!r} at row {row} "
-                    "of the same import; fix the file"
-                )
-            seen.setdefault(i, (row, lab))
+        import pandas as pd
+
+        pairs = pd.DataFrame({"id": id_text, "label": label_text})
+        distinct = pairs.drop_duplicates()
+        clash = distinct["id"].duplicated(keep=False).to_numpy()
+        if clash.any():
+            bad_id = distinct["id"].to_numpy()[np.flatnonzero(clash)[0]]
+            rows = pairs.index[pairs["id"] == bad_id].tolist()
+            raise InputError(
+                f"id {bad_id!r} is labeled {label_text[rows[0]]!r} at row {rows[0]} and "
+                f"{label_text[rows[1]]!r} at row {rows[1]} of the same import; fix the file"
+            )
+        seen = dict.fromkeys(id_text)
         who = "" if annotator is None else str(annotator)
         with self._errors(), self._transaction() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS _incoming (id TEXT PRIMARY KEY)")
@@ -586,19 +607,18 @@ class SQLiteStore(LabelStore):
                 cur.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()[0]
             )
             now = _now()
-            rows = (
-                (
-                    id_text[k],
-                    label_text[k],
-                    source,
-                    who,
-                    current_round if rounds is None or rounds[k] is None else rounds[k],
-                    None if confs is None else confs[k],
-                    None if versions is None else versions[k],
-                    now,
-                    origin,
-                )
-                for k in range(n)
+            rows = zip(
+                id_text,
+                label_text,
+                [source] * n,
+                [who] * n,
+                [current_round] * n
+                if rounds is None
+                else [current_round if r is None else r for r in rounds],
+                [None] * n if confs is None else confs,
+                [None] * n if versions is None else versions,
+                [now] * n,
+                [origin] * n,
             )
             before = self._conn.total_changes
             cur.executemany(
@@ -742,18 +762,38 @@ class SQLiteStore(LabelStore):
 
 def _per_row(value: Any, n: int, what: str, cast: Any) -> list[Any] | None:
     """``None``, a scalar for every row, or one value per row (``None``/NaN kept as None)."""
+    import pandas as pd
+
     if value is None:
         return None
     if np.ndim(value) == 0:
         v = value.item() if isinstance(value, np.generic) else value
-        return [None if _missing(v) else cast(v)] * n
-    arr = np.asarray(value, dtype=object).reshape(-1)
-    if arr.shape[0] != n:
-        raise InputError(f"{what} has {arr.shape[0]} entries for {n} rows")
+        try:
+            return [None if _missing(v) else cast(v)] * n
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"invalid {what}: {exc}") from exc
+    series = pd.Series(np.asarray(value, dtype=object).reshape(-1))
+    if series.shape[0] != n:
+        raise InputError(f"{what} has {series.shape[0]} entries for {n} rows")
+    missing = series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
     try:
-        return [None if _missing(v) else cast(v) for v in arr.tolist()]
+        if cast is str:
+            converted = series.astype(str)
+        else:
+            numbers = pd.to_numeric(series.where(~missing, None), errors="raise")
+            if cast is int:
+                vals = numbers.to_numpy(dtype=np.float64)
+                frac = ~missing & (vals != np.floor(np.where(missing, 0, vals)))
+                if frac.any():
+                    raise ValueError(f"{vals[np.flatnonzero(frac)[0]].item()!r} is not an integer")
+                converted = pd.Series(np.where(missing, 0, vals).astype(np.int64))
+            else:
+                converted = numbers.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"invalid {what}: {exc}") from exc
+    out = np.array(converted.to_numpy(dtype=object), dtype=object, copy=True)
+    out[missing] = None
+    return [v.item() if isinstance(v, np.generic) else v for v in out.tolist()]
 
 
 def _missing(v: Any) -> bool:

@@ -128,6 +128,17 @@ def _proba(learner: Any, X: Any) -> np.ndarray:
     return np.ascontiguousarray(P)
 
 
+def _strategy_rng(strategy: Any, learner: Any) -> np.random.Generator:
+    """The strategy's own generator (seeded once from ``random_state``), or the learner's."""
+    if strategy.random_state is None and isinstance(
+        getattr(learner, "rng_", None), np.random.Generator
+    ):
+        return learner.rng_
+    if getattr(strategy, "_generator", None) is None:
+        strategy._generator = _as_generator(strategy.random_state)
+    return strategy._generator
+
+
 def _check_n(n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
         raise ParameterError(f"n must be a non-negative integer, got {n!r}")
@@ -202,16 +213,7 @@ class RandomQuery(QueryStrategy):
         self.random_state = random_state
 
     def _rng(self, learner: Any) -> np.random.Generator:
-        if self.random_state is None and isinstance(
-            getattr(learner, "rng_", None), np.random.Generator
-        ):
-            return learner.rng_
-        if not hasattr(self, "_generator") or self.random_state is not None and (
-            getattr(self, "_seeded_with", object()) is not self.random_state
-        ):
-            self._generator = _as_generator(self.random_state)
-            self._seeded_with = self.random_state
-        return self._generator
+        return _strategy_rng(self, learner)
 
     def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
         return self._rng(learner).random(n_rows(X_pool))
@@ -457,11 +459,7 @@ class QueryByCommittee(QueryStrategy):
             )
 
     def _rng(self, learner: Any) -> np.random.Generator:
-        if self.random_state is None and isinstance(
-            getattr(learner, "rng_", None), np.random.Generator
-        ):
-            return learner.rng_
-        return _as_generator(self.random_state)
+        return _strategy_rng(self, learner)
 
     def members(self, learner: Any) -> list[Any]:
         """The fitted committee for the learner's current model (cached per model version)."""
