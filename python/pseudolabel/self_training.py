@@ -37,6 +37,9 @@ from pseudolabel.strategies.base import Decision, SelectionStrategy
 
 __all__ = ["SelfTrainingClassifier"]
 
+#: predict_proba values this far outside [0, 1] are round-off and get clipped
+_PROBA_TOL = 1e-9
+
 
 def _estimator_has(attr: str):
     """``available_if`` check: the fitted ``estimator_`` (or else ``estimator``) has ``attr``.
@@ -361,7 +364,15 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
 
         from pseudolabel.plugins import emit_labels_selected, emit_round_end
 
-        while not np.all(has_label) and (self.max_iter is None or self.n_iter_ < self.max_iter):
+        def more_rounds() -> bool:
+            if self.max_iter is not None and self.n_iter_ >= self.max_iter:
+                return False
+            if rebuild:
+                # a rebuilt pseudo-set may cover the whole pool and still change next round
+                return pool.shape[0] > 0
+            return not np.all(has_label)
+
+        while more_rounds():
             self.n_iter_ += 1
             if reinitialize and self.n_iter_ > 1:
                 self.estimator_ = clone(self.estimator)
@@ -437,7 +448,18 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                 break
 
             if self.verbose:
-                print(f"End of iteration {self.n_iter_}, added {n_new} new labels.")
+                if rebuild:
+                    print(
+                        f"End of iteration {self.n_iter_}, pseudo-labeled {n_new} of "
+                        f"{pool.shape[0]} unlabeled rows."
+                    )
+                else:
+                    print(f"End of iteration {self.n_iter_}, added {n_new} new labels.")
+
+            exhausted = getattr(strategy, "exhausted", None)
+            if exhausted is not None and exhausted(self.n_iter_):
+                self.termination_condition_ = "no_change"
+                break
 
         if self.n_iter_ == self.max_iter:
             self.termination_condition_ = "max_iter"
@@ -497,6 +519,19 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                 f"{proba[r, c]} for row {int(rows[r])} of X, class {c}; probabilities must "
                 "be finite"
             )
+        outside = (proba < 0.0) | (proba > 1.0)
+        if outside.any():
+            # float round-off (1.0000000000000002 from a normalisation) is clipped; anything
+            # further out is a broken predict_proba
+            far = (proba < -_PROBA_TOL) | (proba > 1.0 + _PROBA_TOL)
+            if far.any():
+                r, c = np.argwhere(far)[0]
+                raise ProbabilityError(
+                    f"{type(self.estimator_).__name__}.predict_proba returned "
+                    f"{proba[r, c]} for row {int(rows[r])} of X, class {c}; probabilities "
+                    "must lie in [0, 1]"
+                )
+            proba = np.clip(proba, 0.0, 1.0)
         return proba
 
     @staticmethod

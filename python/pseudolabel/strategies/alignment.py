@@ -188,6 +188,11 @@ class Aligned(SelectionStrategy):
     def _empty_decision(self, proba: np.ndarray, *, round: int) -> Decision:
         return self.strategy_.select(proba, round=round)
 
+    def exhausted(self, round: int) -> bool:
+        """The wrapped strategy's schedule decides."""
+        inner = getattr(self, "strategy_", None)
+        return bool(inner is not None and inner.exhausted(round))
+
 
 def _resolve(name: str) -> SelectionStrategy:
     from pseudolabel.plugins import make_strategy

@@ -381,13 +381,22 @@ class SelectionStrategy(ParamsMixin):
             proba = proba.astype(np.float64)
         proba = np.ascontiguousarray(proba)
         mask = exclude_mask(exclude, proba.shape[0])
-        if proba.shape[0] == 0 or (mask is not None and mask.all()):
+        if proba.shape[0] == 0:
             return self._empty_decision(proba, round=round)
+        # all rows excluded still goes to _select: whole-pool statistics keep updating
         return self._select(proba, round=int(round), exclude=mask)
 
     def _empty_decision(self, proba: np.ndarray, *, round: int) -> Decision:
         """What to return for an empty pool (override to record thresholds)."""
         return Decision.empty(reason="empty pool")
+
+    def exhausted(self, round: int) -> bool:
+        """Whether the schedule is over after ``round`` (optional; default ``False``).
+
+        Loops stop after a round for which this is true. Curriculum Labeling is over once
+        its percentile has reached 0 (the whole pool is pseudo-labeled).
+        """
+        return False
 
 
 def _as_generator(random_state: Any) -> np.random.Generator:

@@ -294,8 +294,16 @@ class CurriculumStrategy(SelectionStrategy):
     def _validate_params(self) -> None:
         _check_real(self, "step", self.step, 0.0, 100.0, closed="right")
 
+    def percentile(self, round: int) -> float:
+        """The percentile of the pool confidence used as threshold in ``round`` (>= 0)."""
+        return max(100.0 - float(self.step) * round, 0.0)
+
+    def exhausted(self, round: int) -> bool:
+        """True once ``round`` has pseudo-labeled the whole pool (percentile 0)."""
+        return self.percentile(round) <= 0.0
+
     def _select(self, proba: np.ndarray, *, round: int, exclude: np.ndarray | None) -> Decision:
-        percentile = 100.0 - float(self.step) * round
+        percentile = self.percentile(round)
         if percentile <= 0.0:
             sel = kernels.select(proba, exclude=exclude)
             return _decision(sel, thresholds=0.0, percentile=0.0)
@@ -619,6 +627,9 @@ class CEALStrategy(SelectionStrategy):
     def _validate_params(self) -> None:
         _check_real(self, "delta0", self.delta0, 0.0, None, closed="neither")
         _check_real(self, "decay", self.decay, 0.0, None)
+
+    def _empty_decision(self, proba: np.ndarray, *, round: int) -> Decision:
+        return Decision.empty(thresholds=self.delta(round), reason="empty pool")
 
     def delta(self, round: int) -> float:
         r""":math:`\delta_r` for ``round``."""
