@@ -255,6 +255,17 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path, monkeypatc
         label(model, pool_path, out2, top_k=10, chunk_rows=100)
     with pytest.raises(ParameterError, match="chunk_rows"):
         label(model, pool_path, out2, top_k=10, chunk_rows=50, resume=True)
+    # a live process holding the partial run's lock keeps others out
+    staging = tmp_path / ".o2.parquet.pseudolabel-partial"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = staging / "_pseudolabel_work" / "lock"
+        lock.write_text(json.dumps({"pid": holder.pid, "host": __import__("socket").gethostname()}))
+        with pytest.raises(OutputExistsError, match=f"another run \\(pid {holder.pid}\\)"):
+            label(model, pool_path, out2, top_k=10, chunk_rows=100, resume=True)
+    finally:
+        holder.kill()
+        holder.wait()
     res = label(model, pool_path, out2, top_k=10, chunk_rows=100, resume=True)
     assert res.resumed
     assert out2.read_bytes() == first

@@ -219,7 +219,7 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
         files = [inspect_input(p) for p in expand_inputs(data)]
         unknown = [i for i, f in enumerate(files) if f.n_rows is None]
         counted = client.gather(client.map(_count, [files[i] for i in unknown], pure=False))
-        lengths = [f.n_rows for f in files]
+        lengths = [f.n_rows or 0 for f in files]
         for i, n in zip(unknown, counted):
             lengths[i] = n
         sources = files

@@ -372,6 +372,8 @@ def load_bundle(path: str | os.PathLike, *, trust_pickle: bool = False) -> Model
     if not isinstance(features, list) or not all(isinstance(c, str) for c in features):
         raise BundleError(f"{root}: manifest has malformed feature_columns")
     name = manifest.get("backend")
+    if not isinstance(name, str) or not name:
+        raise BundleError(f"{root}: manifest names no backend")
     versions = manifest.get("versions", {})
     for dist in _BACKEND_LIBRARIES.get(name, []):
         saved, now = versions.get(dist), _version_of(dist)

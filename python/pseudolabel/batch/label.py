@@ -43,6 +43,7 @@ import math
 import os
 import pickle
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -414,7 +415,7 @@ def _table_chunks(plan: Plan, frame: Any, start_chunk: int):
 
 def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabilities: bool,
                    where: str | None = None,
-                   on_rows: Callable[[int], None] | None = None) -> FileResult:
+                   on_rows: Callable[..., None] | None = None) -> FileResult:
     """Score every chunk of one input (file or partition), resuming from its state file.
 
     Runs in the driver for local jobs and on a worker for Dask jobs. Chunks recorded in
@@ -428,13 +429,14 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
     pending = work / "pending"
     final_dir = Path(plan.staging)
     out_dir = pending if plan.decision.is_global else final_dir
-    state = {"index": index, "offset": offset, "chunks": [], "complete": False}
+    state: dict[str, Any] = {"index": index, "offset": offset, "chunks": [],
+                             "complete": False}
     if state_path.exists():
         state = json.loads(state_path.read_text())
         if state.get("offset") != offset:
             raise InputError(f"{where}: the interrupted run saw this input at row {state.get('offset')}"
                              f", now at row {offset}; the inputs changed, start with --overwrite")
-    chunks = state["chunks"]
+    chunks: list[dict[str, Any]] = state["chunks"]
     class_counts = np.zeros(C, dtype=np.int64)
     selected_counts = np.zeros(C, dtype=np.int64)
     topk = plan.decision.new_topk() if plan.decision.is_global else None
@@ -444,14 +446,14 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
         if topk is not None:
             topk.merge(_load_topk(work / "topk" / f"{part_name(index, i)}.topk"))
         if on_rows is not None:
-            on_rows(c["rows"])
+            on_rows(c["rows"], True)
     delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
     if not state["complete"]:
         for chunk in _source_chunks(plan, source, len(chunks)):
             table, cc, sc, ctk = _score_chunk(plan, bundle, chunk, where, offset, probabilities)
             name = part_name(index, chunk.index)
             _atomic_write_table(out_dir / name, table)
-            if ctk is not None:
+            if ctk is not None and topk is not None:
                 _atomic_write_bytes(work / "topk" / f"{name}.topk", pickle.dumps(ctk))
                 topk.merge(ctk)
             chunks.append({"rows": chunk.n_rows, "class_counts": cc.tolist(),
@@ -502,6 +504,7 @@ class Progress:
                  interval: float = 5.0, prefix: str = "pseudolabel label") -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.total, self.done, self.interval, self.prefix = total, 0, interval, prefix
+        self.skipped = 0
         self.t0 = time.perf_counter()
         self._last = -math.inf
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -513,8 +516,10 @@ class Progress:
             self.bar = tqdm(total=total, unit="rows", unit_scale=True, file=self.stream,
                             desc=prefix, dynamic_ncols=True)
 
-    def __call__(self, n: int) -> None:
+    def __call__(self, n: int, skipped: bool = False) -> None:
+        """Count ``n`` rows done; ``skipped`` rows (done by an earlier run) are not timed."""
         self.done += n
+        self.skipped += n if skipped else 0
         if not self.enabled:
             return
         if self.bar is not None:
@@ -527,7 +532,7 @@ class Progress:
 
     def _log(self, now: float) -> None:
         dt = max(now - self.t0, 1e-9)
-        rate = self.done / dt
+        rate = (self.done - self.skipped) / dt
         if self.total:
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             msg = (f"{self.prefix}: {self.done:,}/{self.total:,} rows "
@@ -643,6 +648,8 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
     if not resumed:
         for d in ("files", "pending", "topk"):
             (staging / _WORK / d).mkdir(parents=True, exist_ok=True)
+    _acquire_lock(staging / _WORK / "lock", staging)
+    if not resumed:
         _atomic_write_json(staging / _WORK / "job.json", spec)
     plan = Plan(
         bundle_path=str(bundle.path.absolute()), trust_pickle=trust_pickle,
@@ -654,6 +661,46 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
     )
     _BUNDLES[(plan.bundle_path, plan.bundle_checksum)] = bundle
     return Job(plan, bundle, output, list(sources), resumed, probabilities, overwrite, spec)
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _acquire_lock(path: Path, staging: Path) -> None:
+    """Refuse to share a staging directory with a live run on this host.
+
+    A lock left by a run that was killed (its process is gone) is taken over; so is one
+    held by this very process (an earlier call that was interrupted).
+    """
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                other = json.loads(path.read_text())
+            except (OSError, ValueError):
+                other = {}
+            pid = other.get("pid")
+            if other.get("host") == me["host"] and pid != me["pid"] and _pid_alive(pid):
+                raise OutputExistsError(
+                    f"{staging} is being written by another run (pid {pid}); wait for it to "
+                    "finish or stop it first") from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return
+    raise OutputExistsError(f"{staging}: another run took the lock at the same time")
 
 
 def _id_type_of(info: InputFile, id_column: str) -> pa.DataType:
@@ -817,8 +864,8 @@ def label(model: str | os.PathLike | ModelBundle, input: str | os.PathLike | Seq
                                          per_class_k=per_class_k, strategy=strategy,
                                          strategy_params=strategy_params)
     files = [inspect_input(p) for p in expand_inputs(input)]
-    bar = Progress(sum(f.n_rows for f in files) if all(f.n_rows is not None for f in files)
-                   else None, mode=progress)
+    known = [f.n_rows for f in files if f.n_rows is not None]
+    bar = Progress(sum(known) if len(known) == len(files) else None, mode=progress)
     job = prepare_job(model, output, sources=files,
                       source_fingerprint=[f.fingerprint() for f in files], id_column=id_column,
                       decision=decision, chunk_rows=chunk_rows, probabilities=probabilities,
