@@ -189,7 +189,8 @@ def test_bad_values_and_files_are_named(wine, tmp_path):
     df = pool.copy()
     df["hue"] = df["hue"].astype(str)
     df.to_parquet(tmp_path / "str.parquet")
-    with pytest.raises(InputError, match=r"str\.parquet: feature column 'hue' has type (large_)?string"):
+    with pytest.raises(InputError,
+                       match=r"str\.parquet: feature column 'hue' has type (large_)?string"):
         label(model, tmp_path / "str.parquet", tmp_path / "o", threshold=0.5)
     pool.iloc[:20].to_csv(tmp_path / "bad.csv", index=False)
     text = (tmp_path / "bad.csv").read_text().splitlines()

@@ -434,8 +434,9 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
     if state_path.exists():
         state = json.loads(state_path.read_text())
         if state.get("offset") != offset:
-            raise InputError(f"{where}: the interrupted run saw this input at row {state.get('offset')}"
-                             f", now at row {offset}; the inputs changed, start with --overwrite")
+            raise InputError(
+                f"{where}: the interrupted run saw this input at row {state.get('offset')}, now "
+                f"at row {offset}; the inputs changed, start again with --overwrite")
     chunks: list[dict[str, Any]] = state["chunks"]
     class_counts = np.zeros(C, dtype=np.int64)
     selected_counts = np.zeros(C, dtype=np.int64)
