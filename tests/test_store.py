@@ -356,3 +356,30 @@ def test_ids_and_provenance_columns_are_normalized(store):
     hist = store.history([1, 2]).query("source == 'human'").set_index("id")
     assert hist.loc["1", "round"] == 4 and hist.loc["2", "round"] == 0
     assert hist.loc["1", "confidence"] == 0.5 and pd.isna(hist.loc["2", "confidence"])
+
+
+def test_cli_query_with_a_model_bundle(project, capsys):
+    tmp, pool, y = project
+    db = str(tmp / "labels.db")
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp / "seed.csv")]) == 0
+    train = pool.iloc[::5].copy()
+    train["species"] = NAMES[y[::5]]
+    train.to_parquet(tmp / "train.parquet")
+    assert main(["train", "--backend", "lightgbm", "--input", str(tmp / "train.parquet"),
+                 "--target", "species", "--id-column", "id", "--param", "n_estimators=10",
+                 "--param", "min_child_samples=2", "--param", "verbose=-1",
+                 "--output", str(tmp / "bundle")]) == 0
+    capsys.readouterr()
+    for strategy in ("margin", "ranked_batch"):
+        out = tmp / f"batch_{strategy}.csv"
+        assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "6",
+                     "--output", str(out), "--model", str(tmp / "bundle"), "--strategy",
+                     strategy, "--requery-pending"]) == 0
+        b = pd.read_csv(out, dtype={"id": str})
+        assert len(b) == 6 and b["model_version"].iloc[0].startswith("bundle-")
+        assert set(b["guess"]) <= set(NAMES)
+        assert not set(b["id"]) & {"f000", "f001", "f050", "f051", "f100", "f101"}
+    assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "6",
+                 "--output", str(tmp / "q.csv"), "--model", str(tmp / "bundle"), "--strategy",
+                 "qbc"]) == 2
+    assert "committee" in capsys.readouterr().err

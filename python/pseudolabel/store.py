@@ -850,6 +850,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    "logistic regression)")
     q.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="backend parameter (JSON values; repeatable)")
+    q.add_argument("--model", default=None, metavar="BUNDLE",
+                   help="score with a model bundle from `pseudolabel train` instead of fitting "
+                        "one on the store's labels (--backend/--param are then ignored)")
     q.add_argument("--features", default=None,
                    help="comma-separated feature columns (default: every column but the id "
                         "and label columns)")
@@ -1035,18 +1038,27 @@ def _cmd_query(args: argparse.Namespace) -> int:
         dup = pd.Index(ids).duplicated()
         if dup.any():
             raise InputError(f"{args.input}: id {ids[np.flatnonzero(dup)[0]]!r} appears twice")
-        if args.features:
+        bundle = None
+        if args.model:
+            from pseudolabel.batch.bundle import load_bundle
+
+            if args.features:
+                raise ParameterError("--features cannot be combined with --model (the bundle "
+                                     "fixes its feature columns)")
+            bundle = load_bundle(args.model)
+            features = list(bundle.feature_columns)
+        elif args.features:
             features = [c.strip() for c in args.features.split(",") if c.strip()]
-            missing = [c for c in features if c not in pool.columns]
-            if missing:
-                raise InputError(f"{args.input} has no feature column(s) {missing}")
         else:
             features = [c for c in pool.columns if c not in (args.id_column, "label")]
+        missing = [c for c in features if c not in pool.columns]
+        if missing:
+            raise InputError(f"{args.input} has no feature column(s) {missing}")
         if not features:
             raise InputError(f"{args.input} has no feature columns besides {args.id_column!r}")
         X = pool[features]
         labels = store.current_labels(include_pseudo=args.use_pseudo)
-        if labels.empty:
+        if labels.empty and bundle is None:
             raise InputError(
                 f"the label store {args.store} has no labels yet; seed it first: "
                 f"pseudolabel teach --store {args.store} --source seed seed.csv"
@@ -1054,7 +1066,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
         in_pool = labels["id"].isin(pos.index)
         n_outside = int((~in_pool).sum())
-        if n_outside == len(labels):
+        if n_outside and n_outside == len(labels) and bundle is None:
             raise InputError(
                 f"none of the store's {len(labels)} labeled ids is in {args.input} (column "
                 f"{args.id_column!r}); is it the right pool?"
@@ -1064,12 +1076,6 @@ def _cmd_query(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         labels = labels[in_pool]
         lab_rows = pos[labels["id"]].to_numpy()
-        estimator = _cli_backend(args.backend, params)
-        learner = ActiveLearner(
-            estimator, query_strategy=args.strategy, classes=store.classes(),
-            random_state=args.seed,
-        )
-        learner.fit(X.iloc[lab_rows], labels["label"].to_numpy().astype(str))
         exclude = np.zeros(len(ids), dtype=bool)
         exclude[lab_rows] = True
         if not args.requery_pending:
@@ -1079,15 +1085,24 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
+            if bundle is None:
+                learner = ActiveLearner(
+                    _cli_backend(args.backend, params), query_strategy=args.strategy,
+                    classes=store.classes(), random_state=args.seed,
+                )
+                learner.fit(X.iloc[lab_rows], labels["label"].to_numpy().astype(str))
+                idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
+                version = _model_version(args.backend, params, labels, args.strategy)
+            else:
+                learner = _BundleLearner(bundle, X, lab_rows, seed=args.seed)
+                idx, scores = learner.query(X, args.n, args.strategy, exclude=exclude)
+                version = f"bundle-{bundle.checksum[:12]}"
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
         if idx.shape[0] == 0:
             raise InputError("no unlabeled rows left in the pool to query")
-        chosen = X.iloc[idx]
-        P = learner.predict_proba(chosen)
-        guess = learner.classes_[np.argmax(P, axis=1)]
-        version = _model_version(args.backend, params, labels, args.strategy)
+        P = np.asarray(learner.predict_proba(X.iloc[idx]))
+        guess = np.asarray(learner.classes_)[np.argmax(P, axis=1)]
         batch = pool.iloc[idx].copy()
         front = pd.DataFrame(
             {
@@ -1118,10 +1133,54 @@ def _cmd_query(args: argparse.Namespace) -> int:
             if tmp.exists():
                 tmp.unlink()
         print(f"wrote {idx.shape[0]} rows to {out} (batch {info.batch_id}, round {info.round}, "
-              f"strategy {args.strategy}, model {version}, trained on {len(labels)} labels)")
+              f"strategy {args.strategy}, model {version}"
+              + (f", trained on {len(labels)} labels)" if bundle is None else ")"))
     finally:
         store.close()
     return 0
+
+
+class _BundleLearner:
+    """A fitted model bundle seen as a learner by the query strategies (never refit).
+
+    Provides ``predict_proba``, ``classes_`` and the labeled rows (for ``ranked_batch``).
+    Committee strategies refit models on the labels, which a bundle cannot do.
+    """
+
+    def __init__(self, bundle: Any, X: Any, lab_rows: np.ndarray, *, seed: int) -> None:
+        self.backend = bundle.backend
+        self.classes_ = np.asarray(bundle.classes)
+        self.chunk_size = 65_536
+        self.rng_ = np.random.default_rng(seed)
+        self.model_version_ = 1
+        if lab_rows.shape[0]:
+            self.X_labeled_ = X.iloc[lab_rows].to_numpy()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.backend.predict_proba(X)
+
+    def query(self, X: Any, n: int, strategy_name: str, *, exclude: np.ndarray) -> Any:
+        import warnings
+
+        from pseudolabel.exceptions import PseudolabelWarning
+        from pseudolabel.plugins import make_strategy
+        from pseudolabel.strategies.query import QueryByCommittee
+
+        strategy = make_strategy(strategy_name, kind="query")
+        if isinstance(strategy, QueryByCommittee):
+            raise ParameterError(
+                f"--strategy {strategy_name} fits a committee on the store's labels; with "
+                "--model use an uncertainty, random or ranked_batch strategy, or drop --model"
+            )
+        available = int((~exclude).sum())
+        if n > available:
+            warnings.warn(
+                f"asked for {n} rows but the pool has only {available} rows left to query; "
+                f"returning all {available}",
+                PseudolabelWarning,
+                stacklevel=2,
+            )
+        return strategy.query(self, X, min(n, available), exclude=exclude)
 
 
 def _cli_backend(name: str, params: dict[str, Any]) -> Any:
