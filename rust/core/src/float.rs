@@ -1,5 +1,7 @@
 //! The element types the kernels accept: `f32` and `f64` probabilities.
 
+use crate::block::{self, BlockOut};
+
 /// A probability element. Implemented for `f32` and `f64`.
 pub trait Prob:
     Copy
@@ -23,12 +25,39 @@ pub trait Prob:
     fn xlogx(self) -> Self;
     fn max_of(self, other: Self) -> Self;
     fn min_of(self, other: Self) -> Self;
+
+    /// Scan one block of `LANES` row-major rows (see [`crate::block`]).
+    #[inline(always)]
+    fn scan_block<const ENTROPY: bool>(
+        rows: &[Self],
+        c: usize,
+        out: &mut BlockOut<Self>,
+        col_sum: Option<&mut [f64]>,
+    ) {
+        block::scan_generic::<Self, ENTROPY>(rows, c, out, col_sum)
+    }
 }
 
 // ln(m) for m in [sqrt(1/2), sqrt(2)) via s = (m-1)/(m+1), ln m = 2 atanh(s)
 // = 2 (s + s^3/3 + s^5/5 + ...). |s| <= 0.1716, so s^2 <= 0.02944.
 
 impl Prob for f32 {
+    #[inline(always)]
+    fn scan_block<const ENTROPY: bool>(
+        rows: &[Self],
+        c: usize,
+        out: &mut BlockOut<Self>,
+        col_sum: Option<&mut [f64]>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if block::avx2::available() {
+            // SAFETY: AVX2 support was just checked.
+            unsafe { block::avx2::scan_f32::<ENTROPY>(rows, c, out, col_sum) };
+            return;
+        }
+        block::scan_generic::<Self, ENTROPY>(rows, c, out, col_sum)
+    }
+
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const NEG_INF: Self = f32::NEG_INFINITY;

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::error::{param, Result};
 use crate::float::Prob;
-use crate::scan::{BlockOut, Matrix, LANES};
+use crate::scan::Matrix;
 use crate::threads::with_pool;
 
 /// numpy's `linear` quantile of `v` (which is reordered). NaN for an empty slice.
@@ -42,24 +42,18 @@ fn confidences<T: Prob>(m: &Matrix<T>, with_labels: bool) -> Result<(Vec<f64>, V
             .map(|ci| {
                 let start = ci * cr;
                 let end = (start + cr).min(m.n);
-                let mut tmp = vec![T::ZERO; m.c * LANES];
-                let mut out = BlockOut::<T>::new();
                 let mut conf = Vec::with_capacity(end - start);
                 let mut labels = Vec::with_capacity(if with_labels { end - start } else { 0 });
                 let mut bad = None;
-                let mut r = start;
-                while r < end {
-                    let len = LANES.min(end - r);
-                    m.scan_block::<false>(r, len, &mut tmp, &mut out, None);
+                m.scan_rows::<false, _>(start, end, None, |r0, len, out| {
                     conf.extend(out.m1[..len].iter().map(|v| v.to_f64()));
                     if with_labels {
                         labels.extend_from_slice(&out.label[..len]);
                     }
-                    if bad.is_none() {
-                        bad = out.bad[..len].iter().position(|&b| b).map(|l| r + l);
+                    if out.bad != 0 && bad.is_none() {
+                        bad = Some(r0 + out.bad.trailing_zeros() as usize);
                     }
-                    r += len;
-                }
+                });
                 (conf, labels, bad)
             })
             .collect()

@@ -1,46 +1,17 @@
-//! The one-pass row scan shared by every kernel.
+//! Borrowed probability matrices and the row scan that every kernel is built on.
 //!
-//! Rows are processed in blocks of `LANES`. A block is first transposed into a small
-//! column-major buffer (`tmp[j * LANES + l] = P[r0 + l, j]`), so that the top-2 / argmax /
-//! entropy recurrences run across `LANES` rows at once in SIMD registers, branch-free.
-//! Validation (NaN, inf, outside [0, 1]) is folded into the same pass.
+//! Rows are scanned in blocks of [`LANES`] by [`crate::block`]. C-contiguous input is read
+//! in place; any other layout (and the last, partial block) is first copied block by block
+//! into a small row-major buffer, so every layout goes through the same arithmetic and gives
+//! bitwise the same results.
 
 use ndarray::ArrayView2;
 
+pub use crate::block::{BlockOut, LANES};
 use crate::error::{KernelError, Result, ValueProblem};
 use crate::float::Prob;
 
-pub const LANES: usize = 16;
-
-/// Per-lane results of scanning one block.
-pub struct BlockOut<T: Prob> {
-    pub label: [u32; LANES],
-    pub m1: [T; LANES],
-    pub m2: [T; LANES],
-    /// `sum_j p log p` (not yet negated); only filled when entropy is requested.
-    pub xlogx: [T; LANES],
-    pub bad: [bool; LANES],
-}
-
-impl<T: Prob> BlockOut<T> {
-    pub fn new() -> Self {
-        BlockOut {
-            label: [0; LANES],
-            m1: [T::NEG_INF; LANES],
-            m2: [T::ZERO; LANES],
-            xlogx: [T::ZERO; LANES],
-            bad: [false; LANES],
-        }
-    }
-}
-
-impl<T: Prob> Default for BlockOut<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Where rows come from: a C-contiguous slice (fast path, no copy) or any strided view.
+/// Where rows come from: a C-contiguous slice (no copy) or any strided view.
 #[derive(Clone, Copy)]
 pub enum Rows<'a, T> {
     Contiguous(&'a [T]),
@@ -79,71 +50,65 @@ impl<'a, T: Prob> Matrix<'a, T> {
         }
     }
 
-    /// Row-major rows per parallel work item: fixed for a given C (never depends on the
-    /// thread count), so that floating-point sums are reproducible.
+    /// Rows per parallel work item: fixed for a given C (never dependent on the thread
+    /// count), so that floating-point sums are reproducible.
     pub fn chunk_rows(&self) -> usize {
         let target = (1usize << 16) / self.c.max(1);
         target.clamp(256, 1 << 16).next_multiple_of(LANES)
     }
 
-    /// Transpose rows `r0 .. r0 + len` (len <= LANES) into `tmp`, zero-padding missing lanes.
+    /// Scan rows `start .. end` block by block, calling `f(first_row, len, &block)`.
+    /// When `col_sum` is given, each column's sum over the rows is added to it.
     #[inline(always)]
-    fn load_block(&self, r0: usize, len: usize, tmp: &mut [T]) {
+    pub fn scan_rows<const ENTROPY: bool, F: FnMut(usize, usize, &BlockOut<T>)>(
+        &self,
+        start: usize,
+        end: usize,
+        mut col_sum: Option<&mut [f64]>,
+        mut f: F,
+    ) {
+        let c = self.c;
+        let mut tmp: Vec<T> = Vec::new();
+        let mut r = start;
+        while r < end {
+            let len = LANES.min(end - r);
+            let rows: &[T] = match self.rows {
+                Rows::Contiguous(s) if len == LANES => &s[r * c..(r + LANES) * c],
+                _ => {
+                    if tmp.is_empty() {
+                        tmp = vec![T::ZERO; LANES * c];
+                    }
+                    self.copy_block(r, len, &mut tmp);
+                    &tmp
+                }
+            };
+            let mut out = BlockOut::<T>::default();
+            T::scan_block::<ENTROPY>(rows, c, &mut out, col_sum.as_deref_mut());
+            f(r, len, &out);
+            r += len;
+        }
+    }
+
+    /// Copy rows `r0 .. r0 + len` into row-major `tmp`, zero-filling missing rows.
+    fn copy_block(&self, r0: usize, len: usize, tmp: &mut [T]) {
         let c = self.c;
         match self.rows {
-            Rows::Contiguous(s) => {
-                let block = &s[r0 * c..(r0 + len) * c];
-                if len == LANES {
-                    for l in 0..LANES {
-                        let row = &block[l * c..(l + 1) * c];
-                        for (j, &v) in row.iter().enumerate() {
-                            tmp[j * LANES + l] = v;
-                        }
-                    }
-                } else {
-                    tmp[..c * LANES].fill(T::ZERO);
-                    for l in 0..len {
-                        let row = &block[l * c..(l + 1) * c];
-                        for (j, &v) in row.iter().enumerate() {
-                            tmp[j * LANES + l] = v;
-                        }
-                    }
-                }
-            }
+            Rows::Contiguous(s) => tmp[..len * c].copy_from_slice(&s[r0 * c..(r0 + len) * c]),
             Rows::Strided(v) => {
-                if len < LANES {
-                    tmp[..c * LANES].fill(T::ZERO);
-                }
-                for j in 0..c {
-                    let col = v.column(j);
-                    for l in 0..len {
-                        tmp[j * LANES + l] = col[r0 + l];
+                for l in 0..len {
+                    for (j, &x) in v.row(r0 + l).iter().enumerate() {
+                        tmp[l * c + j] = x;
                     }
                 }
             }
         }
-    }
-
-    /// Scan rows `r0 .. r0 + len`. When `col_sum` is given, adds each column's sum over
-    /// the block to it (in a fixed order).
-    #[inline(always)]
-    pub fn scan_block<const ENTROPY: bool>(
-        &self,
-        r0: usize,
-        len: usize,
-        tmp: &mut [T],
-        out: &mut BlockOut<T>,
-        col_sum: Option<&mut [f64]>,
-    ) {
-        self.load_block(r0, len, tmp);
-        scan_transposed::<T, ENTROPY>(tmp, self.c, out, col_sum);
+        tmp[len * c..].fill(T::ZERO);
     }
 
     /// Locate and describe the first invalid value of row `r`.
     pub fn describe_bad_row(&self, r: usize) -> KernelError {
         for j in 0..self.c {
-            let v = self.get(r, j);
-            let f = v.to_f64();
+            let f = self.get(r, j).to_f64();
             let problem = if f.is_nan() {
                 Some(ValueProblem::NaN)
             } else if f.is_infinite() {
@@ -157,54 +122,7 @@ impl<'a, T: Prob> Matrix<'a, T> {
                 return KernelError::InvalidProbability { row: r, col: j, value: f, problem };
             }
         }
-        // unreachable for a row flagged bad; report the row anyway
         KernelError::Shape(format!("row {r} was flagged invalid but holds valid values"))
-    }
-}
-
-#[inline(always)]
-fn scan_transposed<T: Prob, const ENTROPY: bool>(
-    tmp: &[T],
-    c: usize,
-    out: &mut BlockOut<T>,
-    col_sum: Option<&mut [f64]>,
-) {
-    let mut m1 = [T::NEG_INF; LANES];
-    let mut m2 = [T::ZERO; LANES];
-    let mut idx = [0u32; LANES];
-    let mut bad = [false; LANES];
-    let mut ent = [T::ZERO; LANES];
-    for j in 0..c {
-        let col: &[T; LANES] = tmp[j * LANES..(j + 1) * LANES].try_into().unwrap();
-        let jj = j as u32;
-        for l in 0..LANES {
-            let v = col[l];
-            bad[l] |= !(v >= T::ZERO && v <= T::ONE);
-            let gt = v > m1[l];
-            m2[l] = m2[l].max_of(v.min_of(m1[l]));
-            m1[l] = if gt { v } else { m1[l] };
-            idx[l] = if gt { jj } else { idx[l] };
-            if ENTROPY {
-                ent[l] = ent[l] + v.xlogx();
-            }
-        }
-    }
-    if let Some(sums) = col_sum {
-        for j in 0..c {
-            let col = &tmp[j * LANES..(j + 1) * LANES];
-            let mut s = 0.0f64;
-            for &v in col {
-                s += v.to_f64();
-            }
-            sums[j] += s;
-        }
-    }
-    out.m1 = m1;
-    out.m2 = m2;
-    out.label = idx;
-    out.bad = bad;
-    if ENTROPY {
-        out.xlogx = ent;
     }
 }
 

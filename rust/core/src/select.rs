@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{param, Result};
 use crate::float::Prob;
-use crate::scan::{BlockOut, Matrix, Score, LANES};
+use crate::scan::{Matrix, Score, LANES};
 use crate::threads::with_pool;
 
 /// A selected row: its ranking key (smaller is better), row index and predicted class.
@@ -122,6 +122,22 @@ impl Acc {
         }
     }
 
+    /// The worst score a new candidate of class `label` may have and still be kept
+    /// (rows with an equal score may still lose on the row index). `None`: no bound yet.
+    #[inline(always)]
+    pub fn bound(&self, label: u32) -> Option<u64> {
+        if self.per_class_k.is_some() {
+            self.class_cut[label as usize].map(|c| c.0)
+        } else {
+            self.cut.map(|c| c.0)
+        }
+    }
+
+    /// Whether this accumulator keeps everything it is given (no k, no quotas).
+    pub fn keeps_all(&self) -> bool {
+        self.k.is_none() && self.per_class_k.is_none()
+    }
+
     pub fn merge(&mut self, other: Acc) {
         if self.per_class_k.is_none() && self.k.is_none() {
             let mut all = other.all;
@@ -152,13 +168,48 @@ impl Acc {
         if let Some(k) = self.k {
             reduce_to(&mut out, k);
         }
-        if out.len() > 1 << 15 {
-            out.par_sort_unstable_by_key(Cand::rank);
-        } else {
-            out.sort_unstable_by_key(Cand::rank);
-        }
+        sort_cands(&mut out);
         out
     }
+}
+
+/// Sort candidates best first. Large sets are bucketed by the leading bits of their key
+/// (one counting pass and one scatter), then each bucket is sorted in cache, in parallel.
+pub fn sort_cands(v: &mut Vec<Cand>) {
+    const BUCKET_BITS: u32 = 16;
+    if v.len() <= 1 << 16 {
+        v.sort_unstable_by_key(Cand::rank);
+        return;
+    }
+    let (lo, hi) = v.iter().fold((u64::MAX, 0u64), |(lo, hi), c| (lo.min(c.key), hi.max(c.key)));
+    let span = hi - lo;
+    let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
+    let bucket = |c: &Cand| ((c.key - lo) >> shift) as usize;
+    let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
+    for c in v.iter() {
+        starts[bucket(c) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut pos = starts.clone();
+    let mut sorted = vec![Cand { key: 0, row: 0, label: 0 }; v.len()];
+    for c in v.iter() {
+        let b = bucket(c);
+        sorted[pos[b]] = *c;
+        pos[b] += 1;
+    }
+    let mut parts = Vec::new();
+    let mut rest: &mut [Cand] = &mut sorted;
+    for w in starts.windows(2) {
+        let (part, tail) = rest.split_at_mut(w[1] - w[0]);
+        if part.len() > 1 {
+            parts.push(part);
+        }
+        rest = tail;
+    }
+    let _ = with_pool(|| parts.into_par_iter().for_each(|p| p.sort_unstable_by_key(Cand::rank)));
+    *v = sorted;
 }
 
 /// A threshold: one value for every row, or one per predicted class.
@@ -275,21 +326,46 @@ pub fn select_cands<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) -> Re
     let cr = m.chunk_rows();
     let nchunks = m.n.div_ceil(cr);
     let entropy = p.score == Score::Entropy;
+    let scan = |ci: usize, acc: &mut Acc| {
+        let start = ci * cr;
+        let end = (start + cr).min(m.n);
+        if entropy {
+            scan_select::<T, true>(m, p, thr.as_deref(), start, end, offset, acc)
+        } else {
+            scan_select::<T, false>(m, p, thr.as_deref(), start, end, offset, acc)
+        }
+    };
+    if p.k.is_none() && p.per_class_k.is_none() {
+        // keep everything that passes: collect chunk by chunk, in row order
+        let parts: Vec<(Acc, Option<usize>)> = with_pool(|| {
+            (0..nchunks)
+                .into_par_iter()
+                .map(|ci| {
+                    let mut acc = Acc::new(None, None);
+                    let bad = scan(ci, &mut acc);
+                    (acc, bad)
+                })
+                .collect()
+        })?;
+        if let Some(r) = parts.iter().filter_map(|x| x.1).min() {
+            return Err(m.describe_bad_row(r));
+        }
+        let total = parts.iter().map(|x| x.0.all.len()).sum();
+        let mut all = Vec::with_capacity(total);
+        for (acc, _) in parts {
+            all.extend_from_slice(&acc.all);
+        }
+        sort_cands(&mut all);
+        return Ok(all);
+    }
     let (acc, bad) = with_pool(|| {
         (0..nchunks)
             .into_par_iter()
             .fold(
                 || (Acc::new(p.k, p.per_class_k.clone()), None::<usize>),
-                |(mut acc, mut bad), ci| {
-                    let start = ci * cr;
-                    let end = (start + cr).min(m.n);
-                    let b = if entropy {
-                        scan_select::<T, true>(m, p, thr.as_deref(), start, end, offset, &mut acc)
-                    } else {
-                        scan_select::<T, false>(m, p, thr.as_deref(), start, end, offset, &mut acc)
-                    };
-                    bad = min_opt(bad, b);
-                    (acc, bad)
+                |(mut acc, bad), ci| {
+                    let b = scan(ci, &mut acc);
+                    (acc, min_opt(bad, b))
                 },
             )
             .reduce(
@@ -325,47 +401,64 @@ fn scan_select<T: Prob, const ENTROPY: bool>(
     offset: u64,
     acc: &mut Acc,
 ) -> Option<usize> {
-    let mut tmp = vec![T::ZERO; m.c * LANES];
-    let mut out = BlockOut::<T>::new();
     let mut first_bad = None;
-    let mut r = start;
-    while r < end {
-        let len = LANES.min(end - r);
-        m.scan_block::<ENTROPY>(r, len, &mut tmp, &mut out, None);
-        for l in 0..len {
-            let row = r + l;
-            if out.bad[l] {
-                if first_bad.is_none() {
-                    first_bad = Some(row);
-                }
-                continue;
+    m.scan_rows::<ENTROPY, _>(start, end, None, |r0, len, out| {
+        if first_bad.is_some() {
+            return; // the error is reported; nothing more to select
+        }
+        if out.bad != 0 {
+            first_bad = Some(r0 + out.bad.trailing_zeros() as usize);
+            return;
+        }
+        // branch-free mask of the lanes that pass exclude and threshold
+        let mut keep: u32 = (1u32 << len) - 1;
+        if let Some(ex) = p.exclude {
+            for (l, &x) in ex[r0..r0 + len].iter().enumerate() {
+                keep &= !((x as u32) << l);
             }
-            if let Some(ex) = p.exclude {
-                if ex[row] {
-                    continue;
-                }
-            }
-            let s = p.score.of(&out, l);
-            let lab = out.label[l];
-            if let Some(t) = thr {
-                let t = t[lab as usize];
-                let keep = match (p.largest, p.inclusive) {
+        }
+        let mut scores = [T::ZERO; LANES];
+        for (l, s) in scores.iter_mut().enumerate() {
+            *s = p.score.of(out, l);
+        }
+        if let Some(t) = thr {
+            let mut pass = 0u32;
+            for l in 0..LANES {
+                let t = t[out.label[l] as usize];
+                let s = scores[l];
+                let ok = match (p.largest, p.inclusive) {
                     (true, false) => s > t,
                     (true, true) => s >= t,
                     (false, false) => s < t,
                     (false, true) => s <= t,
                 };
-                if !keep {
-                    continue;
-                }
+                pass |= (ok as u32) << l;
             }
-            acc.push(Cand { key: score_key(s.to_f64(), p.largest), row: offset + row as u64, label: lab });
+            keep &= pass;
         }
-        if first_bad.is_some() {
-            break; // the error is reported; no need to keep selecting
+        if !acc.keeps_all() {
+            // rows strictly worse than what the accumulator already holds cannot enter
+            let mut pass = 0u32;
+            for l in 0..LANES {
+                let ok = match acc.bound(out.label[l]) {
+                    Some(b) => score_key(scores[l].to_f64(), p.largest) <= b,
+                    None => true,
+                };
+                pass |= (ok as u32) << l;
+            }
+            keep &= pass;
         }
-        r += len;
-    }
+        while keep != 0 {
+            let l = keep.trailing_zeros() as usize;
+            keep &= keep - 1;
+            let row = r0 + l;
+            acc.push(Cand {
+                key: score_key(scores[l].to_f64(), p.largest),
+                row: offset + row as u64,
+                label: out.label[l],
+            });
+        }
+    });
     first_bad
 }
 

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::float::Prob;
-use crate::scan::{BlockOut, Matrix, LANES};
+use crate::scan::{Matrix, LANES};
 use crate::threads::with_pool;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,20 +102,27 @@ fn chunk<T: Prob, const ENTROPY: bool>(
 ) -> ChunkStats {
     let c = m.c;
     let len = label.len();
-    let mut tmp = vec![T::ZERO; c * LANES];
-    let mut out = BlockOut::<T>::new();
     let mut sums = vec![0.0f64; c];
     let mut counts = vec![0i64; c];
     let mut first_bad = None;
-    let mut r = 0;
-    while r < len {
-        let bl = LANES.min(len - r);
-        m.scan_block::<ENTROPY>(start + r, bl, &mut tmp, &mut out, Some(&mut sums));
-        for l in 0..bl {
-            label[r + l] = out.label[l] as i64;
-            conf[r + l] = out.m1[l];
-            margin[r + l] = out.m1[l] - out.m2[l];
-            counts[out.label[l] as usize] += 1;
+    m.scan_rows::<ENTROPY, _>(start, start + len, Some(&mut sums), |r0, bl, out| {
+        let r = r0 - start;
+        if bl == LANES {
+            let (lab, cf, mg) = (&mut label[r..r + LANES], &mut conf[r..r + LANES], &mut margin[r..r + LANES]);
+            for l in 0..LANES {
+                lab[l] = out.label[l] as i64;
+                cf[l] = out.m1[l];
+                mg[l] = out.m1[l] - out.m2[l];
+            }
+        } else {
+            for l in 0..bl {
+                label[r + l] = out.label[l] as i64;
+                conf[r + l] = out.m1[l];
+                margin[r + l] = out.m1[l] - out.m2[l];
+            }
+        }
+        for &lab in &out.label[..bl] {
+            counts[lab as usize] += 1;
         }
         if ENTROPY {
             if let Some(e) = ent.as_deref_mut() {
@@ -124,13 +131,10 @@ fn chunk<T: Prob, const ENTROPY: bool>(
                 }
             }
         }
-        if first_bad.is_none() {
-            if let Some(l) = out.bad[..bl].iter().position(|&b| b) {
-                first_bad = Some(start + r + l);
-            }
+        if out.bad != 0 && first_bad.is_none() {
+            first_bad = Some(r0 + out.bad.trailing_zeros() as usize);
         }
-        r += bl;
-    }
+    });
     ChunkStats { sums, counts, first_bad }
 }
 
