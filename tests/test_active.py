@@ -336,3 +336,38 @@ def test_entropy_beats_random_on_digits_quality():
             aucs[strategy] = curve.scores[-1]
         gains.append(aucs["margin"] - aucs["random"])
     assert np.mean(gains) > 0, gains
+
+
+def test_run_records_the_loop_in_a_label_store(tmp_path):
+    from pseudolabel.store import SQLiteStore
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:500], y[:500]
+    init, pool = _start(X, y, seed=2)
+    ids = np.array([f"img{i:04d}" for i in pool])
+    learner = ActiveLearner(_model(), query_strategy="margin", pseudo_label="ceal",
+                            random_state=0).teach(X[init], y[init])
+
+    def oracle(idx):
+        labels = y[pool][idx].astype(object)
+        labels[0] = None
+        return labels
+
+    with SQLiteStore(tmp_path / "labels.db", create=True) as store:
+        learner.run(X[pool], oracle, budget=20, batch_size=10, store=store, ids=ids,
+                    annotator="sim")
+        st = store.status()
+        hist = store.history()
+        assert st.round == 2 and st.n_batches == 2
+        human = hist[hist["source"] == "human"]
+        assert len(human) == 18 and set(human["annotator"]) == {"sim"}
+        assert sorted(set(human["round"])) == [1, 2]
+        truth = dict(zip(ids, y[pool].astype(str)))
+        assert all(truth[i] == lab for i, lab in zip(human["id"], human["label"]))
+        pseudo = hist[hist["source"] == "pseudo"]
+        assert len(pseudo) > 0 and pseudo["confidence"].between(0, 1).all()
+        assert st.n_pending == 2  # the two abstentions
+        current = store.current_labels(include_pseudo=True).set_index("id")
+        assert (current.loc[human["id"], "source"] == "human").all()
+    with pytest.raises(ParameterError, match="ids="):
+        learner.run(X[pool], oracle, budget=5, store=object())

@@ -178,6 +178,8 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     pseudo_indices_, pseudo_labels_ : ndarray
         Pool rows (of the pool given to :meth:`run` or :meth:`update_pseudo_labels`) currently
         pseudo-labeled, and their labels.
+    pseudo_confidence_ : ndarray of float64
+        Probability of each pseudo-label under the model that decided it.
     history_ : list of dict
         One record per round of :meth:`run`.
 
@@ -257,6 +259,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         self._clear_pseudo()
 
     def _clear_pseudo(self) -> None:
+        self.pseudo_confidence_ = np.empty(0, dtype=np.float64)
         self.pseudo_indices_ = np.empty(0, dtype=np.int64)
         self.pseudo_labels_ = np.empty(0)
         self._pseudo_X = None
@@ -526,7 +529,9 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         self.query_indices_, self.query_scores_ = indices, scores
         return indices, scores
 
-    def _emit_query(self, X_pool: Any, indices: np.ndarray, scores: np.ndarray, *, round: int) -> None:
+    def _emit_query(
+        self, X_pool: Any, indices: np.ndarray, scores: np.ndarray, *, round: int
+    ) -> np.ndarray:
         from pseudolabel.plugins import emit_labels_selected
 
         guesses = (
@@ -542,6 +547,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
             confidence=scores,
             estimator=self._estimator_name(),
         )
+        return guesses
 
     def _estimator_name(self) -> str:
         est = self._template
@@ -656,6 +662,13 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         self._pseudo_weights = weights
         self._pseudo_X = self._prepare_X(take_rows(X_pool, idx)) if idx.shape[0] else None
         self.pseudo_thresholds_ = decision.thresholds
+        if idx.shape[0]:
+            cols = np.searchsorted(self.classes_, labels) if _sorted(self.classes_) else np.array(
+                [int(np.flatnonzero(self.classes_ == v)[0]) for v in labels.tolist()]
+            )
+            self.pseudo_confidence_ = proba[idx, cols].astype(np.float64)
+        else:
+            self.pseudo_confidence_ = np.empty(0, dtype=np.float64)
         if new_idx.shape[0]:
             from pseudolabel.plugins import emit_labels_selected
 
@@ -684,6 +697,9 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         X_test: Any = None,
         y_test: Any = None,
         scoring: Any = None,
+        store: Any = None,
+        ids: Any = None,
+        annotator: str = "oracle",
     ) -> LearningCurve:
         """Drive the active-learning loop until ``budget`` rows have been sent to the oracle.
 
@@ -709,6 +725,15 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         scoring : str, callable or None, default=None
             ``None`` is accuracy (:meth:`score`); otherwise a scikit-learn scorer name or a
             ``scorer(estimator, X, y)`` callable.
+        store : pseudolabel.store.LabelStore, optional
+            Record the loop in a label store: each round's batch (a new store round), the
+            oracle's answers (``source="human"``, ``annotator``) and the pseudo-labels
+            (``source="pseudo"``, with their confidence), each tagged with the model version.
+            Needs ``ids``.
+        ids : array-like of shape (n_rows,), optional
+            Item id of each pool row, for ``store``.
+        annotator : str, default="oracle"
+            Recorded as the annotator of the oracle's answers.
 
         Returns
         -------
@@ -737,6 +762,19 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         if total == 0:
             raise InputError("X_pool is empty: there is nothing to query")
         space = np.asarray(self._known)
+        if store is not None:
+            if ids is None:
+                raise ParameterError("run(store=...) needs ids=: the item id of every pool row")
+            ids = np.asarray(ids)
+            if ids.shape != (total,):
+                raise ParameterError(
+                    f"ids has shape {ids.shape}, expected ({total},): one id per pool row"
+                )
+            if np.unique(ids).shape[0] != total:
+                raise ParameterError("ids must be unique: one id per pool row")
+            store.add_classes([str(c) for c in space.tolist()])
+        elif ids is not None:
+            raise ParameterError("ids= is only used together with store=")
         queried = np.zeros(total, dtype=bool)
         abstained = np.zeros(total, dtype=bool)
         pseudo = self._pseudo_template is not None
@@ -785,10 +823,22 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
             round_ += 1
             self.round_ += 1
             indices, scores = self._query(X_pool, min(n, available), exclude=queried, warn=False)
-            self._emit_query(X_pool, indices, scores, round=round_)
+            guesses = self._emit_query(X_pool, indices, scores, round=round_)
             answers = oracle(indices.copy())
             values, ok = self._check_answers(answers, indices, space)
             # everything validated: now change state
+            version = f"{self._estimator_name()}-v{self.model_version_}"
+            if store is not None:
+                batch = store.record_batch(
+                    ids[indices], scores=scores, guesses=[str(g) for g in guesses.tolist()],
+                    model_version=version,
+                )
+                if ok.any():
+                    store.add_labels(
+                        ids[indices[ok]], [str(v) for v in values[ok].tolist()],
+                        source="human", annotator=annotator, round=batch.round,
+                        model_version=version, origin="ActiveLearner.run",
+                    )
             queried[indices] = True
             abstained[indices[~ok]] = True
             spent += int(indices.shape[0])
@@ -802,6 +852,13 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
                     _strategy=self._pseudo_strategy,
                 )
                 thresholds = self.pseudo_thresholds_
+                if store is not None and self.pseudo_indices_.shape[0]:
+                    store.add_labels(
+                        ids[self.pseudo_indices_],
+                        [str(v) for v in self.pseudo_labels_.tolist()],
+                        source="pseudo", round=batch.round, confidence=self.pseudo_confidence_,
+                        model_version=version, allow_new_ids=True, origin="ActiveLearner.run",
+                    )
             self.refit()
             labels_got = values[ok]
             per_class = {}
@@ -881,6 +938,13 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _sorted(values: np.ndarray) -> bool:
+    try:
+        return bool(np.all(values[:-1] < values[1:]))
+    except TypeError:
+        return False
 
 
 def _fresh(obj: Any) -> Any:
