@@ -195,6 +195,23 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     (5,)
     """
 
+    # fitted state (declared for type checkers; set by fit/teach, never by __init__)
+    backend_: Any
+    classes_: np.ndarray
+    X_labeled_: Any
+    y_labeled_: Any
+    model_version_: int
+    n_pending_: int
+    round_: int
+    rng_: np.random.Generator
+    query_strategy_: Any
+    history_: list[dict[str, Any]]
+    _template: Any
+    _pseudo_template: Any
+    _known: Any
+    _fixed_classes: Any
+    _label_kind: str | None
+
     def __init__(
         self,
         estimator: Any = None,
@@ -249,13 +266,13 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
                 )
             self._fixed_classes = fixed
         self._known = self._fixed_classes
-        self._label_kind: str | None = None
+        self._label_kind = None
         self.X_labeled_ = None
         self.y_labeled_ = None
         self.model_version_ = 0
         self.n_pending_ = 0
         self.round_ = 0
-        self.history_: list[dict[str, Any]] = []
+        self.history_ = []
         self._clear_pseudo()
 
     def _clear_pseudo(self) -> None:
@@ -565,13 +582,11 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         strategy = _fresh(self._pseudo_template)
         classes = self.classes_
         prior = np.array([(self.y_labeled_ == c).sum() for c in classes], dtype=np.float64)
-        if prior.sum() == 0:
-            prior = None
         strategy.start(
             n_classes=len(classes),
             n_labeled=int(self.y_labeled_.shape[0]),
             n_unlabeled=int(n_pool),
-            class_prior=prior,
+            class_prior=prior if prior.sum() > 0 else None,
             random_state=self.rng_,
         )
         return strategy
@@ -912,7 +927,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         ok = ~isna
         given = raw[ok]
         if given.shape[0]:
-            lookup = {}
+            lookup: dict[Any, int] = {}
             for i, c in enumerate(space.tolist()):
                 lookup.setdefault(c, i)
             pos = np.empty(given.shape[0], dtype=np.int64)

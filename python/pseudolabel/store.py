@@ -368,6 +368,7 @@ class SQLiteStore(LabelStore):
                 f"no label store at {str(self.path)!r}; create one by importing seed labels: "
                 f"pseudolabel teach --store {self.path} --source seed seed.csv"
             )
+        self._conn: sqlite3.Connection | None = None
         try:
             self._conn = sqlite3.connect(
                 str(self.path), timeout=float(timeout), isolation_level=None
@@ -381,14 +382,20 @@ class SQLiteStore(LabelStore):
             self._conn.close()
             raise
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the label store {str(self.path)!r} is closed")
+        return self._conn
+
     # -- opening ----------------------------------------------------------------------------------
 
     def _check_or_init(self, exists: bool) -> None:
         try:
-            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
             tables = {
                 r[0]
-                for r in self._conn.execute(
+                for r in self._db.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table'"
                 ).fetchall()
             }
@@ -407,7 +414,7 @@ class SQLiteStore(LabelStore):
                 f"(application_id {app_id:#x}, tables: {shown}); refusing to touch it"
             )
         try:
-            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"label store {str(self.path)!r} is corrupt: {exc}") from exc
         if meta.get("format") != _FORMAT:
@@ -429,7 +436,7 @@ class SQLiteStore(LabelStore):
 
     def _init_schema(self) -> None:
         try:
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA journal_mode = WAL")
             with self._transaction() as cur:
                 app_id = cur.execute("PRAGMA application_id").fetchone()[0]
                 if app_id not in (0, APPLICATION_ID):  # someone else got there first
@@ -453,7 +460,7 @@ class SQLiteStore(LabelStore):
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; any error rolls everything back."""
-        cur = self._conn.cursor()
+        cur = self._db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -461,13 +468,13 @@ class SQLiteStore(LabelStore):
         try:
             yield cur
         except BaseException:
-            self._conn.rollback()
+            self._db.rollback()
             raise
         else:
             try:
                 cur.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                self._conn.rollback()
+                self._db.rollback()
                 raise StoreError(f"could not commit to {str(self.path)!r}: {exc}") from exc
 
     @contextlib.contextmanager
@@ -484,22 +491,20 @@ class SQLiteStore(LabelStore):
             self._conn = None
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        if self._conn is None:
-            raise StoreError("the label store is closed")
         with self._errors():
-            return self._conn.execute(sql, params).fetchall()
+            return self._db.execute(sql, params).fetchall()
 
     # -- items and classes ------------------------------------------------------------------------
 
     def add_items(self, ids: Sequence[Any]) -> int:
         text = _as_text_ids(ids)
         with self._errors(), self._transaction() as cur:
-            before = self._conn.total_changes
+            before = self._db.total_changes
             now = _now()
             cur.executemany(
                 "INSERT OR IGNORE INTO items (id, added_at) VALUES (?, ?)", ((i, now) for i in text)
             )
-            return self._conn.total_changes - before
+            return self._db.total_changes - before
 
     def n_items(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM items")[0][0])
@@ -513,13 +518,13 @@ class SQLiteStore(LabelStore):
             return self._add_classes(cur, names)
 
     def _add_classes(self, cur: sqlite3.Cursor, names: list[str]) -> int:
-        before = self._conn.total_changes
+        before = self._db.total_changes
         cur.executemany(
             "INSERT OR IGNORE INTO classes (position, name) VALUES "
             "((SELECT COALESCE(MAX(position), -1) + 1 FROM classes), ?)",
             ((n,) for n in dict.fromkeys(names)),
         )
-        return self._conn.total_changes - before
+        return self._db.total_changes - before
 
     # -- labels -----------------------------------------------------------------------------------
 
@@ -620,13 +625,13 @@ class SQLiteStore(LabelStore):
                 [now] * n,
                 [origin] * n,
             )
-            before = self._conn.total_changes
+            before = self._db.total_changes
             cur.executemany(
                 "INSERT OR IGNORE INTO labels (item_id, label, source, annotator, round, "
                 "confidence, model_version, created_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            n_new = self._conn.total_changes - before
+            n_new = self._db.total_changes - before
             cur.execute(
                 "INSERT INTO imports (origin, source, annotator, n_rows, n_new, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -1083,6 +1088,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
             exclude[pos[pending].to_numpy()] = True
         import warnings
 
+        learner: Any
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if bundle is None:

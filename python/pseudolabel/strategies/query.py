@@ -280,7 +280,9 @@ class UncertaintyQuery(QueryStrategy):
         mask = exclude_mask(exclude, total)
         if n == 0 or total == 0 or (mask is not None and mask.all()):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        top = kernels.TopK(n, score=self.kernel_score, largest=self.kernel_largest)
+        top = kernels.TopK(
+            n, score=self.kernel_score, largest=self.kernel_largest  # type: ignore[arg-type]
+        )
         for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
             part = _chunk_exclude(mask, start, stop)
             if part is not None and part.all():
