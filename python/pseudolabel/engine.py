@@ -190,19 +190,22 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     guardrail : {"auto", "cv", "holdout", "none"}, default="auto"
         How a round is judged. ``"cv"`` runs ``n_folds`` extra self-training chains, each on
         the labeled rows minus one fold, and accepts a round only when the pooled
-        out-of-fold accuracy on the labeled rows does not fall (ties are broken by the Brier
-        score); a rejected round is rolled back. ``"holdout"`` trains on the labeled rows
+        out-of-fold evaluation on the labeled rows says it helps; a rejected round is rolled
+        back. ``"holdout"`` trains on the labeled rows
         minus a stratified ``holdout_fraction`` and scores on it, then refits once on every
         labeled row and the accepted pseudo-labels (one fit per round instead of
         ``n_folds + 1``). ``"auto"``: ``"cv"`` below 2000 labeled rows, else ``"holdout"``.
-        ``"none"`` accepts every round.
+        ``"none"`` accepts every round. The rule: a round is accepted when its out-of-fold
+        Brier score is at most ``1 + tolerance`` times the last accepted round's and its
+        out-of-fold accuracy is not significantly below the labels-only model's (paired
+        sign test, one standard error).
     n_folds : int, default=3
         Folds for ``guardrail="cv"`` (and for out-of-fold calibration without a guardrail).
     holdout_fraction : float, default=0.25
         Share of the labeled rows held out by ``guardrail="holdout"``.
-    tolerance : float, default=0.0
-        Accuracy (as a fraction) a round may lose and still be accepted, provided its Brier
-        score does not get worse.
+    tolerance : float, default=0.01
+        Relative increase of the out-of-fold Brier score a round may cause and still be
+        accepted (see the guardrail rule below).
     patience : int, default=1
         Stop after this many consecutive rolled-back rounds.
     calibration : {"temperature"} or None, default=None
@@ -287,7 +290,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         guardrail="auto",
         n_folds=3,
         holdout_fraction=0.25,
-        tolerance=0.0,
+        tolerance=0.01,
         patience=1,
         calibration=None,
         max_pseudo_per_class=None,
@@ -352,8 +355,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise ParameterError(
                 f"holdout_fraction must be in (0, 1), got {self.holdout_fraction!r}"
             )
-        if not isinstance(self.tolerance, numbers.Real) or not 0.0 <= self.tolerance < 1.0:
-            raise ParameterError(f"tolerance must be in [0, 1), got {self.tolerance!r}")
+        if not isinstance(self.tolerance, numbers.Real) or not 0.0 <= self.tolerance <= 1.0:
+            raise ParameterError(f"tolerance must be in [0, 1], got {self.tolerance!r}")
         if self.calibration is not None and self.calibration not in _CALIBRATIONS:
             raise ParameterError(
                 f"calibration must be None or one of {', '.join(map(repr, _CALIBRATIONS))}, "
@@ -496,7 +499,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             absent = np.setdiff1d(classes, found)
             if absent.size:
                 raise InputError(
-                    f"class {absent[0]!r} has no labeled row (classes without labels: "
+                    f"class {_to_python(absent[0])!r} has no labeled row (classes without labels: "
                     f"{absent.tolist()[:10]}); give at least one labeled example per class"
                 )
         else:
@@ -598,8 +601,10 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                                             from_scratch=True)
 
         # round 0: the labels-only reference
-        ref_acc, ref_brier, oof_p, oof_y = self._evaluate(ctx, eval_chains)
+        base_eval = self._evaluate(ctx, eval_chains)
+        ref_acc, ref_brier, oof_p, oof_y, base_correct = base_eval
         self.baseline_score_ = ref_acc
+        self.baseline_brier_ = ref_brier
         temperature = None
         if self.calibration == "temperature":
             if oof_p is None:
@@ -654,14 +659,13 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     )
             if mode == "none":
                 acc = brier = None
+                reference_brier = None
                 accepted, decision = True, "unchecked"
             else:
-                acc, brier, fold_p, fold_y = self._evaluate(ctx, eval_chains)
-                accepted = acc > ref_acc + 1e-12 or (
-                    acc >= ref_acc - self.tolerance - 1e-12 and brier <= ref_brier + 1e-12
-                )
+                acc, brier, fold_p, fold_y, correct = self._evaluate(ctx, eval_chains)
+                accepted = _accept(brier, ref_brier, correct, base_correct, self.tolerance)
                 decision = "accepted" if accepted else "rolled_back"
-            reference = ref_acc
+            reference, reference_brier = ref_acc, ref_brier
             if accepted:
                 for chain, rec in zip(chains, records):
                     if rec["stop"] is None:
@@ -691,13 +695,14 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "validation_score": acc,
                 "reference_score": None if mode == "none" else reference,
                 "validation_brier": brier,
+                "reference_brier": reference_brier,
                 "accepted": accepted,
                 "decision": decision,
                 "temperature": temperature,
                 "seconds": time.perf_counter() - t0,
             }
             self.history_.append(record)
-            self._emit(plugins, record, rec)
+            self._emit(plugins, record, rec, pool_rows)
             self._log(
                 f"round {rnd}: selected {rec['n_selected']} ({rec['n_new']} new), pseudo-set "
                 f"{record['n_pseudo']}, validation "
@@ -754,21 +759,25 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _validate_fit_input(self, X, y, X_unlabeled):
         if y is None:
-            raise InputError("y is required: labels, with unlabeled rows marked")
+            raise InputError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         if _is_dataframe(X):
             validate_data(self, X, skip_check_array=True, reset=True)
-            y = column_or_1d(np.asarray(y), warn=True)
-            if X.shape[0] != y.shape[0]:
-                raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
             if X.shape[0] == 0:
                 raise InputError("X has no rows")
         else:
-            X, y = validate_data(
-                self, X, y, accept_sparse=["csr", "csc"], dtype="numeric",
-                ensure_all_finite=False, y_numeric=False, reset=True,
+            X = validate_data(
+                self, X, accept_sparse=["csr", "csc"], dtype="numeric",
+                ensure_all_finite=False, reset=True,
             )
             if sparse.issparse(X):
                 X = X.tocsr()
+        # y may hold NaN/None as the unlabeled marker, so it is not checked for finiteness
+        y = column_or_1d(np.asarray(y) if not hasattr(y, "dtype") else y, warn=True)
+        y = np.asarray(y)
+        if X.shape[0] != y.shape[0]:
+            raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
         if y.dtype.kind in "US":
             y = y.astype(object)
         n_x = X.shape[0]
@@ -968,7 +977,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _evaluate(self, ctx, eval_chains):
         """Pooled accuracy and Brier score of the chains' models on their validation rows."""
         if not eval_chains:
-            return None, None, None, None
+            return None, None, None, None, None
         probas, truths = [], []
         for chain in eval_chains:
             X_val = _take(ctx.X_lab, chain.val)
@@ -977,11 +986,12 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         P = np.concatenate(probas)
         y_true = np.concatenate(truths)
         pred = kernels.summarize(P).label
-        acc = float(np.mean(pred == y_true))
+        correct = pred == y_true
+        acc = float(np.mean(correct))
         onehot = np.zeros_like(P, dtype=np.float64)
         onehot[np.arange(y_true.size), y_true] = 1.0
         brier = float(np.mean(np.sum((P - onehot) ** 2, axis=1)))
-        return acc, brier, P, y_true
+        return acc, brier, P, y_true, correct
 
     def _oof_predictions(self, ctx, seed):
         """Out-of-fold probabilities of labels-only models for the labeled rows."""
@@ -1001,7 +1011,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             chain.backend = self._fit_chain(ctx, chain, chain.p_idx, chain.p_lab, None,
                                             from_scratch=True)
             chains.append(chain)
-        _, _, P, y_true = self._evaluate(ctx, chains)
+        _, _, P, y_true, _ = self._evaluate(ctx, chains)
         return P, y_true
 
     @staticmethod
@@ -1012,14 +1022,14 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         return fit_temperature(P, y_true)
 
-    def _emit(self, plugins, record, rec):
+    def _emit(self, plugins, record, rec, pool_rows):
         """Fire the plugin events for one round (the main chain's selection)."""
         name = self._estimator_name
         if rec is not None and "selected_pool_idx" in rec and rec["selected_pool_idx"].size:
             plugins.emit_labels_selected(
                 source="self_training",
                 round=record["round"],
-                indices=rec["selected_pool_idx"],
+                indices=pool_rows[rec["selected_pool_idx"]],  # rows of X (+ X_unlabeled)
                 labels=self.classes_[rec["selected_labels"]],
                 confidence=rec["selected_conf"],
                 estimator=name,
@@ -1131,6 +1141,27 @@ def _check_proba(P, n_rows, n_classes, backend, what):
             f"at row {row}, column {col}"
         )
     return P
+
+
+def _accept(brier, ref_brier, correct, base_correct, tolerance):
+    """The guardrail's rule: is a round's out-of-fold evaluation good enough to keep?
+
+    Two conditions, both on the labeled rows the candidate models did not train on:
+
+    * its Brier score is at most ``(1 + tolerance)`` times the last accepted round's. The
+      Brier score is a proper scoring rule that moves with every row's probability, so it
+      separates good from bad rounds on a few dozen rows where accuracy moves in steps of
+      one row;
+    * its accuracy is not significantly below the labels-only model's: with ``lost`` rows
+      that only the labels-only model gets right and ``gained`` the reverse, ``lost -
+      gained <= sqrt(lost + gained)`` (a one-standard-error paired sign test). Comparing
+      with the labels-only model, not the last round, stops small losses from compounding.
+    """
+    if brier > ref_brier * (1.0 + tolerance) + 1e-12:
+        return False
+    lost = int(np.sum(base_correct & ~correct))
+    gained = int(np.sum(~base_correct & correct))
+    return lost - gained <= np.sqrt(lost + gained)
 
 
 def _cap_per_class(labels: np.ndarray, conf: np.ndarray, cap: int) -> np.ndarray:
