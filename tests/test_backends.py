@@ -68,7 +68,7 @@ def test_builtin_backends_pass_check_backend(name, check_name):
     ids=["knn", "pipeline", "calibrated-svc"],
 )
 def test_check_backend_on_other_sklearn_estimators(estimator):
-    assert len(check_backend("sklearn", estimator=estimator)) == 9
+    assert len(check_backend("sklearn", estimator=estimator)) == 10
 
 
 # ---------------------------------------------------------------------------------------------

@@ -306,6 +306,37 @@ def check_continue_fit(factory: Callable[[], Any]) -> None:
     _expect((InputError, BackendError), "continue_fit with a new class", lambda: backend.continue_fit(X, y_new, n_more=1))
 
 
+def check_categorical(factory: Callable[[], Any]) -> None:
+    """A backend claiming native categorical features fits a DataFrame with a category column.
+
+    The column decides the label in a non-ordinal way, the frame is not modified, and the
+    save/load round trip keeps the category mapping. Skipped when not claimed.
+    """
+    backend = factory()
+    if not backend.capabilities.categorical:
+        return
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    color = rng.choice(["red", "green", "blue", "teal"], 240)
+    noise = rng.normal(size=240)
+    y = np.where(np.isin(color, ["red", "teal"]), "warm", "cold")
+    X = pd.DataFrame({"color": pd.Categorical(color), "noise": noise})
+    before = X.copy()
+    backend.fit(X, y)
+    pd.testing.assert_frame_equal(X, before)
+    proba = _check_proba(backend.predict_proba(X), len(X), 2)
+    _check_column_order(proba, y, np.asarray(backend.classes_))
+    with tempfile.TemporaryDirectory() as tmp:
+        backend.save(Path(tmp) / "model")
+        loaded = type(backend).load(Path(tmp) / "model")
+        assert np.array_equal(loaded.predict_proba(X), proba), "categorical model differs after save/load"
+    swapped = X.iloc[::-1].reset_index(drop=True)
+    assert np.array_equal(backend.predict_proba(swapped), proba[::-1]), (
+        "predictions depend on row order (category codes re-derived from the data?)"
+    )
+
+
 _CHECKS: tuple[Callable[[Callable[[], Any]], None], ...] = (
     check_interface,
     check_string_labels,
@@ -316,6 +347,7 @@ _CHECKS: tuple[Callable[[Callable[[], Any]], None], ...] = (
     check_determinism,
     check_bad_input,
     check_continue_fit,
+    check_categorical,
 )
 
 
@@ -355,7 +387,8 @@ def check_backend(name: Any, **params: Any) -> list[str]:
     Checks shapes and class order with string and integer labels, an explicit label space
     (``classes=``), that sample weights have an effect, the save/load round trip (identical
     probabilities; edited files refused), determinism with the given seed, continued training
-    when the backend claims it, and clear errors on bad input.
+    and native categorical features when the backend claims them, and clear errors on bad
+    input.
 
     Parameters
     ----------
