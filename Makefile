@@ -45,6 +45,8 @@ test-python: $(VENV)/.plugins
 test: test-rust test-python
 
 bench: $(VENV)/.plugins
+	$(PY) -m pytest benches/test_bench_kernels.py -q -p no:cacheprovider --benchmark-only \
+		--benchmark-group-by=param:case --benchmark-columns=min,median,rounds
 	$(PY) benches/run_all.py
 
 clean:

@@ -12,18 +12,35 @@ use crate::float::Prob;
 use crate::scan::{Matrix, Score, LANES};
 use crate::threads::with_pool;
 
-/// A selected row: its ranking key (smaller is better), row index and predicted class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Most rows and classes a selection can address (row and class share one 64-bit tag).
+pub const MAX_ROWS: u64 = 1 << 40;
+pub const MAX_CLASSES: usize = 1 << 24;
+
+/// A selected row, packed in 16 bytes: its ranking key (smaller is better) and a tag
+/// holding the row index (high 40 bits) and the predicted class (low 24 bits). Ordering by
+/// `(key, tag)` ranks by score, then by the lower row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cand {
     pub key: u64,
-    pub row: u64,
-    pub label: u32,
+    pub tag: u64,
 }
 
 impl Cand {
     #[inline(always)]
+    pub fn new(key: u64, row: u64, label: u32) -> Self {
+        Cand { key, tag: (row << 24) | label as u64 }
+    }
+    #[inline(always)]
+    pub fn row(&self) -> u64 {
+        self.tag >> 24
+    }
+    #[inline(always)]
+    pub fn label(&self) -> u32 {
+        (self.tag & 0xFF_FFFF) as u32
+    }
+    #[inline(always)]
     fn rank(&self) -> (u64, u64) {
-        (self.key, self.row)
+        (self.key, self.tag)
     }
 }
 
@@ -89,7 +106,7 @@ impl Acc {
     #[inline(always)]
     pub fn push(&mut self, c: Cand) {
         if let Some(q) = &self.per_class_k {
-            let lab = c.label as usize;
+            let lab = c.label() as usize;
             let quota = q[lab];
             if quota == 0 {
                 return;
@@ -173,31 +190,57 @@ impl Acc {
     }
 }
 
+/// Concatenate per-chunk candidate lists and sort them best first, freeing each chunk's
+/// buffer as soon as it has been scattered into place.
+fn sort_chunks(chunks: Vec<Vec<Cand>>) -> Vec<Cand> {
+    let total: usize = chunks.iter().map(Vec::len).sum();
+    if total <= 1 << 16 {
+        let mut all: Vec<Cand> = chunks.into_iter().flatten().collect();
+        all.sort_unstable_by_key(Cand::rank);
+        return all;
+    }
+    bucket_sort(chunks, total)
+}
+
 /// Sort candidates best first. Large sets are bucketed by the leading bits of their key
 /// (one counting pass and one scatter), then each bucket is sorted in cache, in parallel.
 pub fn sort_cands(v: &mut Vec<Cand>) {
-    const BUCKET_BITS: u32 = 16;
     if v.len() <= 1 << 16 {
         v.sort_unstable_by_key(Cand::rank);
         return;
     }
-    let (lo, hi) = v.iter().fold((u64::MAX, 0u64), |(lo, hi), c| (lo.min(c.key), hi.max(c.key)));
+    let total = v.len();
+    *v = bucket_sort(vec![std::mem::take(v)], total);
+}
+
+/// Bucket candidates by the leading bits of their key (one counting pass and one scatter,
+/// which keeps the incoming order within a bucket), then sort each bucket in cache, in
+/// parallel.
+fn bucket_sort(chunks: Vec<Vec<Cand>>, total: usize) -> Vec<Cand> {
+    const BUCKET_BITS: u32 = 16;
+    let (lo, hi) = chunks
+        .iter()
+        .flatten()
+        .fold((u64::MAX, 0u64), |(lo, hi), c| (lo.min(c.key), hi.max(c.key)));
     let span = hi - lo;
     let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
     let bucket = |c: &Cand| ((c.key - lo) >> shift) as usize;
     let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
-    for c in v.iter() {
+    for c in chunks.iter().flatten() {
         starts[bucket(c) + 1] += 1;
     }
     for b in 1..starts.len() {
         starts[b] += starts[b - 1];
     }
     let mut pos = starts.clone();
-    let mut sorted = vec![Cand { key: 0, row: 0, label: 0 }; v.len()];
-    for c in v.iter() {
-        let b = bucket(c);
-        sorted[pos[b]] = *c;
-        pos[b] += 1;
+    let mut sorted = vec![Cand::default(); total];
+    for chunk in chunks {
+        for c in &chunk {
+            let b = bucket(c);
+            sorted[pos[b]] = *c;
+            pos[b] += 1;
+        }
+        // `chunk` is freed here
     }
     let mut parts = Vec::new();
     let mut rest: &mut [Cand] = &mut sorted;
@@ -208,8 +251,11 @@ pub fn sort_cands(v: &mut Vec<Cand>) {
         }
         rest = tail;
     }
-    let _ = with_pool(|| parts.into_par_iter().for_each(|p| p.sort_unstable_by_key(Cand::rank)));
-    *v = sorted;
+    let sort_all = || parts.into_par_iter().for_each(|p| p.sort_unstable_by_key(Cand::rank));
+    if with_pool(sort_all).is_err() {
+        unreachable!("the pool exists: select already ran in it");
+    }
+    sorted
 }
 
 /// A threshold: one value for every row, or one per predicted class.
@@ -256,8 +302,8 @@ pub struct Selection {
 impl Selection {
     pub fn from_cands(cands: &[Cand], largest: bool) -> Self {
         Selection {
-            indices: cands.iter().map(|c| c.row as i64).collect(),
-            labels: cands.iter().map(|c| c.label as i64).collect(),
+            indices: cands.iter().map(|c| c.row() as i64).collect(),
+            labels: cands.iter().map(|c| c.label() as i64).collect(),
             scores: cands.iter().map(|c| key_score(c.key, largest)).collect(),
         }
     }
@@ -319,6 +365,12 @@ pub fn select<T: Prob>(m: &Matrix<T>, p: &SelectParams) -> Result<Selection> {
 /// Like `select`, but returns the raw sorted candidates with `offset` added to every row.
 pub fn select_cands<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) -> Result<Vec<Cand>> {
     check_params(p, m.n, m.c)?;
+    if m.c > MAX_CLASSES {
+        return Err(param("P", format!("select supports at most 2^24 classes, got {}", m.c)));
+    }
+    if offset + m.n as u64 > MAX_ROWS {
+        return Err(param("P", "select supports row indices below 2^40"));
+    }
     if m.n == 0 {
         return Ok(Vec::new());
     }
@@ -350,32 +402,34 @@ pub fn select_cands<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) -> Re
         if let Some(r) = parts.iter().filter_map(|x| x.1).min() {
             return Err(m.describe_bad_row(r));
         }
-        let total = parts.iter().map(|x| x.0.all.len()).sum();
-        let mut all = Vec::with_capacity(total);
-        for (acc, _) in parts {
-            all.extend_from_slice(&acc.all);
-        }
-        sort_cands(&mut all);
-        return Ok(all);
+        return Ok(sort_chunks(parts.into_iter().map(|x| x.0.all).collect()));
     }
-    let (acc, bad) = with_pool(|| {
-        (0..nchunks)
+    // one accumulator per part: memory O(parts * (k + quotas)), not per rayon split
+    let threads = crate::threads::get_num_threads()?;
+    let nparts = nchunks.min(threads.max(1) * 2);
+    let per_part = nchunks.div_ceil(nparts);
+    let parts: Vec<(Acc, Option<usize>)> = with_pool(|| {
+        (0..nparts)
             .into_par_iter()
-            .fold(
-                || (Acc::new(p.k, p.per_class_k.clone()), None::<usize>),
-                |(mut acc, bad), ci| {
-                    let b = scan(ci, &mut acc);
-                    (acc, min_opt(bad, b))
-                },
-            )
-            .reduce(
-                || (Acc::new(p.k, p.per_class_k.clone()), None),
-                |(mut a, ba), (b, bb)| {
-                    a.merge(b);
-                    (a, min_opt(ba, bb))
-                },
-            )
+            .map(|pi| {
+                let mut acc = Acc::new(p.k, p.per_class_k.clone());
+                let mut bad = None;
+                for ci in pi * per_part..((pi + 1) * per_part).min(nchunks) {
+                    bad = min_opt(bad, scan(ci, &mut acc));
+                    if bad.is_some() {
+                        break;
+                    }
+                }
+                (acc, bad)
+            })
+            .collect()
     })?;
+    let mut iter = parts.into_iter();
+    let (mut acc, mut bad) = iter.next().unwrap_or((Acc::new(p.k, p.per_class_k.clone()), None));
+    for (a, b) in iter {
+        acc.merge(a);
+        bad = min_opt(bad, b);
+    }
     if let Some(r) = bad {
         return Err(m.describe_bad_row(r));
     }
@@ -452,11 +506,7 @@ fn scan_select<T: Prob, const ENTROPY: bool>(
             let l = keep.trailing_zeros() as usize;
             keep &= keep - 1;
             let row = r0 + l;
-            acc.push(Cand {
-                key: score_key(scores[l].to_f64(), p.largest),
-                row: offset + row as u64,
-                label: out.label[l],
-            });
+            acc.push(Cand::new(score_key(scores[l].to_f64(), p.largest), offset + row as u64, out.label[l]));
         }
     });
     first_bad
@@ -492,10 +542,13 @@ pub fn reduce_candidates(
         if indices[i] < 0 {
             return Err(param("indices", format!("candidate {i} has a negative row index")));
         }
-        if labels[i] < 0 || labels[i] > u32::MAX as i64 || nc.is_some_and(|c| labels[i] as usize >= c) {
+        if indices[i] as u64 >= MAX_ROWS {
+            return Err(param("indices", format!("candidate {i} has row index {} >= 2^40", indices[i])));
+        }
+        if labels[i] < 0 || labels[i] as usize >= MAX_CLASSES || nc.is_some_and(|c| labels[i] as usize >= c) {
             return Err(param("labels", format!("candidate {i} has label {} out of range", labels[i])));
         }
-        acc.push(Cand { key: score_key(scores[i], largest), row: indices[i] as u64, label: labels[i] as u32 });
+        acc.push(Cand::new(score_key(scores[i], largest), indices[i] as u64, labels[i] as u32));
     }
     Ok(Selection::from_cands(&acc.finish(), largest))
 }
@@ -508,6 +561,24 @@ mod tests {
     fn sel(p: &Array2<f64>, params: &SelectParams) -> Selection {
         let m = Matrix::new(p.view()).unwrap();
         select(&m, params).unwrap()
+    }
+
+    #[test]
+    fn bucket_sort_equals_a_plain_sort() {
+        let mut x: u64 = 99;
+        for (n, distinct) in [(70_000usize, 50u64), (300_000, 1 << 20), (200_000, 1)] {
+            let mut v: Vec<Cand> = (0..n)
+                .map(|i| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let score = ((x >> 33) % distinct) as f64 / distinct as f64;
+                    Cand::new(score_key(score, i % 2 == 0), (n - i) as u64, (x % 7) as u32)
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_unstable_by_key(Cand::rank);
+            sort_cands(&mut v);
+            assert_eq!(v, want, "n={n} distinct={distinct}");
+        }
     }
 
     #[test]
