@@ -330,7 +330,7 @@ def test_kill_9_then_resume_gives_identical_output(wine, tmp_path, decision, out
 
     out = tmp_path / "run" / output
     state = tmp_path / "run" / f".{output}.pseudolabel-partial" / "_pseudolabel_work" / \
-        "files" / "f00000.json"
+        "files" / "f00000-s000000.json"
     proc = _cli(*args, "--output", str(out), env={"PSEUDOLABEL_BATCH_CHUNK_DELAY": "0.25"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -410,3 +410,28 @@ def test_progress_bar_on_a_terminal(wine, tmp_path):
     bar(10)
     bar.close()
     assert plain.getvalue().startswith("pseudolabel label: 10 rows, ")
+
+
+def test_segments_done_out_of_order_resume_to_the_same_output(wine, tmp_path):
+    """Segment states written in any order (as Dask tasks do) resume to the same output."""
+    from pseudolabel.batch.io import inspect_input
+
+    mod = importlib.import_module("pseudolabel.batch.label")
+    model, pool_path, _ = wine
+    ref = label(model, pool_path, tmp_path / "ref.parquet", top_k=40, chunk_rows=10)
+    assert ref.chunks == 72  # 3 segments of 32 chunks
+    files = [inspect_input(str(pool_path))]
+    job = mod.prepare_job(model, tmp_path / "o.parquet", sources=files,
+                          source_fingerprint=[f.fingerprint() for f in files], id_column=None,
+                          decision=mod.DecisionSpec.from_options(top_k=40), chunk_rows=10,
+                          probabilities=False, resume=False, overwrite=False,
+                          trust_pickle=False)
+    last = mod.process_source(job.plan, 0, files[0], 0, probabilities=False, segments=(2, 3))
+    assert (last.first_chunk, len(last.chunk_rows), last.rows) == (64, 8, 72)
+    first = mod.process_source(job.plan, 0, files[0], 0, probabilities=False,
+                               segments=(0, 1))
+    assert len(first.chunk_rows) == 32
+    res = label(model, pool_path, tmp_path / "o.parquet", top_k=40, chunk_rows=10,
+                resume=True)
+    assert res.resumed and res.chunks == 72
+    assert (tmp_path / "o.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()

@@ -38,7 +38,7 @@ def cluster():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as lc, Client(lc) as client:
+                      dashboard_address=":0") as lc, Client(lc) as client:
         yield lc, client
 
 
@@ -93,6 +93,18 @@ def test_dask_output_identical_to_local(cluster, wine, tmp_path, decision):
         got = pd.read_parquet(tmp_path / "dask")
         assert got["uid"].tolist() == pool["uid"].tolist()
         assert sorted(got.loc[got["selected"], "uid"]) == sorted(pool["uid"].iloc[ref.indices])
+
+
+def test_one_big_file_is_split_into_segment_tasks(cluster, wine, tmp_path):
+    _, client = cluster
+    model, _, pool = wine
+    pool.to_parquet(tmp_path / "pool.parquet", row_group_size=100)
+    label(model, tmp_path / "pool.parquet", tmp_path / "ref", top_k=33, chunk_rows=7,
+          probabilities=True)
+    res = dask_label(model, tmp_path / "pool.parquet", tmp_path / "dask", top_k=33,
+                     chunk_rows=7, probabilities=True, client=client)
+    assert res.chunks == 77  # 534 rows / 7: segments of 32 chunks -> 3 tasks
+    _same_dataset(tmp_path / "ref", tmp_path / "dask")
 
 
 def test_dask_dataframe_input(cluster, wine, tmp_path):

@@ -17,6 +17,7 @@ Importing this module does not import Dask; calling :func:`label` does.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -56,23 +57,23 @@ def _distributed():
 def local_cluster(n_workers: int, **kwargs: Any):
     """Start a ``dask.distributed.LocalCluster`` of worker processes on loopback.
 
-    One thread per worker (backends and kernels bring their own threads), no dashboard.
-    Extra keyword arguments go to ``LocalCluster``.
+    One thread per worker (backends and kernels bring their own threads); the scheduler's
+    HTTP server takes a free port (never a fixed 8787 another cluster may hold). Extra
+    keyword arguments go to ``LocalCluster``.
     """
     if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) \
             or n_workers < 1:
         raise ParameterError(f"workers must be a positive integer, got {n_workers!r}")
     distributed = _distributed()
     opts = dict(n_workers=int(n_workers), threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None)
+                host="127.0.0.1", dashboard_address=":0")
     opts.update(kwargs)
     return distributed.LocalCluster(**opts)
 
 
 # ----------------------------------------------------------------- tasks (run on workers)
 def _stats(result: FileResult) -> FileResult:
-    return FileResult(result.index, result.rows, result.chunk_rows, result.class_counts,
-                      result.selected_counts, None)
+    return dataclasses.replace(result, topk=None)
 
 
 def _topk(result: FileResult):
@@ -91,17 +92,38 @@ def _count(info) -> int:
     return count_rows(info)
 
 
-def _submit_source(client, plan, index: int, source: Any, offset: int, probabilities: bool,
-                   where: str):
-    """Submit :func:`process_source` for a file, or for a delayed Dask partition."""
+def _submit_source(client, plan, index: int, source: Any, offset: int, n_rows: int,
+                   probabilities: bool, where: str) -> list:
+    """Submit :func:`process_source` tasks for one input; return their futures.
+
+    A Parquet or ``.npy`` file (which can be entered at any row cheaply) gets one task per
+    segment of ``plan.segment_chunks`` chunks, so one big file spreads over the workers.
+    A CSV file (read from its start) and a Dask partition get one task each.
+    """
     if hasattr(source, "dask") and hasattr(source, "key"):  # a Delayed partition
         import dask
 
         task = dask.delayed(process_source, pure=False)(
             plan, index, source, offset, probabilities=probabilities, where=where)
-        return client.compute(task)
-    return client.submit(process_source, plan, index, source, offset,
-                         probabilities=probabilities, where=where, pure=False)
+        return [client.compute(task)]
+    if getattr(source, "format", None) in ("parquet", "npy") and n_rows > 0:
+        n_chunks = -(-n_rows // plan.chunk_rows)
+        n_segments = -(-n_chunks // plan.segment_chunks)
+        return [client.submit(process_source, plan, index, source, offset,
+                              probabilities=probabilities, segments=(k, k + 1), where=where,
+                              pure=False)
+                for k in range(n_segments)]
+    return [client.submit(process_source, plan, index, source, offset,
+                          probabilities=probabilities, where=where, pure=False)]
+
+
+def _combine(parts: list[FileResult]) -> FileResult:
+    """One input's result from its segment tasks' results."""
+    parts = sorted(parts, key=lambda r: r.first_chunk)
+    rows = [n for r in parts for n in r.chunk_rows]
+    return FileResult(parts[0].index, int(sum(rows)), rows,
+                      np.sum([r.class_counts for r in parts], axis=0),
+                      np.sum([r.selected_counts for r in parts], axis=0), None)
 
 
 def _is_dask_dataframe(obj: Any) -> bool:
@@ -235,16 +257,18 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
     with cleanup_on_error(job):
         plan = job.plan
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        done = [_submit_source(client, plan, i, src, int(offsets[i]), probabilities,
-                               wheres[i]) for i, src in enumerate(sources)]
+        done = [f for i, src in enumerate(sources)
+                for f in _submit_source(client, plan, i, src, int(offsets[i]), int(lengths[i]),
+                                        probabilities, wheres[i])]
         stats = [client.submit(_stats, f, pure=False) for f in done]
-        results: list[FileResult] = [None] * len(stats)  # type: ignore[list-item]
+        by_input: dict[int, list[FileResult]] = {i: [] for i in range(len(sources))}
         try:
-            for fut, res in distributed.as_completed(stats, with_results=True):
-                results[res.index] = res
+            for _, res in distributed.as_completed(stats, with_results=True):
+                by_input[res.index].append(res)
                 bar(res.rows)
         finally:
             bar.close()
+        results = [_combine(by_input[i]) for i in range(len(sources))]
         labels = None
         if decision.is_global:
             merged = _tree_reduce(client, [client.submit(_topk, f, pure=False) for f in done])

@@ -77,6 +77,8 @@ from pseudolabel.exceptions import (
 __all__ = ["DEFAULT_CHUNK_ROWS", "DecisionSpec", "LabelResult", "label"]
 
 DEFAULT_CHUNK_ROWS = 100_000
+#: chunks per segment: the unit of state files and of Dask tasks within one big file
+SEGMENT_CHUNKS = 32
 RESERVED_COLUMNS = ("label", "confidence", "margin", "selected")
 DEFAULT_ID_NAME = "row"
 SUMMARY_NAME = "_pseudolabel_summary.json"
@@ -207,6 +209,7 @@ class FileResult:
     class_counts: np.ndarray
     selected_counts: np.ndarray
     topk: Any = field(default=None, repr=False)
+    first_chunk: int = 0
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -227,6 +230,7 @@ class Plan:
     decision: DecisionSpec
     chunk_rows: int
     staging: str
+    segment_chunks: int = 32
 
     @property
     def work(self) -> Path:
@@ -413,63 +417,106 @@ def _table_chunks(plan: Plan, frame: Any, start_chunk: int):
         yield Chunk(index, start, X, ids)
 
 
-def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabilities: bool,
-                   where: str | None = None,
-                   on_rows: Callable[..., None] | None = None) -> FileResult:
-    """Score every chunk of one input (file or partition), resuming from its state file.
+def _segment_state_path(work: Path, index: int, segment: int) -> Path:
+    return work / "files" / f"f{index:05d}-s{segment:06d}.json"
 
-    Runs in the driver for local jobs and on a worker for Dask jobs. Chunks recorded in
-    ``work/files/fNNNNN.json`` are skipped; their TopK states are reloaded and merged.
+
+def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabilities: bool,
+                   segments: tuple[int, int | None] = (0, None), where: str | None = None,
+                   on_rows: Callable[..., None] | None = None) -> FileResult:
+    """Score the chunks of one input (file or partition), resuming from its state files.
+
+    Runs in the driver for local jobs and on a worker for Dask jobs. The chunks of an input
+    are grouped in segments of ``plan.segment_chunks``; each segment has a state file
+    (``work/files/fNNNNN-sSSSSSS.json``) that lists its finished chunks, so a Dask job can
+    score the segments of one big file on several workers and any run can resume any
+    other's work. ``segments=(first, stop)`` limits the call to those segments (``stop``
+    None: to the end of the input). Chunks already recorded are not scored again; their
+    TopK states are reloaded and merged.
+
+    Returns
+    -------
+    FileResult
+        Counts and the TopK of the chunks in range; ``first_chunk`` is the first of them.
     """
     bundle = _bundle_for(plan)
     C = plan.n_classes
+    S = plan.segment_chunks
+    first_seg, stop_seg = segments
     where = where or (source.path if isinstance(source, InputFile) else f"partition {index}")
     work = plan.work
-    state_path = work / "files" / f"f{index:05d}.json"
-    pending = work / "pending"
-    final_dir = Path(plan.staging)
-    out_dir = pending if plan.decision.is_global else final_dir
-    state: dict[str, Any] = {"index": index, "offset": offset, "chunks": [],
-                             "complete": False}
-    if state_path.exists():
-        state = json.loads(state_path.read_text())
-        if state.get("offset") != offset:
+    out_dir = work / "pending" if plan.decision.is_global else Path(plan.staging)
+    states: dict[int, dict[str, Any]] = {}
+    for path in sorted((work / "files").glob(f"f{index:05d}-s*.json")):
+        st = json.loads(path.read_text())
+        seg = int(st["segment"])
+        if seg < first_seg or (stop_seg is not None and seg >= stop_seg):
+            continue
+        if st.get("offset") != offset:
             raise InputError(
-                f"{where}: the interrupted run saw this input at row {state.get('offset')}, now "
+                f"{where}: the interrupted run saw this input at row {st.get('offset')}, now "
                 f"at row {offset}; the inputs changed, start again with --overwrite")
-    chunks: list[dict[str, Any]] = state["chunks"]
-    class_counts = np.zeros(C, dtype=np.int64)
-    selected_counts = np.zeros(C, dtype=np.int64)
+        states[seg] = st
     topk = plan.decision.new_topk() if plan.decision.is_global else None
-    for i, c in enumerate(chunks):
-        class_counts += np.asarray(c["class_counts"], dtype=np.int64)
-        selected_counts += np.asarray(c["selected_counts"], dtype=np.int64)
-        if topk is not None:
-            topk.merge(_load_topk(work / "topk" / f"{part_name(index, i)}.topk"))
-        if on_rows is not None:
-            on_rows(c["rows"], True)
+    for seg, st in sorted(states.items()):
+        for j, c in enumerate(st["chunks"]):
+            if topk is not None:
+                topk.merge(_load_topk(work / "topk" / f"{part_name(index, seg * S + j)}.topk"))
+            if on_rows is not None:
+                on_rows(c["rows"], True)
+    # The segment where the input ends, when a run has seen the end (complete, short).
+    end_seg = min((seg for seg, st in states.items()
+                   if st["complete"] and len(st["chunks"]) < S), default=None)
+    # Segments in range that still need work; open-ended: up to the end if known, else up
+    # to one past the last known segment.
+    stop = stop_seg if stop_seg is not None else (
+        end_seg + 1 if end_seg is not None else max([first_seg - 1, *states]) + 2)
+    todo = [seg for seg in range(first_seg, stop) if not states.get(seg, {}).get("complete")]
     delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
-    if not state["complete"]:
-        for chunk in _source_chunks(plan, source, len(chunks)):
+    if todo:
+        start_seg = todo[0]
+        start_chunk = start_seg * S + len(states.get(start_seg, {}).get("chunks", []))
+        stop_chunk = None if stop_seg is None else stop_seg * S
+        last_seg = start_seg
+        for chunk in _source_chunks(plan, source, start_chunk):
+            if stop_chunk is not None and chunk.index >= stop_chunk:
+                break
+            seg = last_seg = chunk.index // S
+            st = states.setdefault(seg, {"index": index, "segment": seg, "offset": offset,
+                                         "chunks": [], "complete": False})
+            if st["complete"] or chunk.index % S < len(st["chunks"]):
+                continue  # done by another run (a Dask segment task)
             table, cc, sc, ctk = _score_chunk(plan, bundle, chunk, where, offset, probabilities)
             name = part_name(index, chunk.index)
             _atomic_write_table(out_dir / name, table)
             if ctk is not None and topk is not None:
                 _atomic_write_bytes(work / "topk" / f"{name}.topk", pickle.dumps(ctk))
                 topk.merge(ctk)
-            chunks.append({"rows": chunk.n_rows, "class_counts": cc.tolist(),
-                           "selected_counts": sc.tolist()})
-            class_counts += cc
-            selected_counts += sc
-            _atomic_write_json(state_path, state)
+            st["chunks"].append({"rows": chunk.n_rows, "class_counts": cc.tolist(),
+                                 "selected_counts": sc.tolist()})
+            st["complete"] = len(st["chunks"]) == S
+            _atomic_write_json(_segment_state_path(work, index, seg), st)
             if on_rows is not None:
                 on_rows(chunk.n_rows)
             if delay:
                 time.sleep(delay)
-        state["complete"] = True
-        _atomic_write_json(state_path, state)
-    rows = [c["rows"] for c in chunks]
-    return FileResult(index, int(sum(rows)), rows, class_counts, selected_counts, topk)
+        else:  # the input ended inside segment last_seg (or before it started)
+            st = states.setdefault(last_seg, {"index": index, "segment": last_seg,
+                                              "offset": offset, "chunks": [],
+                                              "complete": False})
+            if not st["complete"]:
+                st["complete"] = True
+                _atomic_write_json(_segment_state_path(work, index, last_seg), st)
+    rows: list[int] = []
+    class_counts = np.zeros(C, dtype=np.int64)
+    selected_counts = np.zeros(C, dtype=np.int64)
+    for seg in sorted(states):
+        for c in states[seg]["chunks"]:
+            rows.append(int(c["rows"]))
+            class_counts += np.asarray(c["class_counts"], dtype=np.int64)
+            selected_counts += np.asarray(c["selected_counts"], dtype=np.int64)
+    return FileResult(index, int(sum(rows)), rows, class_counts, selected_counts, topk,
+                      first_chunk=first_seg * S)
 
 
 def finalize_source(plan: Plan, index: int, offset: int, chunk_rows: Sequence[int],
@@ -618,6 +665,7 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
         "version": _STATE_VERSION, "bundle": bundle.checksum, "inputs": source_fingerprint,
         "id_column": id_column, "decision": decision.as_json(), "chunk_rows": int(chunk_rows),
         "probabilities": bool(probabilities), "output": str(output),
+        "segment_chunks": SEGMENT_CHUNKS,
     }
     if output.exists() and not overwrite:
         raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it")
@@ -658,7 +706,7 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
         id_name=id_name, id_type=id_type if id_column else pa.int64(),
         label_type=_arrow_label_type(bundle.classes), n_classes=len(bundle.classes),
         proba_names=proba_names, decision=decision, chunk_rows=int(chunk_rows),
-        staging=str(staging),
+        staging=str(staging), segment_chunks=SEGMENT_CHUNKS,
     )
     _BUNDLES[(plan.bundle_path, plan.bundle_checksum)] = bundle
     return Job(plan, bundle, output, list(sources), resumed, probabilities, overwrite, spec)
