@@ -1,10 +1,12 @@
 """Run the batch ``label`` job on a Dask cluster: :func:`label`.
 
-Each input file (or each partition of a ``dask.dataframe``) is one task: the worker loads
-the model bundle once per process (verifying its checksums), scores the input chunk by chunk
-with the backend and the Rust kernels, and writes its Parquet parts, exactly as the local
-job does (:func:`pseudolabel.batch.label.process_source`). The output is therefore identical
-to a local run over the same inputs and ``chunk_rows``: same parts, same rows, same bytes.
+Parquet and ``.npy`` files are split into segments of 32 chunks, one task each (so one big
+file spreads over the workers); a CSV file or a partition of a ``dask.dataframe`` is one
+task. The worker loads the model bundle once per process (verifying its checksums), scores
+its chunks with the backend and the Rust kernels, and writes their Parquet parts and state
+files exactly as the local job does (:func:`pseudolabel.batch.label.process_source`). The
+output is therefore identical to a local run over the same inputs and ``chunk_rows``: same
+parts, same rows, same bytes; and a local run can resume a Dask run's work, and back.
 
 Global decisions (``top_k``, ``per_class_k``) are a tree reduction of
 :class:`pseudolabel.kernels.TopK` merges on the workers; only the merged accumulator comes

@@ -26,9 +26,10 @@ Crash safety
 ------------
 Everything is written under a staging directory beside the output
 (``.NAME.pseudolabel-partial``). Parts are written to a temporary name and renamed. After
-each chunk a per-file state file (also replaced atomically) records what is done, so a job
-killed at any point resumes at the first chunk not recorded; chunks are cut at the same
-rows, so the final output is identical to an uninterrupted run. Only when all parts are
+each chunk the state file of its segment (32 chunks of one input; also replaced
+atomically) records what is done, so a job killed at any point resumes at the first chunk
+not recorded; chunks are cut at the same rows, so the final output is identical to an
+uninterrupted run. A lock file keeps a second live run on the same host out. Only when all parts are
 final does the output appear: the staging directory is renamed to the output directory,
 or its parts are concatenated into a temporary file that is renamed to the output file.
 Memory stays bounded by one chunk plus the top-k accumulators.
