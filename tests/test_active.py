@@ -27,8 +27,8 @@ def _one_blas_thread():
     """Small fits on a shared CPU: BLAS thread oversubscription makes them many times slower."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    with threadpool_limits(limits=1, user_api="blas"), isolated_plugin_manager():
+        yield  # built-in plugins only: tests never depend on what happens to be installed
 
 @parametrize_with_checks(
     [
@@ -319,7 +319,7 @@ def test_clone_and_params_are_pure():
         ActiveLearner(query_strategy="nope").fit(X, y)
 
 
-def test_entropy_beats_random_on_digits_quality():
+def test_margin_beats_random_on_digits_quality():
     """Quality check on a real dataset (several seeds, small budget): the benchmark does more."""
     X, y = load_digits(return_X_y=True)
     gains = []

@@ -35,8 +35,8 @@ def _one_blas_thread():
     """Small fits on a shared CPU: BLAS thread oversubscription makes them many times slower."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    with threadpool_limits(limits=1, user_api="blas"), isolated_plugin_manager():
+        yield  # built-in plugins only: tests never depend on what happens to be installed
 
 class TableLearner:
     """A 'model' whose predict_proba looks rows up in a fixed table: X holds row ids."""

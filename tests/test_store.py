@@ -22,6 +22,15 @@ from pseudolabel.store import LabelStore, SQLiteStore, open_store
 NAMES = np.array(["setosa", "versicolor", "virginica"])
 
 
+@pytest.fixture(autouse=True)
+def _builtin_plugins_only():
+    """Tests never depend on whatever plugins happen to be installed."""
+    from pseudolabel.plugins import isolated_plugin_manager
+
+    with isolated_plugin_manager():
+        yield
+
+
 @pytest.fixture
 def store(tmp_path):
     s = SQLiteStore(tmp_path / "labels.db", create=True)
@@ -310,7 +319,7 @@ def test_two_teach_commands_at_once_are_safe(project):
     second = pd.DataFrame({"id": ids[2000:], "label": ["a"] * 2000})
     first.to_csv(tmp / "one.csv", index=False)
     second.to_csv(tmp / "two.csv", index=False)
-    env = dict(os.environ)
+    env = dict(os.environ, PSEUDOLABEL_DISABLE_PLUGINS="all")
     cmd = [sys.executable, "-m", "pseudolabel", "teach", "--store", db, "--annotator"]
     procs = [
         subprocess.Popen(cmd + ["ann1", str(tmp / "one.csv")], env=env,
