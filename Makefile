@@ -37,7 +37,7 @@ demo: $(VENV)/.plugins
 	$(PY) -m pseudolabel demo
 
 test-rust:
-	cargo test --release
+	cargo test
 
 test-python: $(VENV)/.plugins
 	$(PY) -m pytest tests $(wildcard plugins/*/tests) -q -p no:cacheprovider
