@@ -276,9 +276,10 @@ def table_to_matrix(table: pa.Table, feature_columns: Sequence[str], *, path: st
                 f"{path}: feature column {name!r} has type {t}, expected numbers "
                 f"(rows {start}..{start + table.num_rows - 1})"
             )
-        if t != pa.float64():
-            col = pc.cast(col, pa.float64())
-        X[:, j] = col.to_numpy()
+        if (pa.types.is_floating(t) or pa.types.is_integer(t)) and col.null_count == 0:
+            X[:, j] = col.to_numpy()  # numpy converts while copying: no temporary column
+        else:  # nulls become NaN; booleans and decimals become numbers
+            X[:, j] = pc.cast(col, pa.float64()).to_numpy()
     return X
 
 
