@@ -392,3 +392,18 @@ def test_cli_query_with_a_model_bundle(project, capsys):
                  "--output", str(tmp / "q.csv"), "--model", str(tmp / "bundle"), "--strategy",
                  "qbc"]) == 2
     assert "committee" in capsys.readouterr().err
+
+
+def test_cli_teach_parquet_with_numeric_labels(tmp_path, capsys):
+    db = str(tmp_path / "labels.db")
+    pd.DataFrame({"id": [1, 2, 3], "label": [0, 1, 1]}).to_parquet(tmp_path / "seed.parquet")
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp_path / "seed.parquet")]) == 0
+    # the same classes written as floats (a column with gaps), and ids as strings
+    pd.DataFrame({"id": ["1", "2", "3"], "label": [1.0, np.nan, 0.0]}).to_parquet(
+        tmp_path / "answers.parquet")
+    assert main(["teach", "--store", db, str(tmp_path / "answers.parquet")]) == 0
+    assert "2 new human labels" in capsys.readouterr().out
+    with SQLiteStore(db) as s:
+        assert s.classes() == ["0", "1"]
+        cur = s.current_labels().set_index("id")["label"]
+        assert cur.to_dict() == {"1": "1", "2": "1", "3": "0"}

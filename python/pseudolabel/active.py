@@ -411,7 +411,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         weights = None
         if self._pseudo_X is not None and self.pseudo_indices_.shape[0]:
             X = _concat_rows(X, self._pseudo_X)
-            y = np.concatenate([y, self.pseudo_labels_.astype(y.dtype, copy=False)])
+            y = np.concatenate([y, np.asarray(self.pseudo_labels_)])
             if self._pseudo_weights is not None:
                 weights = np.concatenate(
                     [np.ones(self.y_labeled_.shape[0]), self._pseudo_weights]

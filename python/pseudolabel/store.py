@@ -964,7 +964,7 @@ def _cmd_teach(args: argparse.Namespace) -> int:
             conf = rows["confidence"].to_numpy() if "confidence" in rows.columns else None
             result = store.add_labels(
                 rows[args.id_column].to_numpy(),
-                rows[args.label_column].astype(str).str.strip().to_numpy(),
+                rows[args.label_column].to_numpy(),
                 source=args.source,
                 annotator=annotator,
                 round=round_,
