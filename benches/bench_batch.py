@@ -197,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         (5_000_000, 1_000_000, 10_000_000)
     root = Path(args.out) / "batch"
     root.mkdir(parents=True, exist_ok=True)
-    scratch = root / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
+    scratch = root / f"scratch-{os.getpid()}"  # per run: concurrent runs do not collide
     scratch.mkdir()
     t0 = time.perf_counter()
     bundle = make_bundle(root)
