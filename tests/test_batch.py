@@ -264,6 +264,9 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path, monkeypatc
         lock.write_text(json.dumps({"pid": holder.pid, "host": __import__("socket").gethostname()}))
         with pytest.raises(OutputExistsError, match=f"another run \\(pid {holder.pid}\\)"):
             label(model, pool_path, out2, top_k=10, chunk_rows=100, resume=True)
+        with pytest.raises(OutputExistsError, match="another run"):  # not even --overwrite
+            label(model, pool_path, out2, top_k=10, chunk_rows=100, overwrite=True)
+        assert staging.is_dir()
     finally:
         holder.kill()
         holder.wait()

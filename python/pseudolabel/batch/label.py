@@ -68,6 +68,7 @@ from pseudolabel.batch.io import (
 )
 from pseudolabel.exceptions import (
     BackendError,
+    BundleError,
     InputError,
     OutputExistsError,
     ParameterError,
@@ -311,7 +312,7 @@ def _bundle_for(plan: Plan) -> ModelBundle:
     if b is None:
         b = load_bundle(plan.bundle_path, trust_pickle=plan.trust_pickle)
         if b.checksum != plan.bundle_checksum:
-            raise InputError(f"{plan.bundle_path}: the bundle changed while the job ran")
+            raise BundleError(f"{plan.bundle_path}: the bundle changed while the job ran")
         _BUNDLES.clear()
         _BUNDLES[key] = b
     return b
@@ -400,25 +401,25 @@ def _score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offs
     return table, class_counts, selected_counts, topk
 
 
-def _source_chunks(plan: Plan, source: Any, start_chunk: int):
+def _source_chunks(plan: Plan, source: Any, start_chunk: int, where: str):
     if isinstance(source, InputFile):
         return iter_chunks(source, plan.feature_columns, plan.id_column, plan.chunk_rows,
                            start_chunk=start_chunk)
-    return _table_chunks(plan, source, start_chunk)
+    return _table_chunks(plan, source, start_chunk, where)
 
 
-def _table_chunks(plan: Plan, frame: Any, start_chunk: int):
+def _table_chunks(plan: Plan, frame: Any, start_chunk: int, where: str):
     """Chunks of an in-memory pandas DataFrame / pyarrow Table (a Dask partition)."""
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame,
                                                                            preserve_index=False)
     missing = [c for c in (*plan.feature_columns, *([plan.id_column] if plan.id_column else []))
                if c not in table.column_names]
     if missing:
-        raise InputError(f"partition is missing column(s) {', '.join(map(repr, missing))}")
+        raise InputError(f"{where} is missing column(s) {', '.join(map(repr, missing))}")
     for index, start in enumerate(range(start_chunk * plan.chunk_rows, table.num_rows,
                                         plan.chunk_rows), start=start_chunk):
         t = table.slice(start, plan.chunk_rows)
-        X = table_to_matrix(t, plan.feature_columns, path="partition", start=start)
+        X = table_to_matrix(t, plan.feature_columns, path=where, start=start)
         ids = t.column(plan.id_column).combine_chunks() if plan.id_column else None
         yield Chunk(index, start, X, ids)
 
@@ -484,7 +485,7 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
         start_chunk = start_seg * S + len(states.get(start_seg, {}).get("chunks", []))
         stop_chunk = None if stop_seg is None else stop_seg * S
         last_seg = start_seg
-        for chunk in _source_chunks(plan, source, start_chunk):
+        for chunk in _source_chunks(plan, source, start_chunk, where):
             if stop_chunk is not None and chunk.index >= stop_chunk:
                 break
             seg = last_seg = chunk.index // S
@@ -650,10 +651,8 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
         id_column = bundle.id_column
     for f in files:
         check_columns(f, features, id_column)
-        if f.format == "npy" and f.n_rows is not None:
-            import numpy as _np
-
-            ncol = _np.load(f.path, mmap_mode="r").shape[1]
+        if f.format == "npy":
+            ncol = np.load(f.path, mmap_mode="r").shape[1]
             if ncol != len(features):
                 raise InputError(f"{f.path}: has {ncol} columns, the model expects "
                                  f"{len(features)} features")
@@ -677,6 +676,7 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
         raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it")
     resumed = False
     if staging.exists():
+        _refuse_if_locked(staging / _WORK / "lock", staging)
         job_file = staging / _WORK / "job.json"
         if resume:
             try:
@@ -730,6 +730,19 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
+def _refuse_if_locked(path: Path, staging: Path) -> None:
+    """Raise :class:`OutputExistsError` when a live run on this host holds ``path``."""
+    try:
+        other = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    pid = other.get("pid") if isinstance(other, dict) else None
+    if other.get("host") == socket.gethostname() and pid != os.getpid() and _pid_alive(pid):
+        raise OutputExistsError(
+            f"{staging} is being written by another run (pid {pid}); wait for it to finish "
+            "or stop it first")
+
+
 def _acquire_lock(path: Path, staging: Path) -> None:
     """Refuse to share a staging directory with a live run on this host.
 
@@ -741,16 +754,8 @@ def _acquire_lock(path: Path, staging: Path) -> None:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                other = json.loads(path.read_text())
-            except (OSError, ValueError):
-                other = {}
-            pid = other.get("pid")
-            if other.get("host") == me["host"] and pid != me["pid"] and _pid_alive(pid):
-                raise OutputExistsError(
-                    f"{staging} is being written by another run (pid {pid}); wait for it to "
-                    "finish or stop it first") from None
-            path.unlink(missing_ok=True)
+            _refuse_if_locked(path, staging)
+            path.unlink(missing_ok=True)  # left by a run that is gone
             continue
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
