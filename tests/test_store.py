@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_iris
 
 from pseudolabel.cli import main
@@ -407,3 +409,54 @@ def test_cli_teach_parquet_with_numeric_labels(tmp_path, capsys):
         assert s.classes() == ["0", "1"]
         cur = s.current_labels().set_index("id")["label"]
         assert cur.to_dict() == {"1": "1", "2": "1", "3": "0"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    imports=st.lists(
+        st.tuples(
+            st.sampled_from(["seed", "human", "pseudo"]),
+            st.sampled_from(["", "ann", "bob"]),
+            st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]),
+                               st.sampled_from(["x", "y", "z"])), min_size=1, max_size=6),
+        ),
+        min_size=1, max_size=8,
+    )
+)
+def test_current_labels_match_a_reference_model(tmp_path_factory, imports):
+    """Random import sequences against a plain-Python model of the rules."""
+    path = tmp_path_factory.mktemp("prop") / "labels.db"
+    records: list[tuple] = []  # (seq, id, label, source, annotator), deduplicated
+    keys = set()
+    with SQLiteStore(path, create=True) as s:
+        s.add_items(["a", "b", "c", "d"])
+        s.add_classes(["x", "y", "z"])
+        for source, who, pairs in imports:
+            ids = [p[0] for p in pairs]
+            labels = [p[1] for p in pairs]
+            firsts: dict[str, str] = {}
+            clash = any(firsts.setdefault(i, lab) != lab for i, lab in pairs)
+            if clash:
+                with pytest.raises(InputError, match="same import"):
+                    s.add_labels(ids, labels, source=source, annotator=who or None)
+                continue
+            s.add_labels(ids, labels, source=source, annotator=who or None)
+            for i, lab in pairs:
+                key = (i, lab, source, who)
+                if key not in keys:
+                    keys.add(key)
+                    records.append((len(records), i, lab, source, who))
+        expected = {}
+        for include_pseudo in (False, True):
+            expected = {}
+            for seq, i, lab, source, who in records:
+                if source == "pseudo" and not include_pseudo:
+                    continue
+                rank = (0 if source == "pseudo" else 1, seq)
+                if i not in expected or rank > expected[i][0]:
+                    expected[i] = (rank, lab, source)
+            got = s.current_labels(include_pseudo=include_pseudo).set_index("id")
+            assert {i: (v[1], v[2]) for i, v in expected.items()} == {
+                i: (r["label"], r["source"]) for i, r in got.iterrows()
+            }
+        assert len(s.history()) == len(records)
