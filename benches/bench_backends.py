@@ -1,8 +1,8 @@
 """Backend benchmark: what the backend layer and the plugin events cost.
 
 Every figure is a ratio against a reference timed in the same run. The machine is shared and
-noisy, so runs are interleaved and the fastest of each is kept (as ``timeit`` advises: the
-minimum is the run least disturbed by other processes; the wrapper's cost is deterministic):
+noisy, so everything runs single-threaded, times are CPU times of this process, runs are
+interleaved and the fastest of each is kept (as ``timeit`` advises):
 
 * fit + predict_proba through ``make_backend(...)`` / the model library called directly
   (target: at most 1.10, i.e. the wrapper's checks and label mapping add <10%);
@@ -16,13 +16,23 @@ minimum is the run least disturbed by other processes; the wrapper's cost is det
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
-import time
-from pathlib import Path
+import os
 
-import numpy as np
+# One thread everywhere, so that CPU time measures the work itself (see TIMER below).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+#: CPU time of this process: unlike wall-clock time it does not grow when the other processes
+#: of a shared machine take the cores, which is what made wall-clock ratios swing by +-20%.
+TIMER = time.process_time
 
 FIT_TARGET = 1.10
 EVENT_TARGET = 0.05
@@ -41,9 +51,9 @@ def _data(n: int, seed: int = 0):
 def _best_time(func, repeats: int) -> float:
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = TIMER()
         func()
-        times.append(time.perf_counter() - t0)
+        times.append(TIMER() - t0)
     return min(times)
 
 
@@ -114,12 +124,12 @@ def bench_backends(X, y, repeats: int) -> list[tuple[str, float, float]]:
         direct_fit(X, y), via_backend()  # warm-up (imports, caches)
         t_direct, t_backend = [], []
         for _ in range(repeats):  # interleaved, so load spikes hit both
-            t0 = time.perf_counter()
+            t0 = TIMER()
             model = direct_fit(X, y)
-            t_direct.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            t_direct.append(TIMER() - t0)
+            t0 = TIMER()
             backend = via_backend()
-            t_backend.append(time.perf_counter() - t0)
+            t_backend.append(TIMER() - t0)
         fit_ratio = min(t_backend) / min(t_direct)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp)
