@@ -885,6 +885,15 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_plugins_command(args: argparse.Namespace) -> int:
+    try:
+        return _print_plugins(args)
+    except BrokenPipeError:  # `pseudolabel plugins | head`: the reader went away, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _print_plugins(args: argparse.Namespace) -> int:
     pm = get_plugin_manager()
     rows = list_plugins(pm)
     if args.json:
