@@ -269,10 +269,10 @@ def pseudolabel_round_end(summary: RoundSummary) -> None:
 def pseudolabel_labels_selected(selection: LabelsSelected) -> None:
     """Observe the rows a loop has just labeled.
 
-    Called by the self-training loops each time a strategy selects pseudo-labels (once per
-    round with a non-empty selection) and by active learning after each query, through
-    :func:`pseudolabel.plugins.emit_labels_selected`. Called before the model is refit on the
-    new labels. Not ``firstresult``; return values are ignored.
+    Called through :func:`pseudolabel.plugins.emit_labels_selected` by the self-training loops
+    once per round with a non-empty selection (before ``pseudolabel_round_end`` of that round),
+    and by active learning for each batch of queried rows and each batch of pseudo-labels.
+    Not ``firstresult``; return values are ignored.
 
     Parameters
     ----------
