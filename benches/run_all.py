@@ -22,6 +22,8 @@ SCRIPTS: list[str] = [
     "bench_active.py",
     "bench_backends.py",
     "bench_batch.py",
+    "bench_quality.py",
+    "bench_engine_speed.py",
 ]
 
 
