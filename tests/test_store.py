@@ -460,3 +460,52 @@ def test_current_labels_match_a_reference_model(tmp_path_factory, imports):
                 i: (r["label"], r["source"]) for i, r in got.iterrows()
             }
         assert len(s.history()) == len(records)
+
+
+def test_parquet_pool_streams_slices_and_takes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pseudolabel.store import _ParquetPool
+
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(1000, 3))
+    table = pa.table({"id": np.arange(1000), "a": full[:, 0], "b": full[:, 1],
+                      "c": full[:, 2].astype(np.float32), "s": ["x"] * 1000})
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=137)
+    pf = pq.ParquetFile(tmp_path / "p.parquet")
+    pool = _ParquetPool(pf, ["a", "b", "c"], path="p.parquet", batch_rows=50)
+    expected = full.copy()
+    expected[:, 2] = full[:, 2].astype(np.float32)
+    assert pool.shape == (1000, 3)
+    for start, stop in [(0, 64), (64, 128), (128, 999), (999, 1000), (10, 20), (500, 1000)]:
+        np.testing.assert_array_equal(pool[start:stop], expected[start:stop])
+    idx = rng.permutation(1000)[:77]
+    np.testing.assert_array_equal(pool[idx], expected[idx])
+    np.testing.assert_array_equal(pool[::100], expected[::100])
+    with pytest.raises(InputError, match="'s' is not numeric"):
+        _ParquetPool(pf, ["a", "s"], path="p.parquet")[0:5]
+    with pytest.raises(TypeError, match="never loaded whole"):
+        np.asarray(pool)
+
+
+def test_cli_query_parquet_matches_csv(project):
+    """The streamed Parquet pool (many row groups) picks the same rows as the CSV pool."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp, pool, y = project
+    pq.write_table(pa.Table.from_pandas(pool, preserve_index=False), tmp / "rg.parquet",
+                   row_group_size=16)
+    pool.to_csv(tmp / "pool.csv", index=False)
+    outs = {}
+    for strategy in ("entropy", "ranked_batch", "vote_entropy"):
+        for name in ("rg.parquet", "pool.csv"):
+            db = tmp / f"{strategy}-{name}.db"
+            assert main(["teach", "--store", str(db), "--source", "seed",
+                         str(tmp / "seed.csv")]) == 0
+            out = tmp / f"{strategy}-{name}.csv"
+            assert main(["query", "--store", str(db), "--input", str(tmp / name), "--n", "15",
+                         "--output", str(out), "--strategy", strategy, "--param", "C=0.5"]) == 0
+            outs[name] = pd.read_csv(out, dtype={"id": str}).drop(columns=["batch"])
+        pd.testing.assert_frame_equal(outs["rg.parquet"], outs["pool.csv"], check_exact=False)

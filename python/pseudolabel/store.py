@@ -1025,6 +1025,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pseudolabel.active import ActiveLearner
+    from pseudolabel.strategies.query import take_rows
 
     if args.n < 1:
         raise ParameterError(f"--n must be a positive integer, got {args.n}")
@@ -1034,12 +1035,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
     params = _parse_params(args.param)
     store = open_store(args.store)
     try:
-        pool = _read_table(args.input, text_columns=(args.id_column,))
+        pool = _PoolFile(args.input, args.id_column)
         if args.id_column not in pool.columns:
             raise InputError(
                 f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
             )
-        ids = np.asarray(_as_text_ids(pool[args.id_column].to_numpy()), dtype=object)
+        ids = np.asarray(_as_text_ids(pool.ids()), dtype=object)
         dup = pd.Index(ids).duplicated()
         if dup.any():
             raise InputError(f"{args.input}: id {ids[np.flatnonzero(dup)[0]]!r} appears twice")
@@ -1061,7 +1062,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
             raise InputError(f"{args.input} has no feature column(s) {missing}")
         if not features:
             raise InputError(f"{args.input} has no feature columns besides {args.id_column!r}")
-        X = pool[features]
+        X = pool.features(features)
         labels = store.current_labels(include_pseudo=args.use_pseudo)
         if labels.empty and bundle is None:
             raise InputError(
@@ -1096,7 +1097,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
                     _cli_backend(args.backend, params), query_strategy=args.strategy,
                     classes=store.classes(), random_state=args.seed,
                 )
-                learner.fit(X.iloc[lab_rows], labels["label"].to_numpy().astype(str))
+                learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))
                 idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
                 version = _model_version(args.backend, params, labels, args.strategy)
             else:
@@ -1107,9 +1108,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(f"warning: {w.message}", file=sys.stderr)
         if idx.shape[0] == 0:
             raise InputError("no unlabeled rows left in the pool to query")
-        P = np.asarray(learner.predict_proba(X.iloc[idx]))
+        P = np.asarray(learner.predict_proba(take_rows(X, idx)))
         guess = np.asarray(learner.classes_)[np.argmax(P, axis=1)]
-        batch = pool.iloc[idx].copy()
+        batch = pool.rows(idx)
         front = pd.DataFrame(
             {
                 args.id_column: ids[idx],
@@ -1146,6 +1147,159 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+class _PoolFile:
+    """The pool of ``pseudolabel query``: a CSV read with pandas, or a Parquet file streamed.
+
+    Parquet features are never loaded whole: :class:`_ParquetPool` serves row slices batch by
+    batch, so scoring memory stays bounded by the chunk size.
+    """
+
+    def __init__(self, path: str, id_column: str) -> None:
+        self.path = path
+        self._df = None
+        self._pf = None
+        if Path(path).suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"no such file: {path}")
+            try:
+                self._pf = pq.ParquetFile(path)
+            except Exception as exc:  # pyarrow raises several types on corrupt files
+                raise InputError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+            self.columns = list(self._pf.schema_arrow.names)
+        else:
+            self._df = _read_table(path, text_columns=(id_column,))
+            self.columns = list(self._df.columns)
+        self.id_column = id_column
+
+    def ids(self) -> np.ndarray:
+        if self._pf is not None:
+            col = self._pf.read(columns=[self.id_column]).column(self.id_column)
+            return np.asarray(col.to_numpy(zero_copy_only=False))
+        return self._df[self.id_column].to_numpy()
+
+    def features(self, columns: list[str]) -> Any:
+        if self._pf is not None:
+            return _ParquetPool(self._pf, columns, path=self.path)
+        return self._df[columns]
+
+    def rows(self, indices: np.ndarray) -> Any:
+        """Every column of rows ``indices``, in that order, as a DataFrame."""
+        if self._pf is not None:
+            import pyarrow as pa
+
+            parts, order = [], []
+            starts = _row_group_starts(self._pf)
+            groups = np.searchsorted(starts, indices, side="right") - 1
+            for g in np.unique(groups):
+                sel = np.flatnonzero(groups == g)
+                table = self._pf.read_row_group(int(g))
+                parts.append(table.take(pa.array(indices[sel] - starts[g])))
+                order.append(sel)
+            table = pa.concat_tables(parts)
+            frame = table.to_pandas()
+            frame.index = np.concatenate(order)
+            return frame.sort_index().reset_index(drop=True)
+        return self._df.iloc[indices].reset_index(drop=True)
+
+
+def _row_group_starts(pf: Any) -> np.ndarray:
+    sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+class _ParquetPool:
+    """Feature columns of a Parquet file as a read-only float matrix that is never loaded whole.
+
+    Sequential row slices (``pool[a:b]``, how the query strategies walk a pool) stream record
+    batches; fancy indexing (``pool[[i, j]]``) reads the row groups it needs one at a time.
+    Memory stays bounded by one slice (or one row group).
+    """
+
+    ndim = 2
+
+    def __init__(self, pf: Any, columns: list[str], *, path: str, batch_rows: int = 65_536):
+        self._pf = pf
+        self.columns = list(columns)
+        self.path = path
+        self.batch_rows = int(batch_rows)
+        self.shape = (int(pf.metadata.num_rows), len(self.columns))
+        self.dtype = np.dtype(np.float64)
+        self._starts = _row_group_starts(pf)
+        self._iter: Any = None
+        self._buf = np.empty((0, self.shape[1]))
+        self._buf_start = 0
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _convert(self, table: Any) -> np.ndarray:
+        out = np.empty((table.num_rows, len(self.columns)), dtype=np.float64)
+        for j, name in enumerate(self.columns):
+            values = table.column(name).to_numpy(zero_copy_only=False)
+            try:
+                out[:, j] = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise InputError(
+                    f"{self.path}: feature column {name!r} is not numeric ({exc}); choose the "
+                    "feature columns with --features"
+                ) from exc
+        return out
+
+    def _slice(self, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.shape[0])
+        if start >= stop:
+            return np.empty((0, self.shape[1]))
+        if self._iter is None or start < self._buf_start:  # (re)start from the first row
+            self._iter = iter(self._pf.iter_batches(batch_size=self.batch_rows,
+                                                    columns=self.columns))
+            self._buf = np.empty((0, self.shape[1]))
+            self._buf_start = 0
+        while self._buf_start + self._buf.shape[0] < stop:
+            arr = self._convert(next(self._iter))
+            self._buf = np.concatenate([self._buf, arr]) if self._buf.shape[0] else arr
+            if self._buf_start < start:  # drop rows before the slice
+                drop = min(start - self._buf_start, self._buf.shape[0])
+                self._buf = self._buf[drop:]
+                self._buf_start += drop
+        out = self._buf[start - self._buf_start : stop - self._buf_start].copy()
+        self._buf = self._buf[stop - self._buf_start :]
+        self._buf_start = stop
+        return out
+
+    def _take(self, indices: np.ndarray) -> np.ndarray:
+        out = np.empty((indices.shape[0], self.shape[1]))
+        if indices.shape[0] == 0:
+            return out
+        if indices.min() < 0 or indices.max() >= self.shape[0]:
+            raise InputError(f"row index outside [0, {self.shape[0]})")
+        groups = np.searchsorted(self._starts, indices, side="right") - 1
+        for g in np.unique(groups):  # one row group at a time
+            sel = np.flatnonzero(groups == g)
+            arr = self._convert(self._pf.read_row_group(int(g), columns=self.columns))
+            out[sel] = arr[indices[sel] - self._starts[g]]
+        return out
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                return self._take(np.arange(start, stop, step, dtype=np.int64))
+            return self._slice(start, stop)
+        arr = np.asarray(key)
+        if arr.dtype == bool:
+            arr = np.flatnonzero(arr)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"rows of a Parquet pool are indexed by slices or integers, got {key!r}")
+        return self._take(arr.astype(np.int64).reshape(-1))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError(
+            "a Parquet pool is never loaded whole; index rows by slices or integer arrays"
+        )
+
+
 class _BundleLearner:
     """A fitted model bundle seen as a learner by the query strategies (never refit).
 
@@ -1160,7 +1314,9 @@ class _BundleLearner:
         self.rng_ = np.random.default_rng(seed)
         self.model_version_ = 1
         if lab_rows.shape[0]:
-            self.X_labeled_ = X.iloc[lab_rows].to_numpy()
+            from pseudolabel.strategies.query import take_rows
+
+            self.X_labeled_ = np.asarray(take_rows(X, lab_rows))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.backend.predict_proba(X)
