@@ -1,72 +1,242 @@
-"""``pseudolabel demo``: pseudo-label scikit-learn's digits with 10% of the labels.
+"""``pseudolabel demo``: the self-training engine on scikit-learn's digits with 10% of the labels.
 
-Fits a logistic regression on the labeled tenth, pseudo-labels the rest with the Rust
-kernels, refits on labels + pseudo-labels, and prints accuracy before and after together
-with kernel timings. Runs offline on data that ships with scikit-learn.
+Fits LightGBM on the labeled tenth (supervised only), then ``PseudoLabeler`` with its
+recommended defaults on the same rows plus the unlabeled rest, and prints:
+
+* supervised vs self-trained test accuracy;
+* the per-round history (rows selected, thresholds, guardrail decision, seconds);
+* pseudo-label precision per round, measured against the true labels the demo hid, collected
+  through the ``pseudolabel_labels_selected`` plugin event.
+
+Writes ``pseudo_labels.parquet`` (one row per pseudo-labeled training row) and
+``self_training.png`` (per round: selected rows per class, thresholds, validation score) into
+``--output-dir``. Runs offline on data that ships with scikit-learn; needs LightGBM and
+matplotlib (both installed by ``make``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+PARQUET_NAME = "pseudo_labels.parquet"
+PNG_NAME = "self_training.png"
+
 
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="run the built-in demo on scikit-learn's digits")
-    p.add_argument("--label-fraction", type=float, default=0.10)
-    p.add_argument("--threshold", type=float, default=0.9)
+    p = subparsers.add_parser(
+        "demo",
+        help="run the self-training demo on scikit-learn's digits (LightGBM, 10%% of labels)",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--label-fraction", type=float, default=0.10,
+                   help="share of the training labels kept (default 0.10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output-dir", type=Path, default=Path("."),
+                   help="where pseudo_labels.parquet and the PNG go (default: current dir)")
+    p.add_argument("--n-estimators", type=int, default=60, help="LightGBM trees (default 60)")
+    p.add_argument("--quiet", action="store_true", help="print the summary only")
     p.set_defaults(func=run)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename: never half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def run(args: argparse.Namespace) -> int:
     from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    from pseudolabel import kernels
+    from pseudolabel import PseudoLabeler
+    from pseudolabel.exceptions import InputError, MissingDependencyError
+    from pseudolabel.hookspecs import hookimpl
+    from pseudolabel.plugins import get_plugin_manager
+
+    if not 0.0 < args.label_fraction < 1.0:
+        raise InputError(f"--label-fraction must be in (0, 1), got {args.label_fraction}")
+    try:
+        from lightgbm import LGBMClassifier
+    except ImportError as exc:  # pragma: no cover - lightgbm ships with `make`
+        raise MissingDependencyError(
+            'the demo needs LightGBM: pip install "pseudolabel[lightgbm]"'
+        ) from exc
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=args.seed
     )
-    X_lab, X_unl, y_lab, y_unl = train_test_split(
-        X_train, y_train, train_size=args.label_fraction, stratify=y_train, random_state=args.seed
+    lab_idx, _ = train_test_split(
+        np.arange(len(y_train)), train_size=args.label_fraction, stratify=y_train,
+        random_state=args.seed,
     )
+    labeled = np.zeros(len(y_train), dtype=bool)
+    labeled[lab_idx] = True
+    y_partial = np.where(labeled, y_train, -1)
 
-    def model():
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-
-    base = model().fit(X_lab, y_lab)
-    acc_before = base.score(X_test, y_test)
-    P = base.predict_proba(X_unl)
+    def lgbm():
+        # min_child_samples=5: LightGBM's default (20) cannot split ~130 labeled rows usefully
+        return LGBMClassifier(n_estimators=args.n_estimators, min_child_samples=5, n_jobs=1,
+                              verbose=-1, random_state=args.seed)
 
     t0 = time.perf_counter()
-    summary = kernels.summarize(P, entropy=True)
-    t_summary = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    chosen = kernels.select(P, threshold=args.threshold)
-    t_select = time.perf_counter() - t0
+    supervised = lgbm().fit(X_train[labeled], y_train[labeled])
+    t_sup = time.perf_counter() - t0
+    acc_sup = float(np.mean(supervised.predict(X_test) == y_test))
 
-    pseudo_y = base.classes_[chosen.labels]
-    refit = model().fit(
-        np.concatenate([X_lab, X_unl[chosen.indices]]), np.concatenate([y_lab, pseudo_y])
-    )
-    acc_after = refit.score(X_test, y_test)
-    precision = float(np.mean(pseudo_y == y_unl[chosen.indices])) if len(pseudo_y) else float("nan")
+    # observe the engine through its plugin events: every selection, with the true labels
+    precision_by_round: dict[int, tuple[int, float]] = {}
 
-    print("pseudolabel demo: digits, "
-          f"{len(y_lab)} labeled / {len(y_unl)} unlabeled / {len(y_test)} test rows")
-    print(f"  mean confidence of the pool     {summary.confidence.mean():.3f}")
-    print(f"  mean entropy of the pool        {summary.entropy.mean():.3f}")
-    print(f"  pseudo-labels kept (> {args.threshold})     {len(chosen.indices)} "
-          f"(precision {precision:.3f})")
-    print(f"  accuracy, labels only           {acc_before:.3f}")
-    print(f"  accuracy, labels + pseudo       {acc_after:.3f}")
-    print(f"  kernel time: summarize {t_summary * 1e3:.2f} ms, select {t_select * 1e3:.2f} ms "
-          f"({kernels.get_num_threads()} threads)")
+    class PrecisionObserver:
+        @hookimpl
+        def pseudolabel_labels_selected(self, selection):
+            truth = y_train[selection.indices]
+            precision_by_round[selection.round] = (
+                len(selection), float(np.mean(selection.labels == truth))
+            )
+
+    pm = get_plugin_manager()
+    observer = PrecisionObserver()
+    pm.register(observer, name="demo-precision-observer")
+    try:
+        t0 = time.perf_counter()
+        model = PseudoLabeler(lgbm(), random_state=args.seed).fit(X_train, y_partial)
+        t_st = time.perf_counter() - t0
+    finally:
+        pm.unregister(observer)
+    acc_st = float(np.mean(model.predict(X_test) == y_test))
+
+    pseudo = model.labeled_iter_ > 0
+    n_pseudo = int(pseudo.sum())
+    precision = float(np.mean(model.transduction_[pseudo] == y_train[pseudo])) if n_pseudo \
+        else float("nan")
+
+    strategy = model.strategy if isinstance(model.strategy, str) else type(model.strategy).__name__
+    print(f"pseudolabel demo: digits, LightGBM ({args.n_estimators} trees), "
+          f"{labeled.sum()} labeled / {(~labeled).sum()} unlabeled / {len(y_test)} test rows")
+    print(f"PseudoLabeler defaults: strategy={strategy!r}, guardrail={model.guardrail_!r}")
+    print()
+    print(f"  {'model':<34}{'test accuracy':>14}{'seconds':>10}")
+    print(f"  {'supervised (labels only)':<34}{acc_sup:>14.3f}{t_sup:>10.1f}")
+    print(f"  {'self-trained (PseudoLabeler)':<34}{acc_st:>14.3f}{t_st:>10.1f}")
+    print(f"  pseudo-labels kept: {n_pseudo} rows, precision {precision:.3f} "
+          f"(termination: {model.termination_condition_})")
+
+    if not args.quiet:
+        print()
+        print(f"  {'round':>5}{'selected':>10}{'precision':>11}{'threshold':>11}"
+              f"{'weight':>8}{'val acc':>9}{'ref acc':>9}{'val brier':>11}  {'decision':<12}"
+              f"{'s':>6}")
+        for rec in model.history_:
+            n_sel, prec = precision_by_round.get(rec["round"], (0, float("nan")))
+            thr = rec["thresholds"]
+            if isinstance(thr, list):
+                thr_s = f"{np.mean(thr):.3f}*"
+            else:
+                thr_s = "-" if thr is None else f"{thr:.3f}"
+            fmt = (lambda v, w, p=3: f"{'-':>{w}}" if v is None else f"{v:>{w}.{p}f}")
+            print(f"  {rec['round']:>5}{rec['n_selected']:>10}{prec:>11.3f}{thr_s:>11}"
+                  f"{fmt(rec['sample_weight']['mean'], 8, 2)}"
+                  f"{fmt(rec['validation_score'], 9)}{fmt(rec['reference_score'], 9)}"
+                  f"{fmt(rec['validation_brier'], 11, 4)}  {rec['decision']:<12}"
+                  f"{rec['seconds']:>6.1f}")
+        print("  (* mean of the per-class thresholds; weight: mean pseudo-label sample weight)")
+
+    parquet_path = out_dir / PARQUET_NAME
+    _write_parquet(parquet_path, model, y_train, pseudo)
+    png_path = out_dir / PNG_NAME
+    _write_png(png_path, model, precision_by_round)
+    print()
+    print(f"wrote {parquet_path} ({n_pseudo} rows) and {png_path}")
     return 0
+
+
+def _write_parquet(path: Path, model, y_true: np.ndarray, pseudo: np.ndarray) -> None:
+    import pandas as pd
+
+    rows = np.flatnonzero(pseudo)
+    frame = pd.DataFrame({
+        "row": rows.astype(np.int64),
+        "pseudo_label": model.transduction_[rows].astype(np.int64),
+        "confidence": model.pseudo_confidence_[rows],
+        "round": model.labeled_iter_[rows].astype(np.int64),
+        "true_label": y_true[rows].astype(np.int64),
+    })
+    frame["correct"] = frame["pseudo_label"] == frame["true_label"]
+    _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def _write_png(path: Path, model, precision_by_round) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    hist = model.history_
+    rounds = np.array([r["round"] for r in hist])
+    classes = list(model.classes_)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+
+    ax = axes[0]
+    bottom = np.zeros(len(hist))
+    cmap = plt.get_cmap("tab10")
+    for i, c in enumerate(classes):
+        counts = np.array([r["selected_per_class"][c.item() if hasattr(c, "item") else c]
+                           for r in hist], dtype=float)
+        ax.bar(rounds, counts, bottom=bottom, color=cmap(i % 10), label=str(c))
+        bottom += counts
+    for r, rec in zip(rounds, hist):
+        if not rec["accepted"]:
+            ax.annotate("rolled back", (r, bottom[r - 1]), ha="center", va="bottom", fontsize=8)
+    ax.set(title="pseudo-labels selected per class", xlabel="round", ylabel="rows")
+    ax.legend(title="class", fontsize=7, ncol=2)
+
+    ax = axes[1]
+    thr = [r["thresholds"] for r in hist]
+    if any(isinstance(t, list) for t in thr):
+        per_class = np.array([t if isinstance(t, list) else [np.nan] * len(classes) for t in thr],
+                             dtype=float)
+        for i, c in enumerate(classes):
+            ax.plot(rounds, per_class[:, i], marker=".", color=cmap(i % 10), label=str(c))
+    elif any(t is not None for t in thr):
+        ax.plot(rounds, [np.nan if t is None else t for t in thr], marker="o", label="threshold")
+    else:
+        ax.text(0.5, 0.5, "strategy has no threshold", ha="center", transform=ax.transAxes)
+    weights = [r["sample_weight"]["mean"] for r in hist]
+    ax.plot(rounds, weights, ls="--", color="black", label="mean pseudo weight")
+    ax.set(title="thresholds and weights", xlabel="round")
+    ax.legend(fontsize=7)
+
+    ax = axes[2]
+    val = [np.nan if r["validation_score"] is None else r["validation_score"] for r in hist]
+    ref = [np.nan if r["reference_score"] is None else r["reference_score"] for r in hist]
+    prec = [precision_by_round.get(r, (0, np.nan))[1] for r in rounds]
+    ax.plot(rounds, val, marker="o", label="validation accuracy (out-of-fold)")
+    ax.plot(rounds, ref, ls=":", label="reference (last accepted)")
+    ax.plot(rounds, prec, marker="s", label="pseudo-label precision (truth)")
+    rejected = [r for r, rec in zip(rounds, hist) if not rec["accepted"]]
+    if rejected:
+        ax.scatter(rejected, [val[r - 1] for r in rejected], marker="x", color="red", s=60,
+                   zorder=3, label="rolled back")
+    ax.set(title="validation score", xlabel="round", ylim=(0, 1.02))
+    ax.legend(fontsize=7, loc="lower right")
+    for ax in axes:
+        ax.set_xticks(rounds)
+    fig.suptitle("PseudoLabeler on digits, 10% labels, LightGBM")
+    fig.tight_layout()
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
