@@ -141,7 +141,9 @@ def check_interface(factory: Callable[[], Any]) -> None:
     assert sorted(twin.get_params()) == sorted(backend.get_params()), "clone() changed the parameters"
     X, _ = make_blobs_data()
     _expect(BackendError, "predict_proba before fit", lambda: factory().predict_proba(X))
-    _expect(BackendError, "save before fit", lambda: factory().save(Path(tempfile.gettempdir()) / "never"))
+    with tempfile.TemporaryDirectory() as tmp:
+        _expect(BackendError, "save before fit", lambda: factory().save(Path(tmp) / "never"))
+        assert not (Path(tmp) / "never").exists(), "save before fit wrote files"
 
 
 def check_string_labels(factory: Callable[[], Any]) -> None:
