@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_breast_cancer, load_wine
@@ -418,3 +420,52 @@ def test_explicit_classes_never_misalign_columns():
         assert (proba[:, 1] == 0).all(), name
         pred = backend.predict(X[keep])
         assert np.mean(pred == labels[keep]) > 0.95, name
+
+
+# ---------------------------------------------------------------------------------------------
+# property tests: label encoding against a plain numpy reference
+
+_label_values = st.one_of(
+    st.lists(st.integers(-5, 5), min_size=1, max_size=40),
+    st.lists(st.sampled_from(["ant", "bee", "cat", "dog", "", "é"]), min_size=1, max_size=40),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=_label_values, data=st.data())
+def test_encode_labels_matches_numpy(values, data):
+    y = np.asarray(values)
+    idx, classes = encode_labels(y)
+    ref_classes, ref_idx = np.unique(y, return_inverse=True)
+    np.testing.assert_array_equal(classes, ref_classes)
+    np.testing.assert_array_equal(idx, ref_idx)
+    # an explicit label space: any order, with extra classes that never occur
+    extra = ["zz_extra"] if y.dtype.kind == "U" else [100, -100]
+    space = list(ref_classes) + extra
+    order = data.draw(st.permutations(range(len(space))))
+    explicit = np.asarray([space[i] for i in order])
+    idx2, classes2 = encode_labels(y, classes=explicit)
+    np.testing.assert_array_equal(classes2, explicit)
+    np.testing.assert_array_equal(classes2[idx2], y)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_predict_proba_columns_follow_classes(data):
+    """Columns of classes absent from y are zero; the others equal the model's, in order."""
+    n_classes = data.draw(st.integers(2, 5))
+    space = np.asarray([f"c{i}" for i in range(n_classes + 2)])
+    present = np.asarray(sorted(data.draw(st.sets(st.integers(0, len(space) - 1), min_size=2, max_size=len(space)))))
+    order = np.asarray(data.draw(st.permutations(range(len(space)))))
+    classes = space[order]
+    X, y_blob = make_blobs_data(n_per_class=6)
+    y = space[present][np.searchsorted(["ant", "bee", "cat"], y_blob) % len(present)]
+    backend = _Blobby().fit(X, y, classes=classes)
+    proba = backend.predict_proba(X)
+    reference = _Blobby().fit(X, y).predict_proba(X)  # columns: sorted present classes
+    for j, c in enumerate(classes):
+        if c in set(y):
+            ref_col = list(np.unique(y)).index(c)
+            np.testing.assert_allclose(proba[:, j], reference[:, ref_col])
+        else:
+            assert (proba[:, j] == 0).all()
