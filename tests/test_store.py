@@ -509,3 +509,49 @@ def test_cli_query_parquet_matches_csv(project):
                          "--output", str(out), "--strategy", strategy, "--param", "C=0.5"]) == 0
             outs[name] = pd.read_csv(out, dtype={"id": str}).drop(columns=["batch"])
         pd.testing.assert_frame_equal(outs["rg.parquet"], outs["pool.csv"], check_exact=False)
+
+
+def test_two_seed_imports_creating_the_store_at_once(tmp_path):
+    db = str(tmp_path / "fresh.db")
+    for k in range(2):
+        pd.DataFrame({"id": [f"s{k}-{i}" for i in range(500)], "label": ["a", "b"] * 250}).to_csv(
+            tmp_path / f"seed{k}.csv", index=False)
+    env = dict(os.environ, PSEUDOLABEL_DISABLE_PLUGINS="all")
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "pseudolabel", "teach", "--store", db,
+                          "--source", "seed", str(tmp_path / f"seed{k}.csv")],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with SQLiteStore(db) as s:
+        assert s.n_items() == 1000 and len(s.history()) == 1000
+        assert sorted(s.classes()) == ["a", "b"]
+
+
+def test_racing_store_creation_in_threads(tmp_path):
+    import threading
+
+    path = tmp_path / "race.db"
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            barrier.wait()
+            with SQLiteStore(path, create=True) as s:
+                s.add_labels([f"t{k}-{i}" for i in range(50)], ["a", "b"] * 25, source="seed",
+                             allow_new_ids=True, allow_new_classes=True)
+        except BaseException as exc:  # collected and re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with SQLiteStore(path) as s:
+        assert s.n_items() == 300 and len(s.history()) == 300
