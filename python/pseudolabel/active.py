@@ -928,7 +928,8 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         given = raw[ok]
         if given.shape[0]:
             lookup: dict[Any, int] = {}
-            for i, c in enumerate(space.tolist()):
+            space_list = space.tolist()
+            for i, c in enumerate(space_list):
                 lookup.setdefault(c, i)
             pos = np.empty(given.shape[0], dtype=np.int64)
             for j, v in enumerate(given.tolist()):  # batch-size loop
@@ -937,7 +938,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
                     k = lookup.get(v, -1)
                 except TypeError:  # unhashable answer
                     k = -1
-                if k < 0 or (isinstance(v, bool) != isinstance(space.tolist()[k], bool)):
+                if k < 0 or (isinstance(v, bool) != isinstance(space_list[k], bool)):
                     raise InputError(
                         f"the oracle returned label {v!r} for pool row {int(indices[ok][j])}, "
                         f"which is not a known class (known: {space.tolist()}); pass "
