@@ -6,14 +6,12 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.linear_model import LogisticRegression
@@ -28,7 +26,6 @@ from pseudolabel.exceptions import (
     BackendError,
     BundleError,
     InputError,
-    MissingDependencyError,
     ParameterError,
 )
 from pseudolabel.plugins import isolated_plugin_manager, load_backend, make_backend
