@@ -903,7 +903,8 @@ def _print_plugins(args: argparse.Namespace) -> int:
     table = [("NAME", "KIND", "PLUGIN", "VERSION", "DESCRIPTION")]
     for row in rows:
         kind = row["kind"] if row["strategy_kind"] is None else f"{row['kind']} ({row['strategy_kind']})"
-        table.append((row["name"], kind, row["plugin"], row["version"] or "-", row["description"]))
+        description = row["description"].replace("``", "")  # reST literals read badly here
+        table.append((row["name"], kind, row["plugin"], row["version"] or "-", description))
     widths = [max(len(str(r[i])) for r in table) for i in range(4)]
     for r in table:
         cells = [str(c).ljust(w) for c, w in zip(r[:4], widths)]
