@@ -598,7 +598,6 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         exclude: Any = None,
         round: int | None = None,
         refit: bool = True,
-        _strategy: Any = None,
     ) -> ActiveLearner:
         """Re-decide the pseudo-labels of ``X_pool`` (one CEAL round) and optionally refit.
 
@@ -625,16 +624,14 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         self._check_model("pseudo-label")
         total = n_rows(X_pool)
         human = exclude_mask(exclude, total)
-        strategy = _strategy
-        if strategy is None:
-            if getattr(self, "_pseudo_pool_size", None) != total or not hasattr(
-                self, "_pseudo_strategy"
-            ):
-                self._pseudo_strategy = self._start_pseudo(total)
-                self._pseudo_pool_size = total
-                self._pseudo_round = 0
-                self._clear_pseudo()
-            strategy = self._pseudo_strategy
+        if getattr(self, "_pseudo_pool_size", None) != total or not hasattr(
+            self, "_pseudo_strategy"
+        ):  # a new pool: start the strategy's schedule over
+            self._pseudo_strategy = self._start_pseudo(total)
+            self._pseudo_pool_size = total
+            self._pseudo_round = 0
+            self._clear_pseudo()
+        strategy = self._pseudo_strategy
         if round is None:
             self._pseudo_round = getattr(self, "_pseudo_round", 0) + 1
             round = self._pseudo_round
@@ -862,10 +859,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
                 self._teach(take_rows(X_pool, got), values[ok], refit=False, first=False)
             thresholds = None
             if pseudo:
-                self.update_pseudo_labels(
-                    X_pool, exclude=queried, round=round_, refit=False,
-                    _strategy=self._pseudo_strategy,
-                )
+                self.update_pseudo_labels(X_pool, exclude=queried, round=round_, refit=False)
                 thresholds = self.pseudo_thresholds_
                 if store is not None and self.pseudo_indices_.shape[0]:
                     store.add_labels(
