@@ -428,6 +428,84 @@ def _segment_state_path(work: Path, index: int, segment: int) -> Path:
     return work / "files" / f"f{index:05d}-s{segment:06d}.json"
 
 
+def _commit_chunk(part: Path, table: pa.Table, topk_path: Path, topk_bytes: bytes | None,
+                  state_path: Path, state_text: str) -> None:
+    """Write one chunk's results in crash-safe order (each write atomic)."""
+    _atomic_write_table(part, table)
+    if topk_bytes is not None:
+        _atomic_write_bytes(topk_path, topk_bytes)
+    _atomic_write_bytes(state_path, state_text.encode())
+
+
+class _Writer:
+    """One background thread that runs write jobs in order, one in flight at a time."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="pseudolabel-writer")
+        self._pending: Any = None
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        self._pending = self._pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+_END = object()
+
+
+def _prefetch(iterator: Any, depth: int = 1):
+    """Run ``iterator`` in a thread, ``depth`` items ahead; errors re-raise here."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in iterator:
+                if not put((True, item)):
+                    return
+            put((True, _END))
+        except BaseException as exc:  # handed to the consumer
+            put((False, exc))
+
+    thread = threading.Thread(target=run, name="pseudolabel-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabilities: bool,
                    segments: tuple[int, int | None] = (0, None), where: str | None = None,
                    on_rows: Callable[..., None] | None = None) -> FileResult:
@@ -484,30 +562,43 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
         start_seg = todo[0]
         start_chunk = start_seg * S + len(states.get(start_seg, {}).get("chunks", []))
         stop_chunk = None if stop_seg is None else stop_seg * S
-        last_seg = start_seg
-        for chunk in _source_chunks(plan, source, start_chunk, where):
-            if stop_chunk is not None and chunk.index >= stop_chunk:
-                break
-            seg = last_seg = chunk.index // S
-            st = states.setdefault(seg, {"index": index, "segment": seg, "offset": offset,
-                                         "chunks": [], "complete": False})
-            if st["complete"] or chunk.index % S < len(st["chunks"]):
-                continue  # done by another run (a Dask segment task)
-            table, cc, sc, ctk = _score_chunk(plan, bundle, chunk, where, offset, probabilities)
-            name = part_name(index, chunk.index)
-            _atomic_write_table(out_dir / name, table)
-            if ctk is not None and topk is not None:
-                _atomic_write_bytes(work / "topk" / f"{name}.topk", pickle.dumps(ctk))
-                topk.merge(ctk)
-            st["chunks"].append({"rows": chunk.n_rows, "class_counts": cc.tolist(),
-                                 "selected_counts": sc.tolist()})
-            st["complete"] = len(st["chunks"]) == S
-            _atomic_write_json(_segment_state_path(work, index, seg), st)
-            if on_rows is not None:
-                on_rows(chunk.n_rows)
-            if delay:
-                time.sleep(delay)
-        else:  # the input ended inside segment last_seg (or before it started)
+        last_seg, ended = start_seg, True
+        # Reading runs one chunk ahead in a thread, writing one chunk behind in another,
+        # so on a machine with spare cores the backend's predict is the only serial step.
+        # The writer commits each chunk in order: part, TopK state, then segment state.
+        writer = _Writer()
+        try:
+            for chunk in _prefetch(_source_chunks(plan, source, start_chunk, where)):
+                if stop_chunk is not None and chunk.index >= stop_chunk:
+                    ended = False
+                    break
+                seg = last_seg = chunk.index // S
+                st = states.setdefault(seg, {"index": index, "segment": seg, "offset": offset,
+                                             "chunks": [], "complete": False})
+                if st["complete"] or chunk.index % S < len(st["chunks"]):
+                    continue  # done by another run (a Dask segment task)
+                table, cc, sc, ctk = _score_chunk(plan, bundle, chunk, where, offset,
+                                                  probabilities)
+                name = part_name(index, chunk.index)
+                ctk_bytes = None
+                if ctk is not None and topk is not None:
+                    ctk_bytes = pickle.dumps(ctk)
+                    topk.merge(ctk)
+                st["chunks"].append({"rows": chunk.n_rows, "class_counts": cc.tolist(),
+                                     "selected_counts": sc.tolist()})
+                st["complete"] = len(st["chunks"]) == S
+                writer.submit(_commit_chunk, out_dir / name, table,
+                              work / "topk" / f"{name}.topk", ctk_bytes,
+                              _segment_state_path(work, index, seg),
+                              json.dumps(st, indent=1, sort_keys=True) + "\n")
+                if on_rows is not None:
+                    on_rows(chunk.n_rows)
+                if delay:
+                    writer.wait()
+                    time.sleep(delay)
+        finally:
+            writer.close()
+        if ended:  # the input ended inside segment last_seg (or before it started)
             st = states.setdefault(last_seg, {"index": index, "segment": last_seg,
                                               "offset": offset, "chunks": [],
                                               "complete": False})
