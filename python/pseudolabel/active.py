@@ -633,8 +633,8 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
             self._clear_pseudo()
         strategy = self._pseudo_strategy
         if round is None:
-            self._pseudo_round = getattr(self, "_pseudo_round", 0) + 1
-            round = self._pseudo_round
+            round = getattr(self, "_pseudo_round", 0) + 1
+        self._pseudo_round = int(round)
         proba = self._predict_proba_chunked(X_pool)
         keep_idx = self.pseudo_indices_
         keep_lab = self.pseudo_labels_
