@@ -23,8 +23,24 @@ pub trait Prob:
     /// `p * ln(p)`, with `0 * ln(0) = 0`. Branch-free and vectorizable; accurate to a few ulp
     /// of the type for p in [0, 1].
     fn xlogx(self) -> Self;
-    fn max_of(self, other: Self) -> Self;
-    fn min_of(self, other: Self) -> Self;
+    /// `if other > self { other } else { self }` (the semantics of `vmaxps(other, self)`).
+    #[inline(always)]
+    fn max_of(self, other: Self) -> Self {
+        if other > self {
+            other
+        } else {
+            self
+        }
+    }
+    /// `if other < self { other } else { self }` (the semantics of `vminps(other, self)`).
+    #[inline(always)]
+    fn min_of(self, other: Self) -> Self {
+        if other < self {
+            other
+        } else {
+            self
+        }
+    }
 
     /// Scan one block of `LANES` row-major rows (see [`crate::block`]).
     #[inline(always)]
@@ -84,22 +100,6 @@ impl Prob for f32 {
         let ln = (e as f32) * std::f32::consts::LN_2 + 2.0 * s * poly;
         self * ln
     }
-    #[inline(always)]
-    fn max_of(self, other: Self) -> Self {
-        if other > self {
-            other
-        } else {
-            self
-        }
-    }
-    #[inline(always)]
-    fn min_of(self, other: Self) -> Self {
-        if other < self {
-            other
-        } else {
-            self
-        }
-    }
 }
 
 impl Prob for f64 {
@@ -135,22 +135,6 @@ impl Prob for f64 {
         poly = 1.0 + s2 * poly;
         let ln = (e as f64) * std::f64::consts::LN_2 + 2.0 * s * poly;
         self * ln
-    }
-    #[inline(always)]
-    fn max_of(self, other: Self) -> Self {
-        if other > self {
-            other
-        } else {
-            self
-        }
-    }
-    #[inline(always)]
-    fn min_of(self, other: Self) -> Self {
-        if other < self {
-            other
-        } else {
-            self
-        }
     }
 }
 
