@@ -75,7 +75,10 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--per-class-k", type=int, metavar="K",
                    help="select the K most confident rows of each predicted class")
     d.add_argument("--strategy", metavar="NAME",
-                   help="registered selection strategy, applied to each chunk independently")
+                   help="registered selection strategy, applied to each chunk on its own "
+                        "(exact for row-wise rules such as 'threshold'; quota and adaptive "
+                        "strategies decide per chunk: use --top-k/--per-class-k for global "
+                        "quotas)")
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE", default=[],
                    help="strategy parameter; repeatable")
     p.add_argument("--chunk-rows", type=int, default=None, metavar="N",

@@ -19,8 +19,11 @@ Decisions:
   rewrites them, one at a time, with the global decision;
 * ``strategy``: a registered selection strategy applied to each chunk independently
   (``start`` then ``select(P, round=1)``). Only strategies whose decision for a row depends
-  on that row alone (``threshold`` and other fixed-threshold rules) give the same result as
-  an in-memory run; quota strategies (``k_best``, per-class proportions) decide per chunk.
+  on that row alone give the same result as an in-memory run: of the built-ins, that is
+  ``threshold``. Quota strategies (``k_best``, ``class_balanced``) take their quota per
+  chunk, and adaptive ones (``curriculum``, ``flexmatch``, ``freematch``, ``softmatch``,
+  ``ceal``) derive their thresholds from each chunk's rows; use ``top_k`` /
+  ``per_class_k`` for global quotas.
 
 Crash safety
 ------------
