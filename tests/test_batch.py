@@ -438,3 +438,22 @@ def test_segments_done_out_of_order_resume_to_the_same_output(wine, tmp_path):
                 resume=True)
     assert res.resumed and res.chunks == 72
     assert (tmp_path / "o.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), max_size=12), chunk_rows=st.integers(1, 50))
+def test_rebatch_cuts_exact_chunks_whatever_the_batches(sizes, chunk_rows):
+    from pseudolabel.batch.io import _rebatch
+
+    batches, start = [], 0
+    for n in sizes:
+        batches.append(pa.RecordBatch.from_arrays([pa.array(np.arange(start, start + n))],
+                                                  names=["x"]))
+        start += n
+    tables = list(_rebatch(iter(batches), chunk_rows))
+    lengths = [t.num_rows for t in tables]
+    assert sum(lengths) == start
+    assert all(n == chunk_rows for n in lengths[:-1]) and all(0 < n <= chunk_rows
+                                                             for n in lengths)
+    got = np.concatenate([t.column("x").to_numpy() for t in tables]) if tables else []
+    np.testing.assert_array_equal(got, np.arange(start))
