@@ -29,10 +29,10 @@ def test_demo_writes_parquet_and_png(tmp_path, capsys):
         assert frame["confidence"].between(0, 1).all()
         np.testing.assert_array_equal(frame["correct"],
                                       frame["pseudo_label"] == frame["true_label"])
-    png = (out / "self_training.png").read_bytes()
+    png = (out / "demo_rounds.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     # no temporary files left behind
-    assert sorted(p.name for p in out.iterdir()) == ["pseudo_labels.parquet", "self_training.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["demo_rounds.png", "pseudo_labels.parquet"]
 
 
 def test_demo_rejects_bad_fraction(tmp_path, capsys):

@@ -9,7 +9,7 @@ recommended defaults on the same rows plus the unlabeled rest, and prints:
   through the ``pseudolabel_labels_selected`` plugin event.
 
 Writes ``pseudo_labels.parquet`` (one row per pseudo-labeled training row) and
-``self_training.png`` (per round: selected rows per class, thresholds, validation score) into
+``demo_rounds.png`` (per round: selected rows per class, thresholds, validation score) into
 ``--output-dir``. Runs offline on data that ships with scikit-learn; needs LightGBM and
 matplotlib (both installed by ``make``).
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 PARQUET_NAME = "pseudo_labels.parquet"
-PNG_NAME = "self_training.png"
+PNG_NAME = "demo_rounds.png"
 
 
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -217,7 +217,7 @@ def _write_png(path: Path, model, precision_by_round) -> None:
     else:
         ax.text(0.5, 0.5, "strategy has no threshold", ha="center", transform=ax.transAxes)
     weights = [r["sample_weight"]["mean"] for r in hist]
-    ax.plot(rounds, weights, ls="--", color="black", label="mean pseudo weight")
+    ax.plot(rounds, weights, ls="--", marker="d", color="black", label="mean pseudo weight")
     ax.set(title="thresholds and weights", xlabel="round")
     ax.legend(fontsize=7)
 

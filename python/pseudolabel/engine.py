@@ -196,9 +196,9 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         labeled row and the accepted pseudo-labels (one fit per round instead of
         ``n_folds + 1``). ``"auto"``: ``"cv"`` below 2000 labeled rows, else ``"holdout"``.
         ``"none"`` accepts every round. The rule: a round is accepted when its out-of-fold
-        Brier score is at most ``1 + tolerance`` times the last accepted round's and its
-        out-of-fold accuracy is not significantly below the labels-only model's (paired
-        sign test, one standard error).
+        accuracy is not significantly below the labels-only model's (paired sign test, one
+        standard error) and it either is significantly more accurate than the last accepted
+        round or has a Brier score at most ``1 + tolerance`` times that round's.
     n_folds : int, default=3
         Folds for ``guardrail="cv"`` (and for out-of-fold calibration without a guardrail).
     holdout_fraction : float, default=0.25
@@ -603,6 +603,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # round 0: the labels-only reference
         base_eval = self._evaluate(ctx, eval_chains)
         ref_acc, ref_brier, oof_p, oof_y, base_correct = base_eval
+        ref_correct = base_correct
         self.baseline_score_ = ref_acc
         self.baseline_brier_ = ref_brier
         temperature = None
@@ -663,7 +664,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 accepted, decision = True, "unchecked"
             else:
                 acc, brier, fold_p, fold_y, correct = self._evaluate(ctx, eval_chains)
-                accepted = _accept(brier, ref_brier, correct, base_correct, self.tolerance)
+                accepted = _accept(brier, ref_brier, correct, ref_correct, base_correct,
+                                   self.tolerance)
                 decision = "accepted" if accepted else "rolled_back"
             reference, reference_brier = ref_acc, ref_brier
             if accepted:
@@ -672,7 +674,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                         chain.p_idx, chain.p_lab, chain.p_w = rec["p_idx"], rec["p_lab"], rec["p_w"]
                         chain.p_conf, chain.p_iter = rec["p_conf"], rec["p_iter"]
                 if mode != "none":
-                    ref_acc, ref_brier = acc, brier
+                    ref_acc, ref_brier, ref_correct = acc, brier, correct
                     if self.calibration == "temperature":
                         temperature = self._fit_temperature(fold_p, fold_y)
                 rolled_back = 0
@@ -1143,25 +1145,35 @@ def _check_proba(P, n_rows, n_classes, backend, what):
     return P
 
 
-def _accept(brier, ref_brier, correct, base_correct, tolerance):
+def _paired(correct, other):
+    """``gained - lost`` rows of ``correct`` against ``other``, and its standard error."""
+    lost = int(np.sum(other & ~correct))
+    gained = int(np.sum(~other & correct))
+    return gained - lost, float(np.sqrt(lost + gained))
+
+
+def _accept(brier, ref_brier, correct, ref_correct, base_correct, tolerance):
     """The guardrail's rule: is a round's out-of-fold evaluation good enough to keep?
 
-    Two conditions, both on the labeled rows the candidate models did not train on:
+    Everything is measured on labeled rows the candidate models did not train on. With
+    ``gained``/``lost`` the rows only the candidate / only the other model gets right, a
+    difference is *significant* when ``|gained - lost| > sqrt(gained + lost)`` (a paired sign
+    test at one standard error). A round is accepted when its accuracy is not significantly
+    below the labels-only model's (comparing with the labels-only model, not the last round,
+    stops small losses from compounding) and either
 
+    * its accuracy is significantly above the last accepted round's, or
     * its Brier score is at most ``(1 + tolerance)`` times the last accepted round's. The
       Brier score is a proper scoring rule that moves with every row's probability, so it
-      separates good from bad rounds on a few dozen rows where accuracy moves in steps of
-      one row;
-    * its accuracy is not significantly below the labels-only model's: with ``lost`` rows
-      that only the labels-only model gets right and ``gained`` the reverse, ``lost -
-      gained <= sqrt(lost + gained)`` (a one-standard-error paired sign test). Comparing
-      with the labels-only model, not the last round, stops small losses from compounding.
+      separates rounds on a few dozen rows where accuracy moves in steps of one row.
     """
-    if brier > ref_brier * (1.0 + tolerance) + 1e-12:
+    diff_base, se_base = _paired(correct, base_correct)
+    if diff_base < -se_base:
         return False
-    lost = int(np.sum(base_correct & ~correct))
-    gained = int(np.sum(~base_correct & correct))
-    return lost - gained <= np.sqrt(lost + gained)
+    diff_ref, se_ref = _paired(correct, ref_correct)
+    if diff_ref > se_ref:
+        return True
+    return brier <= ref_brier * (1.0 + tolerance) + 1e-12
 
 
 def _cap_per_class(labels: np.ndarray, conf: np.ndarray, cap: int) -> np.ndarray:
