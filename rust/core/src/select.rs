@@ -217,15 +217,16 @@ pub fn sort_cands(v: &mut Vec<Cand>) {
 /// which keeps the incoming order within a bucket), then sort each bucket in cache, in
 /// parallel.
 fn bucket_sort(chunks: Vec<Vec<Cand>>, total: usize) -> Vec<Cand> {
-    const BUCKET_BITS: u32 = 16;
+    // about 16 candidates a bucket, so the counters stay in cache and buckets sort in L1
+    let bucket_bits = (total / 16).max(1).ilog2().clamp(8, 16);
     let (lo, hi) = chunks
         .iter()
         .flatten()
         .fold((u64::MAX, 0u64), |(lo, hi), c| (lo.min(c.key), hi.max(c.key)));
     let span = hi - lo;
-    let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
+    let shift = (64 - span.leading_zeros()).saturating_sub(bucket_bits);
     let bucket = |c: &Cand| ((c.key - lo) >> shift) as usize;
-    let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
+    let mut starts = vec![0usize; (1 << bucket_bits) + 1];
     for c in chunks.iter().flatten() {
         starts[bucket(c) + 1] += 1;
     }
@@ -251,7 +252,13 @@ fn bucket_sort(chunks: Vec<Vec<Cand>>, total: usize) -> Vec<Cand> {
         }
         rest = tail;
     }
-    let sort_all = || parts.into_par_iter().for_each(|p| p.sort_unstable_by_key(Cand::rank));
+    let sort_all = || {
+        parts.par_chunks_mut(256).for_each(|group| {
+            for p in group.iter_mut() {
+                p.sort_unstable_by_key(Cand::rank);
+            }
+        })
+    };
     if with_pool(sort_all).is_err() {
         unreachable!("the pool exists: select already ran in it");
     }
