@@ -152,6 +152,32 @@ def _chunk_exclude(mask: np.ndarray | None, start: int, stop: int) -> np.ndarray
     return part if part.any() else None
 
 
+def _pool_chunks(
+    learner: Any, X_pool: Any, mask: np.ndarray | None
+) -> Iterator[tuple[int, Any, np.ndarray | None]]:
+    """Yield ``(start, X_chunk, chunk_exclude)`` over the pool, skipping chunks that
+    ``mask`` excludes entirely (their rows are never predicted)."""
+    for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+        part = _chunk_exclude(mask, start, stop)
+        if part is not None and part.all():
+            continue
+        yield start, chunk, part
+
+
+def _score_pool(learner: Any, X_pool: Any, score_chunk: Any) -> np.ndarray:
+    """``score_chunk(X_chunk)`` over the pool chunk by chunk, as one float64 array."""
+    out = np.empty(n_rows(X_pool), dtype=np.float64)
+    for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+        out[start:stop] = score_chunk(chunk)
+    return out
+
+
+def _prepared(learner: Any, X: Any) -> Any:
+    """``X`` as the learner's model sees it (``learner._prepare_X`` when it has one)."""
+    prep = getattr(learner, "_prepare_X", None)
+    return prep(X) if prep is not None else X
+
+
 class _RunningTopN:
     """Running top-``n`` of (score, row) pairs: higher score first, then lower row index.
 
@@ -265,10 +291,7 @@ class UncertaintyQuery(QueryStrategy):
         return self._to_uncertainty(np.asarray(values, dtype=np.float64))
 
     def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
-        out = np.empty(n_rows(X_pool), dtype=np.float64)
-        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
-            out[start:stop] = self.uncertainty(_proba(learner, chunk))
-        return out
+        return _score_pool(learner, X_pool, lambda chunk: self.uncertainty(_proba(learner, chunk)))
 
     def query(
         self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
@@ -283,10 +306,7 @@ class UncertaintyQuery(QueryStrategy):
         top = kernels.TopK(
             n, score=self.kernel_score, largest=self.kernel_largest  # type: ignore[arg-type]
         )
-        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
-            part = _chunk_exclude(mask, start, stop)
-            if part is not None and part.all():
-                continue
+        for start, chunk, part in _pool_chunks(learner, X_pool, mask):
             top.push(_proba(learner, chunk), start, exclude=part)
         sel = top.result()
         indices = np.asarray(sel.indices, dtype=np.int64)
@@ -363,9 +383,7 @@ def vote_entropy(member_proba: np.ndarray) -> np.ndarray:
     n_members, n, n_classes = P.shape
     votes = np.argmax(P, axis=2)  # (M, N)
     counts = np.zeros((n, n_classes), dtype=np.float64)
-    rows = np.arange(n)
-    for m in range(n_members):  # loop over members, not rows
-        np.add.at(counts, (rows, votes[m]), 1.0)
+    np.add.at(counts, (np.broadcast_to(np.arange(n), votes.shape), votes), 1.0)
     frac = counts / n_members
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(frac > 0, np.log(np.where(frac > 0, frac, 1.0)), 0.0)
@@ -514,19 +532,15 @@ class QueryByCommittee(QueryStrategy):
             stack.append(P)
         return np.stack(stack)
 
-    def _prepare(self, learner: Any, X_chunk: Any) -> Any:
-        prep = getattr(learner, "_prepare_X", None)
-        return prep(X_chunk) if prep is not None else X_chunk
+    def _disagreement(self, learner: Any, members: list[Any], X_chunk: Any) -> np.ndarray:
+        P = self._member_proba(members, _prepared(learner, X_chunk), len(learner.classes_))
+        return _DISAGREEMENTS[self.disagreement](P)
 
     def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
         members = self.members(learner)
-        measure = _DISAGREEMENTS[self.disagreement]
-        n_classes = len(learner.classes_)
-        out = np.empty(n_rows(X_pool), dtype=np.float64)
-        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
-            chunk = self._prepare(learner, chunk)
-            out[start:stop] = measure(self._member_proba(members, chunk, n_classes))
-        return out
+        return _score_pool(
+            learner, X_pool, lambda chunk: self._disagreement(learner, members, chunk)
+        )
 
     def query(
         self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
@@ -538,14 +552,8 @@ class QueryByCommittee(QueryStrategy):
         if n == 0 or total == 0 or (mask is not None and mask.all()):
             return top.result()
         members = self.members(learner)
-        measure = _DISAGREEMENTS[self.disagreement]
-        n_classes = len(learner.classes_)
-        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
-            part = _chunk_exclude(mask, start, stop)
-            if part is not None and part.all():
-                continue
-            chunk = self._prepare(learner, chunk)
-            top.push(measure(self._member_proba(members, chunk, n_classes)), start, part)
+        for start, chunk, part in _pool_chunks(learner, X_pool, mask):
+            top.push(self._disagreement(learner, members, chunk), start, part)
         return top.result()
 
 
@@ -627,10 +635,9 @@ class RankedBatchQuery(QueryStrategy):
     def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
         """Scaled uncertainty of every row (the batch-independent part of the score)."""
         self._validate()
-        out = np.empty(n_rows(X_pool), dtype=np.float64)
-        for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
-            out[start:stop] = self._scaled_uncertainty(_proba(learner, chunk))
-        return out
+        return _score_pool(
+            learner, X_pool, lambda chunk: self._scaled_uncertainty(_proba(learner, chunk))
+        )
 
     def _candidate_count(self, total: int, n: int) -> int:
         if self.n_candidates is None:
@@ -659,18 +666,16 @@ class RankedBatchQuery(QueryStrategy):
             inner = _UNCERTAINTIES[self.uncertainty]()
             cand, _ = inner.query(learner, X_pool, n_cand, exclude=mask)
             cand = np.sort(cand)
-            X_cand = _numeric(_prepared(learner, take_rows(X_pool, cand)))
-            u = self._scaled_uncertainty(_proba(learner, take_rows(X_pool, cand)))
+            rows = take_rows(X_pool, cand)  # read once: a Parquet pool reads row groups
+            X_cand = _numeric(_prepared(learner, rows))
+            u = self._scaled_uncertainty(_proba(learner, rows))
         else:
             cand = np.arange(total, dtype=np.int64) if mask is None else np.flatnonzero(~mask)
             u = np.empty(cand.shape[0], dtype=np.float64)
             parts = []
             pos = 0
-            for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
-                part = _chunk_exclude(mask, start, stop)
+            for _, chunk, part in _pool_chunks(learner, X_pool, mask):
                 keep = slice(None) if part is None else ~part
-                if part is not None and part.all():
-                    continue
                 P = _proba(learner, chunk)[keep]
                 u[pos : pos + P.shape[0]] = self._scaled_uncertainty(P)
                 pos += P.shape[0]
@@ -707,11 +712,6 @@ class RankedBatchQuery(QueryStrategy):
                 d_new = pairwise_distances(X_cand, X_cand[best : best + 1], metric=self.metric)
                 np.minimum(d_min, d_new[:, 0], out=d_min)
         return cand[picked_pos].astype(np.int64), picked_scores
-
-
-def _prepared(learner: Any, X: Any) -> Any:
-    prep = getattr(learner, "_prepare_X", None)
-    return prep(X) if prep is not None else X
 
 
 def _numeric(X: Any) -> np.ndarray:
