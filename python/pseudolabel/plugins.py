@@ -191,6 +191,17 @@ class _Registry:
             )
         return name
 
+    def _insert(self, key: tuple[str | None, str], label: str, entry: RegistryEntry) -> None:
+        """Add ``entry`` under ``key``; a name taken by another plugin is an error."""
+        if key in self._entries:
+            other = self._entries[key].plugin
+            raise DuplicateNameError(
+                f"{label} {entry.name!r} is registered twice: by plugin {other!r} and by "
+                f"plugin {self._plugin!r}; uninstall or disable one of them "
+                f"({DISABLE_ENV}={self._plugin})"
+            )
+        self._entries[key] = entry
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -224,17 +235,10 @@ class BackendRegistry(_Registry):
             If another plugin already registered ``name``; the message names both plugins.
         """
         name = self._check_new(name, factory, "backend")
-        key = (None, name)
-        if key in self._entries:
-            other = self._entries[key].plugin
-            raise DuplicateNameError(
-                f"backend {name!r} is registered twice: by plugin {other!r} and by plugin "
-                f"{self._plugin!r}; uninstall or disable one of them "
-                f"({DISABLE_ENV}={self._plugin})"
-            )
-        self._entries[key] = RegistryEntry(
+        entry = RegistryEntry(
             name, "backend", factory, self._plugin or "", self._version, str(description)
         )
+        self._insert((None, name), "backend", entry)
 
     def get(self, name: str) -> RegistryEntry:
         """Return the entry for ``name``; :class:`UnknownNameError` lists the known names."""
@@ -292,17 +296,10 @@ class StrategyRegistry(_Registry):
                 f"plugin {self._plugin!r} registered strategy {name!r} with kind {kind!r}; "
                 f"kind must be one of {', '.join(map(repr, STRATEGY_KINDS))}"
             )
-        key = (kind, name)
-        if key in self._entries:
-            other = self._entries[key].plugin
-            raise DuplicateNameError(
-                f"{kind} strategy {name!r} is registered twice: by plugin {other!r} and by "
-                f"plugin {self._plugin!r}; uninstall or disable one of them "
-                f"({DISABLE_ENV}={self._plugin})"
-            )
-        self._entries[key] = RegistryEntry(
+        entry = RegistryEntry(
             name, "strategy", factory, self._plugin or "", self._version, str(description), kind
         )
+        self._insert((kind, name), f"{kind} strategy", entry)
 
     def get(self, name: str, kind: str) -> RegistryEntry:
         """Return the entry for ``name`` of ``kind``; unknown names list the known ones."""
