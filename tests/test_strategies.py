@@ -256,7 +256,9 @@ def test_freematch_matches_reference_over_rounds(rounds, momentum):
         tau = momentum * tau + (1 - momentum) * P64.max(axis=1).mean()
         p_tilde = momentum * p_tilde + (1 - momentum) * P64.mean(axis=0)
         T = p_tilde / p_tilde.max() * tau
-        np.testing.assert_allclose(decision.thresholds, T, rtol=1e-9)
+        # float32 input: the kernel's statistics carry float32 round-off
+        rtol = 1e-9 if P.dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(decision.thresholds, T, rtol=rtol)
         conf, label = ref_conf_label(P)
         keep = P.max(axis=1) > T.astype(P.dtype)[label]
         # rows within float round-off of their threshold may fall either way

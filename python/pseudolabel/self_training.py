@@ -56,6 +56,22 @@ def _estimator_has(attr: str):
     return check
 
 
+def _sample_weight_key(estimator: Any) -> str | None:
+    """The fit keyword that carries per-row weights to ``estimator``, or None.
+
+    ``sample_weight`` when its ``fit`` takes it; for a ``Pipeline`` (without metadata
+    routing), ``<last step>__sample_weight`` when the final step's ``fit`` takes it.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        if last is not None and last != "passthrough" and _sample_weight_key(last):
+            return f"{name}__sample_weight"
+        return None
+    return "sample_weight" if has_fit_parameter(estimator, "sample_weight") else None
+
+
 def _is_missing_marker(marker: Any) -> bool:
     """True for the markers that mean "missing value": None and NaN."""
     if marker is None:
@@ -277,7 +293,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
             return dict(routed.estimator.fit)
         if sample_weight is None:
             return {}
-        return {"sample_weight": sample_weight}
+        return {_sample_weight_key(self.estimator_): sample_weight}
 
     # ------------------------------------------------------------------ fit
 
@@ -323,7 +339,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                     f"sample_weight has {sample_weight.shape[0]} entries but X has "
                     f"{n_samples} rows"
                 )
-            if not _routing_enabled() and not has_fit_parameter(self.estimator_, "sample_weight"):
+            if not _routing_enabled() and _sample_weight_key(self.estimator_) is None:
                 raise ParameterError(
                     f"sample_weight was given but {type(self.estimator_).__name__}.fit does "
                     "not accept sample_weight"
@@ -482,10 +498,17 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         idx = np.flatnonzero(rows)
         params = _check_method_params(X, fit_params, idx) if fit_params else {}
         if any_weights:
+            key = "sample_weight" if _routing_enabled() else _sample_weight_key(self.estimator_)
+            if key is None:
+                raise ParameterError(
+                    f"strategy {type(self.strategy_).__name__} returns sample weights for its "
+                    f"pseudo-labels but {type(self.estimator_).__name__}.fit does not accept "
+                    "sample_weight; use an estimator that does, or another strategy"
+                )
             weights = pseudo_weight[idx]
-            if "sample_weight" in params and params["sample_weight"] is not None:
-                weights = np.asarray(params["sample_weight"], dtype=np.float64) * weights
-            params["sample_weight"] = weights
+            if params.get(key) is not None:
+                weights = np.asarray(params[key], dtype=np.float64) * weights
+            params[key] = weights
         self.estimator_.fit(X[safe_mask(X, rows)], self.transduction_[rows], **params)
 
     def _check_predict_proba(self) -> None:
@@ -702,5 +725,8 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
+        inner = get_tags(self.estimator).input_tags
+        tags.input_tags.sparse = inner.sparse
+        # fit leaves finiteness checks to the estimator (as scikit-learn's class does)
+        tags.input_tags.allow_nan = getattr(inner, "allow_nan", False)
         return tags
