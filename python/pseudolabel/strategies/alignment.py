@@ -95,13 +95,13 @@ class Aligned(SelectionStrategy):
         self.momentum = momentum
 
     # the wrapped strategy decides how the pseudo-set evolves
-    @property  # type: ignore[override]
-    def rebuild(self) -> bool:
+    @property
+    def rebuild(self) -> bool:  # type: ignore[override]
         inner = getattr(self, "strategy_", None) or self._inner_or_none()
         return bool(getattr(inner, "rebuild", False))
 
-    @property  # type: ignore[override]
-    def reinitialize(self) -> bool:
+    @property
+    def reinitialize(self) -> bool:  # type: ignore[override]
         inner = getattr(self, "strategy_", None) or self._inner_or_none()
         return bool(getattr(inner, "reinitialize", False))
 

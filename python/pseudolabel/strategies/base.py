@@ -183,7 +183,7 @@ class Decision:
             thresholds = np.array(thresholds, dtype=np.float64)
             thresholds.setflags(write=False)
         elif thresholds is not None:
-            thresholds = float(thresholds)
+            thresholds = float(thresholds)  # type: ignore[arg-type]
         indices.setflags(write=False)
         labels.setflags(write=False)
         object.__setattr__(self, "indices", indices)
@@ -405,7 +405,7 @@ def _as_generator(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     if random_state is None or isinstance(random_state, Integral):
-        return np.random.default_rng(random_state)
+        return np.random.default_rng(None if random_state is None else int(random_state))
     raise ParameterError(
         f"random_state must be None, an int, or a numpy Generator/RandomState, got "
         f"{random_state!r}"
