@@ -419,3 +419,30 @@ def test_quality_smoke(loader, strategy):
     assert score >= supervised - 0.05, (score, supervised)
     assert precision > 0.85, precision
     assert pseudo.sum() > 0.2 * (y_missing == -1).sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# real boosting libraries
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_gradient_boosting_estimators(digits, library):
+    X, y_true, y = digits
+    if library == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        est = LGBMClassifier(n_estimators=30, num_leaves=15, n_jobs=1, verbose=-1, random_state=0)
+    else:
+        from xgboost import XGBClassifier
+
+        est = XGBClassifier(n_estimators=30, max_depth=4, n_jobs=1, random_state=0)
+    w = np.random.RandomState(3).uniform(0.5, 2.0, size=len(y))
+    with isolated_plugin_manager():
+        clf = SelfTrainingClassifier(est, max_iter=3, strategy="softmatch").fit(
+            X, y, sample_weight=w
+        )
+    pseudo = (y == -1) & (clf.transduction_ != -1)
+    assert pseudo.sum() > 0.5 * (y == -1).sum()
+    assert np.mean(clf.transduction_[pseudo] == y_true[pseudo]) > 0.8
+    assert clf.score(X, y_true) > 0.85
+    assert clf.predict_proba(X[:4]).shape == (4, 10)
