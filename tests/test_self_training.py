@@ -446,3 +446,41 @@ def test_gradient_boosting_estimators(digits, library):
     assert np.mean(clf.transduction_[pseudo] == y_true[pseudo]) > 0.8
     assert clf.score(X, y_true) > 0.85
     assert clf.predict_proba(X[:4]).shape == (4, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# property: identical to scikit-learn on random problems
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=hst.integers(0, 10_000),
+    n_classes=hst.integers(2, 4),
+    threshold=hst.sampled_from([0.0, 0.5, 0.75, 0.9, 0.99]),
+    max_iter=hst.sampled_from([0, 1, 3, None]),
+    frac=hst.sampled_from([0.1, 0.3, 0.9]),
+)
+def test_threshold_criterion_identical_to_sklearn(seed, n_classes, threshold, max_iter, frac):
+    from sklearn.naive_bayes import GaussianNB
+
+    rng = np.random.RandomState(seed)
+    n = 60
+    y_true = rng.randint(0, n_classes, size=n)
+    X = rng.normal(size=(n, 3)) + y_true[:, None] * rng.uniform(0.2, 2.0)
+    y = y_true.copy()
+    y[rng.rand(n) > frac] = -1
+    y[:n_classes] = np.arange(n_classes)  # every class labeled at least once
+    params = dict(threshold=threshold, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ours = SelfTrainingClassifier(GaussianNB(), **params).fit(X, y)
+        theirs = SklearnSelfTraining(GaussianNB(), **params).fit(X, y)
+    np.testing.assert_array_equal(ours.transduction_, theirs.transduction_)
+    np.testing.assert_array_equal(ours.labeled_iter_, theirs.labeled_iter_)
+    assert (ours.n_iter_, ours.termination_condition_) == (
+        theirs.n_iter_, theirs.termination_condition_
+    )
