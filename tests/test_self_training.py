@@ -266,6 +266,16 @@ def test_curriculum_rebuilds_reinitializes_and_stops_after_the_whole_pool(digits
     assert np.all(clf.transduction_ != -1)
 
 
+@pytest.mark.parametrize("name", ["freematch", "flexmatch", "softmatch", "class_balanced"])
+def test_rebuild_strategies_end_without_max_iter(digits, name):
+    X, _, y = digits
+    with isolated_plugin_manager():
+        clf = SelfTrainingClassifier(DecisionTreeClassifier(max_depth=6, random_state=0),
+                                     max_iter=None, strategy=name).fit(X, y)
+    assert clf.termination_condition_ in ("no_change", "all_labeled")
+    assert clf.n_iter_ < 100
+
+
 def test_softmatch_weights_reach_the_estimator(digits):
     X, _, y = digits
     clf = SelfTrainingClassifier(LogisticRegression(max_iter=300), max_iter=2,

@@ -72,6 +72,16 @@ def _sample_weight_key(estimator: Any) -> str | None:
     return "sample_weight" if has_fit_parameter(estimator, "sample_weight") else None
 
 
+def _pseudo_set_key(rows: np.ndarray, labels: np.ndarray) -> bytes:
+    """A digest of a pseudo-set (rows with their label column), independent of row order."""
+    import hashlib
+
+    order = np.argsort(rows, kind="stable")
+    digest = hashlib.blake2b(np.ascontiguousarray(rows[order], dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(labels[order], dtype=np.int64).tobytes())
+    return digest.digest()
+
+
 def _is_missing_marker(marker: Any) -> bool:
     """True for the markers that mean "missing value": None and NaN."""
     if marker is None:
@@ -109,7 +119,8 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         Rows added per round with ``criterion="k_best"``, >= 1.
     max_iter : int or None, default=10
         Maximum number of rounds, >= 0; ``None`` runs until no new label is added or every
-        row is labeled.
+        row is labeled (for ``rebuild`` strategies: until a pseudo-set repeats one of an
+        earlier round, ``termination_condition_ = "no_change"``).
     verbose : bool, default=False
         Print one line per round.
     strategy : str or SelectionStrategy, default=None
@@ -376,7 +387,9 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         any_weights = False
         self.n_iter_ = 0
         started = False
-        previous: tuple[np.ndarray, np.ndarray] | None = None
+        # pseudo-sets seen so far (rebuild strategies): a repeat ends the run, so a cycle
+        # between pseudo-sets cannot loop forever with max_iter=None
+        seen: set[bytes] = {_pseudo_set_key(np.empty(0, np.int64), np.empty(0, np.int64))}
 
         from pseudolabel.plugins import emit_labels_selected, emit_round_end
 
@@ -427,9 +440,8 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
 
             if rebuild:
                 changed = self._rebuild(
-                    pool, selected, labels, decision, previous, has_label, pseudo_weight
+                    pool, selected, labels, decision, seen, has_label, pseudo_weight
                 )
-                previous = (selected, decision.labels)
                 n_new = int(selected.shape[0])
                 any_weights = any_weights or decision.weights is not None
             else:
@@ -566,10 +578,13 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
 
     def _rebuild(
         self, pool: np.ndarray, selected: np.ndarray, labels: np.ndarray, decision: Decision,
-        previous: tuple[np.ndarray, np.ndarray] | None, has_label: np.ndarray,
-        pseudo_weight: np.ndarray,
+        seen: set[bytes], has_label: np.ndarray, pseudo_weight: np.ndarray,
     ) -> bool:
-        """Replace the pseudo-set by this round's decision; return whether it changed."""
+        """Replace the pseudo-set by this round's decision.
+
+        Returns False when the new pseudo-set (rows and labels; weights aside) equals one
+        of an earlier round (or the empty set before round 1): nothing new to learn.
+        """
         before = self.transduction_[pool].copy()
         before_held = has_label[pool].copy()
         self.transduction_[pool] = self.unlabeled
@@ -584,17 +599,11 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         it = self.labeled_iter_[pool]
         it = np.where(same, it, np.where(held, self.n_iter_, -1))
         self.labeled_iter_[pool] = it
-        if previous is None:
-            return bool(selected.shape[0] > 0)
-        prev_rows, prev_labels = previous
-        if prev_rows.shape != selected.shape:
-            return True
-        order_now = np.argsort(selected, kind="stable")
-        order_prev = np.argsort(prev_rows, kind="stable")
-        return not (
-            np.array_equal(selected[order_now], prev_rows[order_prev])
-            and np.array_equal(decision.labels[order_now], prev_labels[order_prev])
-        )
+        key = _pseudo_set_key(selected, decision.labels)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
 
     # ------------------------------------------------------------------ delegation
 
