@@ -398,6 +398,31 @@ def test_failed_save_leaves_nothing_behind(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
 
 
+def test_save_that_fails_to_move_into_place_keeps_the_previous_save(tmp_path, monkeypatch):
+    import os
+
+    X, y = make_blobs_data()
+    good = _Blobby().fit(X, y)
+    good.save(tmp_path / "m")
+    real = {"rename": os.rename, "replace": os.replace}
+
+    def refusing(how):
+        def move(src, dst):
+            if ".tmp-" in os.fspath(src):  # the finished new save refuses to move
+                raise OSError("rename failed")
+            return real[how](src, dst)
+
+        return move
+
+    for how in real:
+        monkeypatch.setattr(os, how, refusing(how))
+    with pytest.raises(OSError, match="rename failed"):
+        _Blobby().fit(X[::-1], y[::-1]).save(tmp_path / "m")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # the old save is back, no leftovers
+    np.testing.assert_array_equal(_Blobby.load(tmp_path / "m").predict_proba(X), good.predict_proba(X))
+
+
 def test_unjsonable_params_are_refused_at_save(tmp_path):
     X, y = make_blobs_data()
     backend = make_backend("lightgbm", n_estimators=5, random_state=np.random.RandomState(0)).fit(X, y)

@@ -275,6 +275,32 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path, monkeypatc
     assert out2.read_bytes() == first
 
 
+def test_failed_merge_leaves_no_temporary_file_and_resumes(wine, tmp_path, monkeypatch):
+    mod = importlib.import_module("pseudolabel.batch.label")
+    model, pool_path, _ = wine
+    label(model, pool_path, tmp_path / "ref.parquet", top_k=10, chunk_rows=100)
+
+    failure: dict[str, BaseException] = {}
+
+    class FailingWriter(pq.ParquetWriter):
+        def write_table(self, *a, **k):
+            raise failure["exc"]
+
+    monkeypatch.setattr(mod.pq, "ParquetWriter", FailingWriter)
+    failure["exc"] = OSError("disk full")  # an error: the fresh run is cleaned up entirely
+    with pytest.raises(OSError, match="disk full"):
+        label(model, pool_path, tmp_path / "o.parquet", top_k=10, chunk_rows=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.parquet"]
+    failure["exc"] = KeyboardInterrupt()  # an interruption: only the resumable run is kept
+    with pytest.raises(KeyboardInterrupt):
+        label(model, pool_path, tmp_path / "o.parquet", top_k=10, chunk_rows=100)
+    monkeypatch.undo()
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers == [".o.parquet.pseudolabel-partial", "ref.parquet"]
+    label(model, pool_path, tmp_path / "o.parquet", top_k=10, chunk_rows=100, resume=True)
+    assert (tmp_path / "o.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+
+
 def test_interrupted_finalization_resumes_to_the_same_output(wine, tmp_path, monkeypatch):
     mod = importlib.import_module("pseudolabel.batch.label")
 

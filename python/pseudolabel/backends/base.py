@@ -19,7 +19,6 @@ encoded as ``0..k-1`` over the classes present in the training labels, with ``k 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pseudolabel._io import replace_path, sha256_file
 from pseudolabel._version import __version__
 from pseudolabel.exceptions import (
     BackendError,
@@ -292,17 +292,11 @@ class Backend:
                     else [str(c) for c in self.feature_names_in_]
                 ),
                 "model_file": self.model_file,
-                "model_sha256": _sha256(model_path),
+                "model_sha256": sha256_file(model_path),
             }
             with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
                 json.dump(meta, fh, indent=2)
-            if path.exists():
-                old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
-                path.rename(old)
-                tmp.rename(path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(path)
+            replace_path(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -335,7 +329,7 @@ class Backend:
         model_path = directory / meta["model_file"]
         if not model_path.is_file():
             raise BundleError(f"{path} is missing its model file {meta['model_file']!r}")
-        if _sha256(model_path) != meta["model_sha256"]:
+        if sha256_file(model_path) != meta["model_sha256"]:
             raise BundleError(
                 f"{model_path} does not match the checksum recorded in {META_FILE}; the model "
                 "file was edited or is corrupt"
@@ -575,14 +569,6 @@ def _feature_names(X: Any) -> np.ndarray | None:
         return None
     names = np.asarray(list(columns), dtype=object)
     return names if all(isinstance(c, str) for c in names) else None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _json_ok(value: Any) -> bool:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from pseudolabel._io import publish
+from pseudolabel._io import sha256_file as _sha256
 from pseudolabel._version import __version__
 from pseudolabel.exceptions import (
     BundleError,
@@ -101,14 +103,6 @@ class ModelBundle:
             return None
         c = np.asarray(counts, dtype=np.float64)
         return c / c.sum()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _canonical(obj: Mapping) -> bytes:
@@ -188,23 +182,6 @@ def _bundle_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
 
 
-def _replace_dir(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Move the finished directory ``tmp`` to ``target``; the old one goes only after."""
-    if target.exists():
-        if not overwrite:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(tmp, target)
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, target)
-
-
 def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Sequence[str],
                 id_column: str | None = None, target: str | None = None,
                 training: Mapping[str, Any] | None = None, params: Mapping | None = None,
@@ -281,7 +258,7 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
         except TypeError as exc:
             raise BundleError(f"bundle manifest is not JSON-serializable: {exc}") from exc
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
-        _replace_dir(tmp, path, overwrite)
+        publish(tmp, path, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -59,6 +59,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pseudolabel._io import publish, remove_path
 from pseudolabel.batch.bundle import ModelBundle, load_bundle
 from pseudolabel.batch.io import (
     Chunk,
@@ -253,11 +254,19 @@ def part_name(file_index: int, chunk_index: int) -> str:
     return f"part-{file_index:05d}-{chunk_index:06d}.parquet"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` beside ``path``, then rename into place; a failure leaves no file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_path(tmp)
+        raise
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
@@ -270,9 +279,7 @@ _PARQUET_OPTIONS = {"use_dictionary": ["label"], "compression": "snappy"}
 
 
 def _atomic_write_table(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, **_PARQUET_OPTIONS)
-    os.replace(tmp, path)
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, **_PARQUET_OPTIONS))
 
 
 # TopK states are written by this module into its own work directory. They are loaded
@@ -932,31 +939,23 @@ def complete_job(job: Job, results: Sequence[FileResult], *, selected_labels: np
         tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
         schema = plan.schema().with_metadata({"pseudolabel": json.dumps(summary,
                                                                         sort_keys=True)})
-        with pq.ParquetWriter(tmp, schema, **_PARQUET_OPTIONS) as writer:
-            for p in parts:
-                writer.write_table(pq.read_table(p, schema=plan.schema()).replace_schema_metadata(
-                    schema.metadata))
-        _publish(tmp, output, job.overwrite)
+        try:
+            with pq.ParquetWriter(tmp, schema, **_PARQUET_OPTIONS) as writer:
+                for p in parts:
+                    writer.write_table(pq.read_table(p, schema=plan.schema())
+                                       .replace_schema_metadata(schema.metadata))
+            publish(tmp, output, overwrite=job.overwrite)
+        except BaseException:  # no half-written merged file left beside the output
+            remove_path(tmp)
+            raise
         shutil.rmtree(staging)
     else:
         if not parts:  # an empty input still gives a readable dataset with the schema
             _atomic_write_table(staging / part_name(0, 0), plan.schema().empty_table())
         _atomic_write_json(staging / SUMMARY_NAME, summary)
         shutil.rmtree(plan.work)
-        _publish(staging, output, job.overwrite)
+        publish(staging, output, overwrite=job.overwrite)
     return result
-
-
-def _publish(src: Path, dst: Path, overwrite: bool) -> None:
-    if dst.exists():
-        if not overwrite:
-            raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    else:
-        os.replace(src, dst)
 
 
 def label(model: str | os.PathLike | ModelBundle, input: str | os.PathLike | Sequence,

@@ -1,0 +1,67 @@
+"""File helpers shared by the modules that write models and outputs (internal).
+
+One implementation of "checksum a file" and "move a finished file or directory into place",
+so that every writer (``Backend.save``, model bundles, ``pseudolabel label``) gives the same
+guarantee: the target holds either the old content or the new, never half of either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from pseudolabel.exceptions import OutputExistsError
+
+__all__ = ["sha256_file", "replace_path", "remove_path", "publish"]
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a directory tree; a missing path or a failed removal is ignored."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def replace_path(src: Path, dst: Path) -> None:
+    """Move the finished ``src`` (file or directory) to ``dst``, replacing what is there.
+
+    An existing ``dst`` is first moved aside (a hidden sibling) and removed only once ``src``
+    is in place; if that move fails, the old ``dst`` is put back, so a failure never leaves
+    ``dst`` missing. ``src`` and ``dst`` must be on the same file system (siblings).
+    """
+    src, dst = Path(src), Path(dst)
+    if not os.path.lexists(dst):
+        os.replace(src, dst)
+        return
+    old = dst.with_name(f".{dst.name}.old-{uuid.uuid4().hex[:12]}")
+    os.replace(dst, old)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        os.replace(old, dst)
+        raise
+    remove_path(old)
+
+
+def publish(src: Path, dst: Path, *, overwrite: bool) -> None:
+    """:func:`replace_path` for outputs: an existing ``dst`` is replaced only with
+    ``overwrite`` (else :class:`~pseudolabel.exceptions.OutputExistsError`)."""
+    if os.path.lexists(dst) and not overwrite:
+        raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
+    replace_path(src, dst)
