@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 #: Benchmark scripts, in the order they run. Add yours here.
 SCRIPTS: list[str] = [
     "bench_kernels.py",
+    "bench_strategies.py",
     "bench_active.py",
     "bench_backends.py",
     "bench_batch.py",

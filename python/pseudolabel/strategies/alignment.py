@@ -27,12 +27,14 @@ def align(proba: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     Rows whose scaled mass is 0 (all their mass on classes with ratio 0) are kept unchanged.
     Returns a new float64 array.
     """
-    scaled = np.asarray(proba, dtype=np.float64) * np.asarray(ratio, dtype=np.float64)
-    total = scaled.sum(axis=1, keepdims=True)
-    ok = total[:, 0] > 0
-    out = np.array(proba, dtype=np.float64, copy=True)
-    out[ok] = scaled[ok] / total[ok]
-    return out
+    scaled = np.multiply(proba, np.asarray(ratio, dtype=np.float64), dtype=np.float64)
+    total = scaled.sum(axis=1)
+    empty = total <= 0
+    if empty.any():
+        scaled[empty] = proba[empty]
+        total[empty] = 1.0
+    scaled /= total[:, None]
+    return scaled
 
 
 class Aligned(SelectionStrategy):
