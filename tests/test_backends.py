@@ -315,6 +315,16 @@ def test_missing_optional_library_says_what_to_install(module, name):
     assert f'pip install "pseudolabel[{name}]"' in out.stdout, out.stdout + out.stderr
 
 
+def test_import_optional_says_what_to_install_and_why():
+    from pseudolabel.backends.base import import_optional
+    from pseudolabel.exceptions import MissingDependencyError
+
+    assert import_optional("json", "unused").dumps([1]) == "[1]"
+    with pytest.raises(MissingDependencyError, match=r"pip install nothing_here \(Module"
+                       r"NotFoundError: No module named 'nothing_here_xyz'\)"):
+        import_optional("nothing_here_xyz", "pip install nothing_here")
+
+
 # ---------------------------------------------------------------------------------------------
 # the base class: labels, save format
 

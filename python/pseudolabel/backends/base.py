@@ -19,6 +19,7 @@ encoded as ``0..k-1`` over the classes present in the training labels, with ``k 
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from pseudolabel.exceptions import (
     BackendError,
     BundleError,
     InputError,
+    MissingDependencyError,
     ParameterError,
 )
 
@@ -43,6 +45,7 @@ __all__ = [
     "Backend",
     "encode_labels",
     "check_sample_weight",
+    "import_optional",
     "read_metadata",
     "META_FILE",
     "FORMAT",
@@ -442,6 +445,20 @@ class Backend:
                 "that accepts sample_weight in fit, or drop the weights"
             )
         return check_sample_weight(sample_weight, n)
+
+
+def import_optional(module: str, hint: str) -> Any:
+    """Import the model library ``module`` when a backend first needs it.
+
+    Backends import their library lazily, so ``import pseudolabel`` works without it. A
+    missing library raises :class:`~pseudolabel.exceptions.MissingDependencyError` (also an
+    ``ImportError``) with ``hint``, which should say what to install, followed by the
+    import error itself (a library that is installed but broken says why).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(f"{hint} ({type(exc).__name__}: {exc})") from exc
 
 
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:

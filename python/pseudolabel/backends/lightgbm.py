@@ -11,20 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.backends.base import Backend, Capabilities
-from pseudolabel.exceptions import BackendError, InputError, MissingDependencyError
+from pseudolabel.backends.base import Backend, Capabilities, import_optional
+from pseudolabel.exceptions import BackendError, InputError
 
 __all__ = ["LightGBMBackend"]
 
 
 def _import_lightgbm() -> Any:
-    try:
-        import lightgbm
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'the "lightgbm" backend needs LightGBM: pip install "pseudolabel[lightgbm]"'
-        ) from exc
-    return lightgbm
+    return import_optional(
+        "lightgbm",
+        'the "lightgbm" backend needs LightGBM: pip install "pseudolabel[lightgbm]"'
+    )
 
 
 class LightGBMBackend(Backend):

@@ -12,21 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.backends.base import Backend, Capabilities
-from pseudolabel.exceptions import BackendError, InputError, MissingDependencyError
+from pseudolabel.backends.base import Backend, Capabilities, import_optional
+from pseudolabel.exceptions import BackendError, InputError
 
 __all__ = ["XGBoostBackend"]
 
 
 def _import_xgboost() -> Any:
-    try:
-        import xgboost
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'the "xgboost" backend needs XGBoost: pip install "pseudolabel[xgboost]" '
-            '(or pip install xgboost-cpu for a CPU-only wheel without CUDA libraries)'
-        ) from exc
-    return xgboost
+    return import_optional(
+        "xgboost",
+        'the "xgboost" backend needs XGBoost: pip install "pseudolabel[xgboost]" '
+        '(or pip install xgboost-cpu for a CPU-only wheel without CUDA libraries)'
+    )
 
 
 class XGBoostBackend(Backend):
