@@ -494,3 +494,29 @@ def test_threshold_criterion_identical_to_sklearn(seed, n_classes, threshold, ma
     assert (ours.n_iter_, ours.termination_condition_) == (
         theirs.n_iter_, theirs.termination_condition_
     )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=hst.integers(0, 10_000),
+    k_best=hst.integers(1, 30),
+    max_iter=hst.sampled_from([1, 3, None]),
+)
+def test_k_best_criterion_identical_to_sklearn(seed, k_best, max_iter):
+    # logistic regression: continuous probabilities, so no ties for argpartition to break
+    rng = np.random.RandomState(seed)
+    n = 60
+    y_true = rng.randint(0, 3, size=n)
+    X = rng.normal(size=(n, 3)) + y_true[:, None]
+    y = np.full(n, -1)
+    y[:6] = np.arange(6) % 3
+    params = dict(criterion="k_best", k_best=k_best, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ours = SelfTrainingClassifier(LogisticRegression(), **params).fit(X, y)
+        theirs = SklearnSelfTraining(LogisticRegression(), **params).fit(X, y)
+    np.testing.assert_array_equal(ours.transduction_, theirs.transduction_)
+    np.testing.assert_array_equal(ours.labeled_iter_, theirs.labeled_iter_)
+    assert (ours.n_iter_, ours.termination_condition_) == (
+        theirs.n_iter_, theirs.termination_condition_
+    )
