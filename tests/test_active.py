@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pseudolabel import ActiveLearner, LearningCurve
-from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
+from pseudolabel.exceptions import InputError, ParameterError, PluginError, PseudolabelWarning
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.plugins import isolated_plugin_manager
 
@@ -276,6 +276,37 @@ def test_update_pseudo_labels_manual_loop_and_human_wins():
     assert not (set(learner.pseudo_indices_.tolist()) & set(human.tolist()))
     with pytest.raises(ParameterError, match="pseudo_label"):
         ActiveLearner(_model()).teach(X[init], y[init]).update_pseudo_labels(X[pool])
+
+
+def test_pseudo_confidence_is_the_probability_of_the_pseudo_label():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    init, pool = _start(X, y, per_class=5)
+    learner = ActiveLearner(_model(), pseudo_label="threshold",
+                            classes=["virginica", "setosa", "versicolor"])
+    learner.teach(X[init], names[init]).update_pseudo_labels(X[pool], refit=False)
+    assert learner.pseudo_indices_.shape[0] > 10
+    P = learner.predict_proba(X[pool])
+    cols = [learner.classes_.tolist().index(v) for v in learner.pseudo_labels_.tolist()]
+    np.testing.assert_allclose(learner.pseudo_confidence_, P[learner.pseudo_indices_, cols])
+    np.testing.assert_array_equal(cols, P[learner.pseudo_indices_].argmax(axis=1))
+
+
+def test_a_selection_strategy_that_ignores_exclude_is_named():
+    from pseudolabel.strategies.base import Decision, SelectionStrategy
+
+    class Greedy(SelectionStrategy):
+        rebuild = True
+
+        def _select(self, proba, *, round, exclude):
+            rows = np.arange(proba.shape[0])  # takes every row, excluded or not
+            return Decision(rows, proba.argmax(axis=1), None, None, {})
+
+    X, y = load_iris(return_X_y=True)
+    init, pool = _start(X, y, per_class=5)
+    learner = ActiveLearner(_model(), pseudo_label=Greedy()).teach(X[init], y[init])
+    with pytest.raises(PluginError, match="Greedy pseudo-labeled pool row 3, which has a human"):
+        learner.update_pseudo_labels(X[pool], exclude=[3, 7])
 
 
 def test_dataframe_pool_and_string_labels():

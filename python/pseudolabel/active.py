@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from pseudolabel._compat import validate_data
-from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
+from pseudolabel.exceptions import InputError, ParameterError, PluginError, PseudolabelWarning
 from pseudolabel.strategies.base import exclude_mask
 from pseudolabel.strategies.query import iter_row_chunks, n_rows, take_rows
 
@@ -655,8 +655,12 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         decision = strategy.select(proba, round=int(round), exclude=block)
         new_idx = np.asarray(decision.indices, dtype=np.int64)
         new_lab = self.classes_[np.asarray(decision.labels, dtype=np.int64)]
-        if human is not None and new_idx.shape[0]:
-            assert not human[new_idx].any(), "selection strategy ignored exclude"
+        if human is not None and new_idx.shape[0] and human[new_idx].any():
+            row = int(new_idx[np.flatnonzero(human[new_idx])[0]])
+            raise PluginError(
+                f"selection strategy {type(strategy).__name__} pseudo-labeled pool row {row}, "
+                "which has a human label and was excluded; a strategy must honour exclude"
+            )
         idx = np.concatenate([keep_idx, new_idx])
         labels = np.concatenate([keep_lab, new_lab]) if keep_lab.shape[0] else new_lab
         if decision.weights is None and keep_w is None:
@@ -675,9 +679,10 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         self._pseudo_X = self._prepare_X(take_rows(X_pool, idx)) if idx.shape[0] else None
         self.pseudo_thresholds_ = decision.thresholds
         if idx.shape[0]:
-            cols = np.searchsorted(self.classes_, labels) if _sorted(self.classes_) else np.array(
-                [int(np.flatnonzero(self.classes_ == v)[0]) for v in labels.tolist()]
-            )
+            import pandas as pd
+
+            # hash lookup of each label's column: any class order, no loop over rows
+            cols = pd.Index(self.classes_).get_indexer(labels)
             self.pseudo_confidence_ = proba[idx, cols].astype(np.float64)
         else:
             self.pseudo_confidence_ = np.empty(0, dtype=np.float64)
@@ -948,13 +953,6 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def _sorted(values: np.ndarray) -> bool:
-    try:
-        return bool(np.all(values[:-1] < values[1:]))
-    except TypeError:
-        return False
 
 
 def _fresh(obj: Any) -> Any:
