@@ -400,3 +400,30 @@ def test_threshold_equality_respects_inclusive(largest, inclusive):
     expected = {(True, True): [2, 1, 0, 3], (True, False): [2, 1],
                 (False, True): [0, 3], (False, False): []}[(largest, inclusive)]
     np.testing.assert_array_equal(sel.indices, expected)
+
+
+def test_backend_clips_round_off_but_not_real_violations():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from pseudolabel.plugins import make_backend
+
+    class Overshoot(ClassifierMixin, BaseEstimator):
+        def __init__(self, value=1.0 + 4e-16):
+            self.value = value
+
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict_proba(self, X):
+            P = np.zeros((len(X), 2))
+            P[:, 0] = self.value
+            return P
+
+    X, y = np.zeros((4, 1)), np.array([0, 1, 0, 1])
+    P = make_backend("sklearn", estimator=Overshoot()).fit(X, y).predict_proba(X)
+    assert P.max() == 1.0
+    kernels.summarize(P)  # accepted
+    P = make_backend("sklearn", estimator=Overshoot(value=1.5)).fit(X, y).predict_proba(X)
+    with pytest.raises(ProbabilityError, match="row 0, column 0"):
+        kernels.summarize(P)

@@ -8,6 +8,8 @@ of threads. Ties always go to the lower row index.
 
 Invalid probabilities (NaN, infinity, values outside [0, 1]) raise
 :class:`~pseudolabel.exceptions.ProbabilityError` naming the first offending row and column.
+The range check is exact: a model whose probabilities overshoot 1 by round-off should be
+clipped by the caller (the estimators in this package do so within 1e-9).
 ``N == 0`` is not an error: it gives empty results.
 """
 
@@ -57,7 +59,9 @@ class Summary:
     class_counts : ndarray of int64, shape (C,)
         How many rows have each class as their argmax.
     class_mean : ndarray of float64, shape (C,)
-        The mean of each column (NaN when N == 0).
+        The mean of each column (NaN when N == 0). Sums run in float64 across blocks of 8
+        rows and in P's dtype within a block, so float32 input carries float32-sized
+        round-off (about 1e-7 relative), the same for every layout and thread count.
     """
 
     label: np.ndarray

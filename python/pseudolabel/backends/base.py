@@ -243,6 +243,9 @@ class Backend:
                 f"backend {self.name!r} returned probabilities of shape {proba.shape}, expected "
                 f"({n}, {k})"
             )
+        # Softmax and calibration can overshoot [0, 1] by float round-off; clip that much.
+        # NaN and real violations stay as they are for the kernels to report by row/column.
+        np.clip(proba, 0.0, 1.0, out=proba, where=(proba > -1e-9) & (proba < 1.0 + 1e-9))
         if k == len(self.classes_):
             return proba
         out = np.zeros((n, len(self.classes_)), dtype=np.float64)
