@@ -44,6 +44,16 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_history_of_more_ids_than_sqlite_binds_at_once(store):
+    store.add_labels(["i5", "i299999"], ["a", "b"], source="seed", allow_new_ids=True,
+                     allow_new_classes=True)
+    ids = [f"i{k}" for k in range(300_000)]  # beyond SQLite's variable limit (250 000 here)
+    hist = store.history(ids)
+    assert hist["id"].tolist() == ["i5", "i299999"]
+    assert store.history(["i299999", "nope"])["label"].tolist() == ["b"]
+    assert store.history([]).empty
+
+
 def test_seed_then_human_labels_with_provenance(store):
     assert isinstance(store, LabelStore)
     res = store.add_labels(

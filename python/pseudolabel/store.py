@@ -571,16 +571,14 @@ class SQLiteStore(LabelStore):
         seen = dict.fromkeys(id_text)
         who = "" if annotator is None else str(annotator)
         with self._errors(), self._transaction() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS _incoming (id TEXT PRIMARY KEY)")
-            cur.execute("DELETE FROM _incoming")
-            cur.executemany("INSERT OR IGNORE INTO _incoming (id) VALUES (?)", ((i,) for i in seen))
+            _fill_id_table(cur, seen)
             unknown = [
                 r[0]
                 for r in cur.execute(
-                    "SELECT id FROM _incoming WHERE id NOT IN (SELECT id FROM items) ORDER BY id"
+                    "SELECT id FROM _ids WHERE id NOT IN (SELECT id FROM items) ORDER BY id"
                 ).fetchall()
             ]
-            cur.execute("DELETE FROM _incoming")
+            cur.execute("DELETE FROM _ids")
             n_new_items = 0
             if unknown:
                 if not allow_new_ids:
@@ -675,12 +673,21 @@ class SQLiteStore(LabelStore):
             "SELECT item_id, label, source, annotator, round, confidence, model_version, "
             "created_at, origin FROM labels"
         )
-        params: list[Any] = []
-        if ids is not None:
+        if ids is None:
+            rows = self._read(sql + " ORDER BY seq")
+        else:
             text = _as_text_ids(ids)
-            sql += f" WHERE item_id IN ({', '.join('?' * len(text))})"
-            params = text
-        rows = self._read(sql + " ORDER BY seq", params)
+            with self._errors():
+                cur = self._db.cursor()
+                cur.execute("BEGIN")  # one read snapshot; the temp table takes no write lock
+                try:
+                    _fill_id_table(cur, text)
+                    rows = cur.execute(
+                        sql + " WHERE item_id IN (SELECT id FROM _ids) ORDER BY seq"
+                    ).fetchall()
+                finally:
+                    cur.execute("DELETE FROM _ids")
+                    cur.execute("COMMIT")
         columns = [
             "id", "label", "source", "annotator", "round", "confidence", "model_version",
             "created_at", "origin",
@@ -763,6 +770,14 @@ class SQLiteStore(LabelStore):
             n_records={s: int(records.get(s, 0)) for s in SOURCES},
             n_conflicts=int(conflicts),
         )
+
+
+def _fill_id_table(cur: sqlite3.Cursor, ids: Any) -> None:
+    """Put ``ids`` into the connection's temporary table ``_ids``, so that SQL can join any
+    number of them (a list of bound parameters stops at SQLite's variable limit)."""
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS _ids (id TEXT PRIMARY KEY)")
+    cur.execute("DELETE FROM _ids")
+    cur.executemany("INSERT OR IGNORE INTO _ids (id) VALUES (?)", ((i,) for i in ids))
 
 
 def _per_row(value: Any, n: int, what: str, cast: Any) -> list[Any] | None:
