@@ -40,6 +40,16 @@ def store(tmp_path):
     s.close()
 
 
+def _edit_with_sqlite(path: Path, statement: str) -> None:
+    """Change a database file behind the store's back, with plain sqlite3."""
+    con = sqlite3.connect(path)
+    try:
+        con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -139,10 +149,7 @@ def test_corrupt_foreign_and_missing_files(tmp_path):
     assert _sha(junk) == digest
 
     foreign = tmp_path / "foreign.db"
-    con = sqlite3.connect(foreign)
-    con.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
-    con.commit()
-    con.close()
+    _edit_with_sqlite(foreign, "CREATE TABLE customers (id INTEGER, name TEXT)")
     digest = _sha(foreign)
     with pytest.raises(StoreError, match="not a pseudolabel label store.*customers"):
         SQLiteStore(foreign, create=True)
@@ -156,10 +163,7 @@ def test_corrupt_foreign_and_missing_files(tmp_path):
     # a store whose tables were damaged
     path = tmp_path / "damaged.db"
     SQLiteStore(path, create=True).close()
-    con = sqlite3.connect(path)
-    con.execute("DROP TABLE labels")
-    con.commit()
-    con.close()
+    _edit_with_sqlite(path, "DROP TABLE labels")
     with pytest.raises(StoreError, match="corrupt.*labels"):
         SQLiteStore(path)
 
@@ -182,10 +186,7 @@ def test_corrupt_foreign_and_missing_files(tmp_path):
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "new.db"
     SQLiteStore(path, create=True).close()
-    con = sqlite3.connect(path)
-    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    con.commit()
-    con.close()
+    _edit_with_sqlite(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99"):
         SQLiteStore(path)
 
