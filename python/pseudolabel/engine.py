@@ -51,8 +51,9 @@ DEFAULT_STRATEGY = "softmatch"
 
 _GUARDRAILS = ("auto", "cv", "holdout", "none")
 _CALIBRATIONS = ("temperature",)
-# "auto" guardrail: cross-fitted chains below this many labeled rows, a held-out split above
-_AUTO_CV_MAX_LABELED = 2000
+# "auto" guardrail: cross-fitted chains (n_folds + 1 fits a round) up to this many rows in
+# all, a held-out split (one fit a round) above, where fits are expensive and labels many
+_AUTO_CV_MAX_ROWS = 20_000
 
 
 # --------------------------------------------------------------------------------------
@@ -194,7 +195,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         back. ``"holdout"`` trains on the labeled rows
         minus a stratified ``holdout_fraction`` and scores on it, then refits once on every
         labeled row and the accepted pseudo-labels (one fit per round instead of
-        ``n_folds + 1``). ``"auto"``: ``"cv"`` below 2000 labeled rows, else ``"holdout"``.
+        ``n_folds + 1``). ``"auto"``: ``"cv"`` up to 20,000 rows (labeled + pool), else
+        ``"holdout"``.
         ``"none"`` accepts every round. The rule: a round is accepted when its out-of-fold
         accuracy is not significantly below the labels-only model's (paired sign test, one
         standard error) and it either is significantly more accurate than the last accepted
@@ -550,7 +552,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if mode is False or mode is None:
             mode = "none"
         if mode == "auto":
-            mode = "cv" if n_lab < _AUTO_CV_MAX_LABELED else "holdout"
+            mode = "cv" if n_total <= _AUTO_CV_MAX_ROWS else "holdout"
         splits = self._splits(mode, y_enc, n_classes, seed)
         if splits is None:
             if mode != "none":
