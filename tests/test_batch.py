@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris, load_wine
 
+from crash import interrupted_at_call
 from pseudolabel import kernels
 from pseudolabel.batch import label, load_bundle, train_bundle
 from pseudolabel.cli import main
@@ -225,7 +226,7 @@ def test_empty_input_gives_empty_output_with_schema(wine, tmp_path):
                                                        "selected"]
 
 
-def test_existing_output_and_partial_runs_are_refused(wine, tmp_path, monkeypatch):
+def test_existing_output_and_partial_runs_are_refused(wine, tmp_path):
     model, pool_path, _ = wine
     out = tmp_path / "o.parquet"
     label(model, pool_path, out, top_k=10, chunk_rows=100)
@@ -237,20 +238,9 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path, monkeypatc
     # an interruption after two chunks leaves a partial run behind
     mod = importlib.import_module("pseudolabel.batch.label")
 
-    real = mod._score_chunk
-    calls = {"n": 0}
-
-    def interrupted(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(mod, "_score_chunk", interrupted)
     out2 = tmp_path / "o2.parquet"
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_call(mod, "_score_chunk", 3), pytest.raises(KeyboardInterrupt):
         label(model, pool_path, out2, top_k=10, chunk_rows=100)
-    monkeypatch.setattr(mod, "_score_chunk", real)
     assert not out2.exists()
     with pytest.raises(OutputExistsError, match="--resume"):
         label(model, pool_path, out2, top_k=10, chunk_rows=100)
@@ -301,7 +291,7 @@ def test_failed_merge_leaves_no_temporary_file_and_resumes(wine, tmp_path, monke
     assert (tmp_path / "o.parquet").read_bytes() == (tmp_path / "ref.parquet").read_bytes()
 
 
-def test_interrupted_finalization_resumes_to_the_same_output(wine, tmp_path, monkeypatch):
+def test_interrupted_finalization_resumes_to_the_same_output(wine, tmp_path):
     mod = importlib.import_module("pseudolabel.batch.label")
 
     model, _, pool = wine
@@ -309,19 +299,8 @@ def test_interrupted_finalization_resumes_to_the_same_output(wine, tmp_path, mon
         pool.iloc[idx].to_parquet(tmp_path / f"in{i}.parquet")
     inputs = str(tmp_path / "in*.parquet")
     label(model, inputs, tmp_path / "ref", per_class_k=20, chunk_rows=60)
-    real = mod.finalize_source
-    calls = {"n": 0}
-
-    def crash_in_second(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(mod, "finalize_source", crash_in_second)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_call(mod, "finalize_source", 2), pytest.raises(KeyboardInterrupt):
         label(model, inputs, tmp_path / "out", per_class_k=20, chunk_rows=60)
-    monkeypatch.setattr(mod, "finalize_source", real)
     label(model, inputs, tmp_path / "out", per_class_k=20, chunk_rows=60, resume=True)
     ref_files = sorted(os.listdir(tmp_path / "ref"))
     assert ref_files == sorted(os.listdir(tmp_path / "out"))

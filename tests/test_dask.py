@@ -15,6 +15,7 @@ from sklearn.datasets import load_wine
 
 pytest.importorskip("distributed")
 
+from crash import interrupted_at_call  # noqa: E402
 from pseudolabel import kernels  # noqa: E402
 from pseudolabel.batch import label, load_bundle, train_bundle  # noqa: E402
 from pseudolabel.cli import main  # noqa: E402
@@ -146,24 +147,13 @@ def test_worker_errors_reach_the_client_and_leave_nothing(cluster, wine, tmp_pat
                                                          "train.parquet"]
 
 
-def test_dask_resumes_a_local_run_that_was_interrupted(cluster, wine, tmp_path, monkeypatch):
+def test_dask_resumes_a_local_run_that_was_interrupted(cluster, wine, tmp_path):
     _, client = cluster
     model, inp, _ = wine
     mod = importlib.import_module("pseudolabel.batch.label")
     label(model, inp, tmp_path / "ref.parquet", per_class_k=8, chunk_rows=30)
-    real = mod._score_chunk
-    calls = {"n": 0}
-
-    def interrupted(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 9:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(mod, "_score_chunk", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_call(mod, "_score_chunk", 9), pytest.raises(KeyboardInterrupt):
         label(model, inp, tmp_path / "o.parquet", per_class_k=8, chunk_rows=30)
-    monkeypatch.setattr(mod, "_score_chunk", real)
     res = dask_label(model, inp, tmp_path / "o.parquet", per_class_k=8, chunk_rows=30,
                      resume=True, client=client)
     assert res.resumed
