@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,9 +145,9 @@ def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     paths = [os.path.abspath(p) for p in out]
     for p in paths:
         _format_of(p)
-    dupes = {p for p in paths if paths.count(p) > 1}
+    dupes = sorted(p for p, k in Counter(paths).items() if k > 1)
     if dupes:
-        raise InputError(f"input file given more than once: {sorted(dupes)[0]}")
+        raise InputError(f"input file given more than once: {dupes[0]}")
     return paths
 
 
