@@ -213,6 +213,11 @@ def test_bad_values_and_files_are_named(wine, tmp_path):
         label(model, wine[1], tmp_path / "o", threshold=0.5, top_k=3)
     with pytest.raises(ParameterError, match="chunk_rows"):
         label(model, wine[1], tmp_path / "o", threshold=0.5, chunk_rows=0)
+    for bad, message in [({"threshold": "high"}, "threshold must be a number in \\[0, 1\\], "
+                          "got 'high'"), ({"top_k": "ten"}, "top_k must be a non-negative"),
+                         ({"per_class_k": [3]}, "per_class_k must be a non-negative")]:
+        with pytest.raises(ParameterError, match=message):
+            label(model, wine[1], tmp_path / "o", **bad)
     assert not (tmp_path / "o").exists()
 
 

@@ -52,6 +52,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +126,14 @@ class DecisionSpec:
             )
         kind, value = next(iter(given.items()))
         if kind == "threshold":
+            if isinstance(value, (bool, str)) or not isinstance(value, Real):
+                raise ParameterError(f"threshold must be a number in [0, 1], got {value!r}")
             value = float(value)
             if not 0.0 <= value <= 1.0 or math.isnan(value):
                 raise ParameterError(f"threshold must be in [0, 1], got {value}")
         elif kind in ("top_k", "per_class_k"):
-            if isinstance(value, bool) or int(value) != value or value < 0:
+            if (isinstance(value, bool) or not isinstance(value, Real) or int(value) != value
+                    or value < 0):
                 raise ParameterError(f"{kind} must be a non-negative integer, got {value!r}")
             value = int(value)
         elif not isinstance(value, str) or not value:
