@@ -376,12 +376,15 @@ def _score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offs
         raise BackendError(f"{where}, rows {chunk.start}..{chunk.start + n - 1}: backend "
                            f"{bundle.backend_name!r} returned invalid probabilities: {exc}"
                            ) from exc
-    mask = np.zeros(n, dtype=bool)
     topk = None
     d = plan.decision
     if d.kind == "threshold":
-        mask[kernels.select(P, threshold=d.value).indices] = True
-    elif d.kind == "strategy":
+        # the summary already holds each row's confidence: no second pass over P (a Python
+        # float is compared in P's dtype, as kernels.select does)
+        mask = s.confidence > d.value
+    else:
+        mask = np.zeros(n, dtype=bool)
+    if d.kind == "strategy":
         from pseudolabel.plugins import make_strategy
 
         strat = make_strategy(d.value, kind="selection", **dict(d.params))
@@ -391,7 +394,7 @@ def _score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offs
                     n_unlabeled=n, class_prior=prior if prior is not None else np.full(C, 1 / C),
                     random_state=0)
         mask[np.asarray(strat.select(P, round=1).indices, dtype=np.int64)] = True
-    else:
+    elif d.is_global:
         topk = d.new_topk()
         topk.push(P, g0)
     if chunk.ids is None:
