@@ -247,12 +247,14 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path):
     with interrupted_at_call(mod, "_score_chunk", 3), pytest.raises(KeyboardInterrupt):
         label(model, pool_path, out2, top_k=10, chunk_rows=100)
     assert not out2.exists()
+    staging = tmp_path / ".o2.parquet.pseudolabel-partial"
+    # unlocked: another process may resume it while this one lives on
+    assert staging.is_dir() and not (staging / "_pseudolabel_work" / "lock").exists()
     with pytest.raises(OutputExistsError, match="--resume"):
         label(model, pool_path, out2, top_k=10, chunk_rows=100)
     with pytest.raises(ParameterError, match="chunk_rows"):
         label(model, pool_path, out2, top_k=10, chunk_rows=50, resume=True)
     # a live process holding the partial run's lock keeps others out
-    staging = tmp_path / ".o2.parquet.pseudolabel-partial"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lock = staging / "_pseudolabel_work" / "lock"

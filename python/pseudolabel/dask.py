@@ -256,7 +256,9 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                       overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
                       log=bar.log)
-    with cleanup_on_error(job):
+    # tasks already running on the workers may still write after an interruption here, so
+    # the staging directory stays locked until this process is gone
+    with cleanup_on_error(job, release_lock=False):
         plan = job.plan
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         done = [f for i, src in enumerate(sources)

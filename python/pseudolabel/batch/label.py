@@ -871,6 +871,17 @@ def _acquire_lock(path: Path, staging: Path) -> None:
     raise OutputExistsError(f"{staging}: another run took the lock at the same time")
 
 
+def _release_lock(path: Path) -> None:
+    """Remove the lock ``path`` if this process holds it."""
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(holder, dict) and holder.get("pid") == os.getpid() \
+            and holder.get("host") == socket.gethostname():
+        path.unlink(missing_ok=True)
+
+
 def _id_type_of(info: InputFile, id_column: str) -> pa.DataType:
     if info.format == "parquet":
         return pq.ParquetFile(info.path).schema_arrow.field(id_column).type
@@ -1053,15 +1064,19 @@ def label(model: str | os.PathLike | ModelBundle, input: str | os.PathLike | Seq
 
 
 @contextlib.contextmanager
-def cleanup_on_error(job: Job):
+def cleanup_on_error(job: Job, *, release_lock: bool = True):
     """Remove a fresh job's staging directory when it fails with an error.
 
     An interruption (Ctrl-C, a kill) keeps it for ``--resume``; so does an error in a
-    resumed job, whose earlier work is worth keeping.
+    resumed job, whose earlier work is worth keeping. A kept staging directory is unlocked
+    (``release_lock``) once nothing of this process writes to it any more, so that another
+    process can resume it while this one lives on (a notebook, a service).
     """
     try:
         yield
-    except Exception:
-        if not job.resumed:
+    except BaseException as exc:
+        if isinstance(exc, Exception) and not job.resumed:
             shutil.rmtree(job.plan.staging, ignore_errors=True)
+        elif release_lock:
+            _release_lock(job.plan.work / "lock")
         raise
