@@ -38,6 +38,7 @@ from pseudolabel.batch.label import (
     Progress,
     complete_job,
     finalize_source,
+    pairwise_reduce,
     prepare_job,
     process_source,
     selected_rows_of,
@@ -135,13 +136,7 @@ def _is_dask_dataframe(obj: Any) -> bool:
 
 def _tree_reduce(client, futures: list):
     """Merge futures pairwise on the workers until one is left (depth log2(n))."""
-    level = list(futures)
-    while len(level) > 1:
-        nxt = [client.submit(_merge, a, b, pure=False) for a, b in zip(level[::2], level[1::2])]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0] if level else None
+    return pairwise_reduce(futures, lambda a, b: client.submit(_merge, a, b, pure=False))
 
 
 def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | None = None,

@@ -892,18 +892,29 @@ def _id_type_of(info: InputFile, id_column: str) -> pa.DataType:
         return reader.schema.field(id_column).type
 
 
+def pairwise_reduce(items: Sequence[Any], combine: Callable[[Any, Any], Any]) -> Any:
+    """Combine ``items`` pairwise, level by level (a tree of depth log2(n)); None if empty.
+
+    The local job merges TopK accumulators this way and the Dask job merges futures of
+    them, so both reduce in the same order.
+    """
+    level = list(items)
+    while len(level) > 1:
+        nxt = [combine(a, b) for a, b in zip(level[::2], level[1::2])]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0] if level else None
+
+
+def _merge_into(a: Any, b: Any) -> Any:
+    a.merge(b)
+    return a
+
+
 def merge_topk(topks: Sequence[Any]):
     """Merge TopK accumulators pairwise (a tree, like the Dask reduction)."""
-    items = [t for t in topks if t is not None]
-    while len(items) > 1:
-        nxt = []
-        for a, b in zip(items[::2], items[1::2]):
-            a.merge(b)
-            nxt.append(a)
-        if len(items) % 2:
-            nxt.append(items[-1])
-        items = nxt
-    return items[0] if items else None
+    return pairwise_reduce([t for t in topks if t is not None], _merge_into)
 
 
 def selected_rows_of(job: Job, topk) -> tuple[np.ndarray, np.ndarray]:
