@@ -122,10 +122,13 @@ class _LossySave(_Blobby):
 
 
 class _Pickler(_Blobby):
+    protocol = 5
+
     def _save_model(self, directory):
         import pickle
 
-        (directory / self.model_file).write_bytes(pickle.dumps((self.means_, self.prior_), protocol=5))
+        data = pickle.dumps((self.means_, self.prior_), protocol=self.protocol)
+        (directory / self.model_file).write_bytes(data)
 
     def _load_model(self, directory, meta):
         import pickle
@@ -144,6 +147,7 @@ def test_check_backend_passes_a_correct_backend():
         (_IgnoresWeights, "check_sample_weight"),
         (_LossySave, "check_save_load"),
         (_Pickler, "check_save_load"),
+        (type("_OldPickler", (_Pickler,), {"protocol": 2}), "check_save_load"),
     ],
 )
 def test_check_backend_catches_broken_backends(broken, failing_check):

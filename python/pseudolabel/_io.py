@@ -15,7 +15,10 @@ from pathlib import Path
 
 from pseudolabel.exceptions import OutputExistsError
 
-__all__ = ["sha256_file", "replace_path", "remove_path", "publish"]
+__all__ = ["sha256_file", "replace_path", "remove_path", "publish", "looks_like_pickle"]
+
+#: suffixes of files that are (or wrap) pickles
+PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pck", ".dill", ".cloudpickle"})
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -65,3 +68,17 @@ def publish(src: Path, dst: Path, *, overwrite: bool) -> None:
     if os.path.lexists(dst) and not overwrite:
         raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
     replace_path(src, dst)
+
+
+def looks_like_pickle(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is a pickle, by its suffix or by the protocol 2-5 header.
+
+    Loading a pickle runs arbitrary code, so model files must never be one.
+    """
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    # protocol 2+ streams start with PROTO (0x80) and the protocol number
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5

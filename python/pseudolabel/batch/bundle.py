@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel._io import publish
+from pseudolabel._io import looks_like_pickle, publish
 from pseudolabel._io import sha256_file as _sha256
 from pseudolabel._version import __version__
 from pseudolabel.exceptions import (
@@ -55,7 +55,6 @@ __all__ = [
 MANIFEST_NAME = "pseudolabel-bundle.json"
 FORMAT_NAME = "pseudolabel-model-bundle"
 FORMAT_VERSION = 1
-_PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pck", ".dill", ".cloudpickle"}
 # libraries whose version is worth recording when a backend of that name is saved
 _BACKEND_LIBRARIES = {
     "sklearn": ["scikit-learn"],
@@ -169,15 +168,6 @@ def _library_versions(backend_name: str) -> dict[str, str]:
     return versions
 
 
-def _looks_like_pickle(path: Path) -> bool:
-    if path.suffix.lower() in _PICKLE_SUFFIXES:
-        return True
-    with open(path, "rb") as f:
-        head = f.read(2)
-    # protocol 2+ streams start with PROTO (0x80) and the protocol number
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-
-
 def _bundle_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
 
@@ -230,7 +220,7 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
         files = _bundle_files(tmp)
         if not files:
             raise BundleError(f"backend {name!r} saved no files")
-        pickles = [p for p in files if _looks_like_pickle(p)]
+        pickles = [p for p in files if looks_like_pickle(p)]
         if pickles and not trust_pickle:
             raise BundleError(
                 f"backend {name!r} saved pickle file(s) ({pickles[0].relative_to(tmp)}); "
@@ -310,7 +300,7 @@ def read_manifest(path: str | os.PathLike, *, trust_pickle: bool = False) -> dic
         raise BundleError(f"{root}: file {extra[0]} is not part of the bundle (unlisted file)")
     if not trust_pickle:
         for rel in sorted(listed):
-            if _looks_like_pickle(root / rel):
+            if looks_like_pickle(root / rel):
                 raise BundleError(
                     f"{root}: file {rel} is a pickle; loading it can run arbitrary code. "
                     "Pass --trust-pickle (trust_pickle=True) only for bundles you trust"
