@@ -278,9 +278,10 @@ class UncertaintyQuery(QueryStrategy):
     def __init__(self) -> None:
         pass
 
-    @staticmethod
-    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    def _to_uncertainty(self, kernel_scores: np.ndarray) -> np.ndarray:
+        """Kernel scores as "higher = more uncertain": as they are when a larger kernel
+        score is more uncertain (entropy), else ``1 - score`` (confidence, margin)."""
+        return kernel_scores if self.kernel_largest else 1.0 - kernel_scores
 
     def uncertainty(self, proba: np.ndarray) -> np.ndarray:
         """Uncertainty of each row of a probability matrix (higher = ask first)."""
@@ -323,10 +324,6 @@ class LeastConfidentQuery(UncertaintyQuery):
     kernel_score: ClassVar[str] = "confidence"
     kernel_largest: ClassVar[bool] = False
 
-    @staticmethod
-    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
-        return 1.0 - kernel_scores
-
 
 class MarginQuery(UncertaintyQuery):
     """Ask about the rows with the smallest gap between the two most probable classes.
@@ -338,10 +335,6 @@ class MarginQuery(UncertaintyQuery):
     kernel_score: ClassVar[str] = "margin"
     kernel_largest: ClassVar[bool] = False
 
-    @staticmethod
-    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
-        return 1.0 - kernel_scores
-
 
 class EntropyQuery(UncertaintyQuery):
     """Ask about the rows whose predicted distribution has the highest entropy (nats).
@@ -352,10 +345,6 @@ class EntropyQuery(UncertaintyQuery):
     name: ClassVar[str] = "entropy"
     kernel_score: ClassVar[str] = "entropy"
     kernel_largest: ClassVar[bool] = True
-
-    @staticmethod
-    def _to_uncertainty(kernel_scores: np.ndarray) -> np.ndarray:
-        return kernel_scores
 
 
 # ---------------------------------------------------------------------------------------------
