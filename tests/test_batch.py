@@ -24,7 +24,13 @@ from crash import interrupted_at_call
 from pseudolabel import kernels
 from pseudolabel.batch import label, load_bundle, train_bundle
 from pseudolabel.cli import main
-from pseudolabel.exceptions import InputError, OutputExistsError, ParameterError
+from pseudolabel.exceptions import (
+    BackendError,
+    BundleError,
+    InputError,
+    OutputExistsError,
+    ParameterError,
+)
 from pseudolabel.plugins import isolated_plugin_manager
 
 LGB = {"n_estimators": 15, "verbose": -1, "n_jobs": 1}
@@ -469,3 +475,21 @@ def test_rebatch_cuts_exact_chunks_whatever_the_batches(sizes, chunk_rows):
                                                              for n in lengths)
     got = np.concatenate([t.column("x").to_numpy() for t in tables]) if tables else []
     np.testing.assert_array_equal(got, np.arange(start))
+
+
+@pytest.mark.parametrize("error, code", [
+    (BundleError("edited"), 3),
+    (OutputExistsError("exists"), 4),
+    (InputError("row 3"), 2),
+    (ParameterError("bad"), 2),
+    (FileNotFoundError("gone"), 2),
+    (BackendError("crashed"), 1),
+])
+def test_cli_exit_code_per_error(error, code, capsys):
+    from pseudolabel.batch.cli import _guard
+
+    def fail():
+        raise error
+
+    assert _guard("label", fail) == code
+    assert capsys.readouterr().err == f"pseudolabel label: error: {error}\n"

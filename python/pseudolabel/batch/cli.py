@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from pseudolabel.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pseudolabel.exceptions import BundleError, OutputExistsError, PseudolabelError
@@ -100,21 +101,21 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_label)
 
 
+#: exit code of an error, first match wins (BundleError is also a ValueError)
+_EXIT_CODES: tuple[tuple[Any, int], ...] = (
+    (BundleError, EXIT_BUNDLE),
+    (OutputExistsError, EXIT_EXISTS),
+    ((ValueError, FileNotFoundError), EXIT_USAGE),
+    (PseudolabelError, EXIT_FAILED),
+)
+
+
 def _guard(command: str, fn) -> int:
     try:
         return fn()
-    except BundleError as exc:
+    except (ValueError, FileNotFoundError, PseudolabelError) as exc:
         print(f"pseudolabel {command}: error: {exc}", file=sys.stderr)
-        return EXIT_BUNDLE
-    except OutputExistsError as exc:
-        print(f"pseudolabel {command}: error: {exc}", file=sys.stderr)
-        return EXIT_EXISTS
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"pseudolabel {command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PseudolabelError as exc:
-        print(f"pseudolabel {command}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return next(code for types, code in _EXIT_CODES if isinstance(exc, types))
 
 
 def run_train(args: argparse.Namespace) -> int:
