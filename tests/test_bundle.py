@@ -157,6 +157,22 @@ def test_pickle_files_refused_unless_trusted(bundle_dir, tmp_path):
         read_manifest(out)
 
 
+def test_model_path_outside_the_verified_files_is_refused(bundle_dir, tmp_path):
+    from pseudolabel.batch import bundle as mod
+
+    elsewhere = tmp_path / "elsewhere"  # a saved backend that no checksum of the bundle covers
+    shutil.copytree(bundle_dir / "model", elsewhere)
+    out = tmp_path / "redirected"
+    shutil.copytree(bundle_dir, out)
+    for model_path in ["../elsewhere", str(elsewhere), "nowhere"]:
+        m = json.loads((out / MANIFEST_NAME).read_text())
+        m["model_path"] = model_path
+        m["checksum"] = mod._manifest_checksum(m)  # the checksum is no signature
+        (out / MANIFEST_NAME).write_text(json.dumps(m))
+        with pytest.raises(BundleError, match="model_path .* outside the bundle's verified"):
+            load_bundle(out)
+
+
 def test_save_bundle_refuses_unfitted_and_existing(tmp_path, bundle_dir):
     from pseudolabel.plugins import make_backend
 

@@ -936,19 +936,6 @@ def _read_table(path: str, *, text_columns: Sequence[str] = ()) -> Any:
     raise InputError(f"{path}: unsupported file type {suffix!r} (use .csv, .tsv or .parquet)")
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"--param expects KEY=VALUE, got {item!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
-
-
 def _cmd_teach(args: argparse.Namespace) -> int:
     seeding = args.source == "seed"
     store = open_store(args.store, create=seeding)
@@ -1048,7 +1035,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
-    params = _parse_params(args.param)
+    from pseudolabel.batch.bundle import parse_params  # the same --param as `train`
+
+    params = parse_params(args.param)
     store = open_store(args.store)
     try:
         pool = _PoolFile(args.input, args.id_column)

@@ -349,8 +349,15 @@ def load_bundle(path: str | os.PathLike, *, trust_pickle: bool = False) -> Model
                 f"bundle {root} was saved with {dist} {saved}; {now} is installed",
                 PseudolabelWarning, stacklevel=2,
             )
+    model_path = manifest.get("model_path", "model")
+    if (not isinstance(model_path, str) or Path(model_path).is_absolute()
+            or ".." in Path(model_path).parts
+            or not any(rel == model_path or rel.startswith(f"{model_path}/")
+                       for rel in manifest["files"])):
+        raise BundleError(f"{root}: manifest has a model_path {model_path!r} outside the "
+                          "bundle's verified files")
     try:
-        backend = load_backend(root / manifest.get("model_path", "model"))
+        backend = load_backend(root / model_path)
     except (BundleError, UnknownNameError):
         raise
     except Exception as exc:  # the backend's own error: report it as a bundle problem
