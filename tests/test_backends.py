@@ -155,6 +155,13 @@ def test_check_backend_catches_broken_backends(broken, failing_check):
         check_backend(broken)
 
 
+def test_make_blobs_data_shapes_and_bad_sizes():
+    X, y = make_blobs_data(n_per_class=5, n_features=2)
+    assert X.shape == (15, 2) and sorted(set(y)) == ["ant", "bee", "cat"]
+    with pytest.raises(ParameterError, match="n_features >= 2"):
+        make_blobs_data(n_features=1)
+
+
 def test_check_backend_catches_nondeterminism():
     checks = {c.name: c for c in backend_checks(_Noisy)}
     with pytest.raises(AssertionError, match="check_determinism.*differ"):

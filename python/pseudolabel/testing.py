@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.exceptions import BackendError, BundleError, InputError, PseudolabelError
+from pseudolabel.exceptions import (
+    BackendError,
+    BundleError,
+    InputError,
+    ParameterError,
+    PseudolabelError,
+)
 
 __all__ = ["check_backend", "backend_checks", "BackendCheck", "make_blobs_data"]
 
@@ -63,6 +69,11 @@ def make_blobs_data(
     The labels appear in an order different from their sorted order, so a backend that mixes
     up column order fails the checks.
     """
+    if n_features < 2 or n_per_class < 1:
+        raise ParameterError(
+            "make_blobs_data needs n_features >= 2 (the blobs differ in the first two) and "
+            f"n_per_class >= 1, got n_features={n_features!r}, n_per_class={n_per_class!r}"
+        )
     rng = np.random.default_rng(seed)
     centers = np.array([[3.0, 0.0], [-3.0, 3.0], [0.0, -3.0]])
     X_parts, y_parts = [], []
