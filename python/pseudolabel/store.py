@@ -32,6 +32,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -369,6 +370,7 @@ class SQLiteStore(LabelStore):
                 f"pseudolabel teach --store {self.path} --source seed seed.csv"
             )
         self._conn: sqlite3.Connection | None = None
+        self._timeout = float(timeout)
         try:
             self._conn = sqlite3.connect(
                 str(self.path), timeout=float(timeout), isolation_level=None
@@ -435,6 +437,25 @@ class SQLiteStore(LabelStore):
             )
 
     def _init_schema(self) -> None:
+        # Two processes creating the same store at once: switching the journal to WAL (and the
+        # first statements after the other process switched it) can answer "database is
+        # locked" at once, without waiting for the busy timeout. Every step is idempotent,
+        # so the creation is simply tried again until the timeout.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                self._try_init_schema()
+                return
+            except StoreError as exc:
+                cause = exc.__cause__
+                locked = isinstance(cause, sqlite3.OperationalError) and (
+                    "locked" in str(cause) or "busy" in str(cause)
+                )
+                if not locked or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _try_init_schema(self) -> None:
         try:
             self._db.execute("PRAGMA journal_mode = WAL")
             with self._transaction() as cur:
