@@ -10,6 +10,7 @@
 //! Results never depend on the number of threads; ties go to the lower row index.
 //! There is no PyO3 here: `rust/python` is the thin binding layer.
 
+pub mod alloc;
 pub mod block;
 pub mod error;
 pub mod float;

@@ -61,11 +61,15 @@ fn confidences<T: Prob>(m: &Matrix<T>, with_labels: bool) -> Result<(Vec<f64>, V
     if let Some(r) = parts.iter().find_map(|p| p.2) {
         return Err(m.describe_bad_row(r));
     }
-    let mut conf = Vec::with_capacity(m.n);
-    let mut labels = Vec::with_capacity(if with_labels { m.n } else { 0 });
+    let mut conf = crate::alloc::zeroed(m.n, 0.0f64);
+    let mut labels = crate::alloc::zeroed(if with_labels { m.n } else { 0 }, 0u32);
+    let mut at = 0;
     for (c, l, _) in parts {
-        conf.extend(c);
-        labels.extend(l);
+        conf[at..at + c.len()].copy_from_slice(&c);
+        if with_labels {
+            labels[at..at + l.len()].copy_from_slice(&l);
+        }
+        at += c.len();
     }
     Ok((conf, labels))
 }

@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+use crate::alloc::zeroed;
 use crate::error::{param, Result};
 use crate::float::Prob;
 use crate::scan::{Matrix, Score, LANES};
@@ -234,7 +235,7 @@ fn bucket_sort(chunks: Vec<Vec<Cand>>, total: usize) -> Vec<Cand> {
         starts[b] += starts[b - 1];
     }
     let mut pos = starts.clone();
-    let mut sorted = vec![Cand::default(); total];
+    let mut sorted = zeroed(total, Cand::default());
     for chunk in chunks {
         for c in &chunk {
             let b = bucket(c);
@@ -308,11 +309,18 @@ pub struct Selection {
 
 impl Selection {
     pub fn from_cands(cands: &[Cand], largest: bool) -> Self {
-        Selection {
-            indices: cands.iter().map(|c| c.row() as i64).collect(),
-            labels: cands.iter().map(|c| c.label() as i64).collect(),
-            scores: cands.iter().map(|c| key_score(c.key, largest)).collect(),
+        let n = cands.len();
+        let mut s = Selection {
+            indices: zeroed(n, 0i64),
+            labels: zeroed(n, 0i64),
+            scores: zeroed(n, 0.0f64),
+        };
+        for (((c, i), l), v) in cands.iter().zip(&mut s.indices).zip(&mut s.labels).zip(&mut s.scores) {
+            *i = c.row() as i64;
+            *l = c.label() as i64;
+            *v = key_score(c.key, largest);
         }
+        s
     }
 }
 

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use crate::alloc::zeroed;
 use crate::error::Result;
 use crate::float::Prob;
 use crate::scan::{Matrix, LANES};
@@ -33,10 +34,10 @@ struct ChunkStats {
 pub fn summarize<T: Prob>(m: &Matrix<T>, entropy: bool) -> Result<Summary<T>> {
     let (n, c) = (m.n, m.c);
     // zeroed allocations come straight from the OS and are touched first by the workers
-    let mut label = vec![0i64; n];
-    let mut confidence = vec![T::ZERO; n];
-    let mut margin = vec![T::ZERO; n];
-    let mut ent = if entropy { vec![T::ZERO; n] } else { Vec::new() };
+    let mut label = zeroed(n, 0i64);
+    let mut confidence = zeroed(n, T::ZERO);
+    let mut margin = zeroed(n, T::ZERO);
+    let mut ent = if entropy { zeroed(n, T::ZERO) } else { Vec::new() };
     let cr = m.chunk_rows();
 
     let mut jobs = Vec::with_capacity(n.div_ceil(cr));
