@@ -672,15 +672,28 @@ class SQLiteStore(LabelStore):
                 ORDER BY CASE WHEN source = 'pseudo' THEN 1 ELSE 0 END, seq DESC
             ) AS rk
             FROM labels WHERE source IN ({sources})
-        ) WHERE rk = 1 ORDER BY item_id
+        ) WHERE rk = 1
     """
+
+    def _current_sql(self, include_pseudo: bool) -> str:
+        sources = SOURCES if include_pseudo else GOLD_SOURCES
+        return self._CURRENT_SQL.format(sources=", ".join(f"'{s}'" for s in sources))
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Cursor]:
+        """A read transaction: every query inside sees the same state of the store."""
+        with self._errors():
+            cur = self._db.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield cur
+            finally:
+                cur.execute("COMMIT")
 
     def current_labels(self, *, include_pseudo: bool = False) -> Any:
         import pandas as pd
 
-        sources = SOURCES if include_pseudo else GOLD_SOURCES
-        sql = self._CURRENT_SQL.format(sources=", ".join(f"'{s}'" for s in sources))
-        rows = self._read(sql)
+        rows = self._read(self._current_sql(include_pseudo) + " ORDER BY item_id")
         columns = [
             "id", "label", "source", "annotator", "round", "confidence", "model_version",
             "created_at",
@@ -698,9 +711,7 @@ class SQLiteStore(LabelStore):
             rows = self._read(sql + " ORDER BY seq")
         else:
             text = _as_text_ids(ids)
-            with self._errors():
-                cur = self._db.cursor()
-                cur.execute("BEGIN")  # one read snapshot; the temp table takes no write lock
+            with self._snapshot() as cur:  # the temp table takes no write lock on the store
                 try:
                     _fill_id_table(cur, text)
                     rows = cur.execute(
@@ -708,7 +719,6 @@ class SQLiteStore(LabelStore):
                     ).fetchall()
                 finally:
                     cur.execute("DELETE FROM _ids")
-                    cur.execute("COMMIT")
         columns = [
             "id", "label", "source", "annotator", "round", "confidence", "model_version",
             "created_at", "origin",
@@ -762,34 +772,47 @@ class SQLiteStore(LabelStore):
         b = rows[0]
         return BatchInfo(batch_id=b[0], round=int(b[1]), model_version=b[2], n_rows=int(b[3]))
 
+    _PENDING_SQL = (
+        "SELECT DISTINCT item_id FROM batch_items WHERE item_id NOT IN "
+        "(SELECT item_id FROM labels WHERE source IN ('seed', 'human'))"
+    )
+
     def pending_ids(self) -> list[str]:
-        rows = self._read(
-            "SELECT DISTINCT item_id FROM batch_items WHERE item_id NOT IN "
-            "(SELECT item_id FROM labels WHERE source IN ('seed', 'human')) ORDER BY item_id"
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self._read(self._PENDING_SQL + " ORDER BY item_id")]
 
     def status(self) -> StoreStatus:
-        current = self.current_labels(include_pseudo=True)
-        counts: dict[str, dict[str, int]] = {c: {} for c in self.classes()}
-        if len(current):
-            grouped = current.groupby(["label", "source"]).size()
-            for (label, source), k in grouped.items():
-                counts.setdefault(label, {})[source] = int(k)
-        records = dict(self._read("SELECT source, COUNT(*) FROM labels GROUP BY source"))
-        conflicts = self._read(
-            "SELECT COUNT(*) FROM (SELECT item_id FROM labels WHERE source IN ('seed', 'human') "
-            "GROUP BY item_id HAVING COUNT(DISTINCT label) > 1)"
-        )[0][0]
+        # counted by SQL in one snapshot: no label table is loaded into memory
+        with self._snapshot() as cur:
+
+            def one(sql: str) -> int:
+                return int(cur.execute(sql).fetchone()[0])
+
+            classes = [r[0] for r in cur.execute("SELECT name FROM classes ORDER BY position")]
+            current = cur.execute(
+                f"SELECT label, source, COUNT(*) FROM ({self._current_sql(True)}) "
+                "GROUP BY label, source ORDER BY label, source"
+            ).fetchall()
+            records = dict(cur.execute("SELECT source, COUNT(*) FROM labels GROUP BY source"))
+            conflicts = one(
+                "SELECT COUNT(*) FROM (SELECT item_id FROM labels WHERE source IN "
+                "('seed', 'human') GROUP BY item_id HAVING COUNT(DISTINCT label) > 1)"
+            )
+            n_items = one("SELECT COUNT(*) FROM items")
+            round_ = one("SELECT value FROM meta WHERE key = 'round'")
+            n_batches = one("SELECT COUNT(*) FROM batches")
+            n_pending = one(f"SELECT COUNT(*) FROM ({self._PENDING_SQL})")
+        counts: dict[str, dict[str, int]] = {c: {} for c in classes}
+        for label, source, k in current:
+            counts.setdefault(label, {})[source] = int(k)
         return StoreStatus(
-            n_items=self.n_items(),
-            n_labeled=int(len(current)),
-            round=self.current_round(),
-            n_batches=int(self._read("SELECT COUNT(*) FROM batches")[0][0]),
-            n_pending=len(self.pending_ids()),
+            n_items=n_items,
+            n_labeled=sum(int(k) for _, _, k in current),
+            round=round_,
+            n_batches=n_batches,
+            n_pending=n_pending,
             counts=counts,
             n_records={s: int(records.get(s, 0)) for s in SOURCES},
-            n_conflicts=int(conflicts),
+            n_conflicts=conflicts,
         )
 
 
