@@ -566,3 +566,16 @@ def test_racing_store_creation_in_threads(tmp_path):
     assert not errors, errors
     with SQLiteStore(path) as s:
         assert s.n_items() == 300 and len(s.history()) == 300
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=8), st.data())
+def test_rows_grouped_by_row_group_match_numpy(sizes, data):
+    from pseudolabel.store import _by_row_group
+
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    indices = np.asarray(data.draw(st.lists(st.integers(0, int(starts[-1]) - 1), max_size=60)),
+                         dtype=np.int64)
+    groups = np.searchsorted(starts, indices, side="right") - 1
+    expected = [(int(g), np.flatnonzero(groups == g).tolist()) for g in np.unique(groups)]
+    assert [(g, sel.tolist()) for g, sel in _by_row_group(starts, indices)] == expected

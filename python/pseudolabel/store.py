@@ -1240,10 +1240,8 @@ class _PoolFile:
 
             parts, order = [], []
             starts = _row_group_starts(self._pf)
-            groups = np.searchsorted(starts, indices, side="right") - 1
-            for g in np.unique(groups):
-                sel = np.flatnonzero(groups == g)
-                table = self._pf.read_row_group(int(g))
+            for g, sel in _by_row_group(starts, indices):
+                table = self._pf.read_row_group(g)
                 parts.append(table.take(pa.array(indices[sel] - starts[g])))
                 order.append(sel)
             table = pa.concat_tables(parts)
@@ -1256,6 +1254,17 @@ class _PoolFile:
 def _row_group_starts(pf: Any) -> np.ndarray:
     sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def _by_row_group(starts: np.ndarray, indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(row group, positions in indices)`` for each row group that ``indices`` touch, in
+    row-group order; one sort, not one pass over ``indices`` per group."""
+    groups = np.searchsorted(starts, indices, side="right") - 1
+    order = np.argsort(groups, kind="stable")
+    cuts = np.flatnonzero(np.diff(groups[order])) + 1
+    for sel in np.split(order, cuts):
+        if sel.shape[0]:
+            yield int(groups[sel[0]]), sel
 
 
 class _ParquetPool:
@@ -1323,10 +1332,8 @@ class _ParquetPool:
             return out
         if indices.min() < 0 or indices.max() >= self.shape[0]:
             raise InputError(f"row index outside [0, {self.shape[0]})")
-        groups = np.searchsorted(self._starts, indices, side="right") - 1
-        for g in np.unique(groups):  # one row group at a time
-            sel = np.flatnonzero(groups == g)
-            arr = self._convert(self._pf.read_row_group(int(g), columns=self.columns))
+        for g, sel in _by_row_group(self._starts, indices):  # one row group at a time
+            arr = self._convert(self._pf.read_row_group(g, columns=self.columns))
             out[sel] = arr[indices[sel] - self._starts[g]]
         return out
 
