@@ -317,8 +317,10 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     def _check_known(y: np.ndarray, classes: np.ndarray, *, what: str, rows: Any = None) -> None:
         try:
             known = np.isin(y, classes)
-        except TypeError:
-            known = np.array([v in set(classes.tolist()) for v in y.tolist()], dtype=bool)
+        except TypeError:  # labels of mixed types: a hash lookup (the set was rebuilt per row)
+            import pandas as pd
+
+            known = pd.Series(y, dtype=object).isin(classes.tolist()).to_numpy(dtype=bool)
         if not known.all():
             pos = int(np.flatnonzero(~known)[0])
             where = f"row {pos}" if rows is None else f"pool row {int(rows[pos])}"
