@@ -363,6 +363,9 @@ def test_ids_and_provenance_columns_are_normalized(store):
     assert res.n_new == 3 and store.classes() == ["1", "2"]
     # the same ids as ints or strings are the same items
     assert store.add_labels([1, "2"], ["1", "2"], source="seed").n_new == 0
+    # ... and as integral floats among strings (a mixed object column)
+    mixed = np.array(["3", 1.0, np.float64(2.0)], dtype=object)
+    assert store.add_labels(mixed, np.array([1.0, "1", 2], dtype=object), source="seed").n_new == 0
     with pytest.raises(InputError, match="2.5 at row 1 is not an integer"):
         store.add_labels([1.0, 2.5], ["1", "1"], source="human")
     with pytest.raises(InputError, match="empty id at row 0"):

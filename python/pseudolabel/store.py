@@ -145,16 +145,18 @@ def _as_text_ids(ids: Any, what: str = "id") -> list[str]:
             row = int(np.flatnonzero(frac)[0])
             raise InputError(f"{what} {arr[row].item()!r} at row {row} is not an integer or a string")
         series = pd.Series(arr.astype(np.int64))
-    elif arr.dtype.kind == "O":
+    elif arr.dtype.kind == "O" and pd.api.types.infer_dtype(series) not in ("string", "integer"):
+        # only mixed columns need the per-value look (all-text ids, the usual case, skip it)
         is_float = series.map(lambda v: isinstance(v, float)).to_numpy()
         if is_float.any():
-            series = series.copy()
             vals = series[is_float].astype(float)
             bad = vals != np.floor(vals)
             if bad.any():
                 row = int(np.flatnonzero(is_float)[np.flatnonzero(bad.to_numpy())[0]])
                 raise InputError(f"{what} {arr[row]!r} at row {row} is not an integer or a string")
-            series[is_float] = vals.astype(np.int64)
+            values = series.to_numpy(dtype=object, copy=True)
+            values[is_float] = vals.astype(np.int64).astype(object)  # Python ints: "4", not "4.0"
+            series = pd.Series(values, dtype=object)
     text = series.astype(str).str.strip()
     empty = (text == "").to_numpy()
     if empty.any():
