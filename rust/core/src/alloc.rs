@@ -13,14 +13,24 @@ pub fn zeroed<T: Copy>(n: usize, zero: T) -> Vec<T> {
     v
 }
 
-#[cfg(target_os = "linux")]
+/// An empty vector with room for `n` elements, backed by huge pages where the OS allows.
+/// Only the pages actually written become resident, so reserving the worst case is cheap.
+pub fn with_capacity<T>(n: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(n);
+    advise_range(v.as_ptr() as usize, v.capacity() * std::mem::size_of::<T>());
+    v
+}
+
 fn advise_huge<T>(v: &[T]) {
-    let bytes = std::mem::size_of_val(v);
+    advise_range(v.as_ptr() as usize, std::mem::size_of_val(v));
+}
+
+#[cfg(target_os = "linux")]
+fn advise_range(start: usize, bytes: usize) {
     if bytes < HUGE_MIN_BYTES {
         return;
     }
     const PAGE: usize = 4096;
-    let start = v.as_ptr() as usize;
     let aligned = start.next_multiple_of(PAGE);
     let end = (start + bytes) / PAGE * PAGE;
     if end > aligned {
@@ -33,7 +43,7 @@ fn advise_huge<T>(v: &[T]) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge<T>(_v: &[T]) {}
+fn advise_range(_start: usize, _bytes: usize) {}
 
 #[cfg(test)]
 mod tests {

@@ -191,8 +191,8 @@ impl Acc {
     }
 }
 
-/// Concatenate per-chunk candidate lists and sort them best first, freeing each chunk's
-/// buffer as soon as it has been scattered into place.
+/// Concatenate per-chunk candidate lists, which hold rows in increasing order chunk after
+/// chunk, and sort them best first, freeing each chunk's buffer once it has been moved.
 fn sort_chunks(chunks: Vec<Vec<Cand>>) -> Vec<Cand> {
     let total: usize = chunks.iter().map(Vec::len).sum();
     if total <= 1 << 16 {
@@ -200,70 +200,85 @@ fn sort_chunks(chunks: Vec<Vec<Cand>>) -> Vec<Cand> {
         all.sort_unstable_by_key(Cand::rank);
         return all;
     }
-    bucket_sort(chunks, total)
+    radix_sort(chunks, total)
 }
 
-/// Sort candidates best first. Large sets are bucketed by the leading bits of their key
-/// (one counting pass and one scatter), then each bucket is sorted in cache, in parallel.
-pub fn sort_cands(v: &mut Vec<Cand>) {
-    if v.len() <= 1 << 16 {
+/// Sort candidates (in any order) best first.
+pub fn sort_cands(v: &mut [Cand]) {
+    if v.len() > 1 << 16 {
+        v.par_sort_unstable_by_key(Cand::rank);
+    } else {
         v.sort_unstable_by_key(Cand::rank);
-        return;
     }
-    let total = v.len();
-    *v = bucket_sort(vec![std::mem::take(v)], total);
 }
 
-/// Bucket candidates by the leading bits of their key (one counting pass and one scatter,
-/// which keeps the incoming order within a bucket), then sort each bucket in cache, in
-/// parallel.
-fn bucket_sort(chunks: Vec<Vec<Cand>>, total: usize) -> Vec<Cand> {
-    // about 16 candidates a bucket, so the counters stay in cache and buckets sort in L1
-    let bucket_bits = (total / 16).max(1).ilog2().clamp(8, 16);
-    let (lo, hi) = chunks
-        .iter()
-        .flatten()
-        .fold((u64::MAX, 0u64), |(lo, hi), c| (lo.min(c.key), hi.max(c.key)));
-    let span = hi - lo;
-    let shift = (64 - span.leading_zeros()).saturating_sub(bucket_bits);
-    let bucket = |c: &Cand| ((c.key - lo) >> shift) as usize;
-    let mut starts = vec![0usize; (1 << bucket_bits) + 1];
-    for c in chunks.iter().flatten() {
-        starts[bucket(c) + 1] += 1;
-    }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
-    }
-    let mut pos = starts.clone();
-    let mut sorted = zeroed(total, Cand::default());
-    for chunk in chunks {
-        for c in &chunk {
-            let b = bucket(c);
-            sorted[pos[b]] = *c;
-            pos[b] += 1;
-        }
-        // `chunk` is freed here
-    }
-    let mut parts = Vec::new();
-    let mut rest: &mut [Cand] = &mut sorted;
-    for w in starts.windows(2) {
-        let (part, tail) = rest.split_at_mut(w[1] - w[0]);
-        if part.len() > 1 {
-            parts.push(part);
-        }
-        rest = tail;
-    }
-    let sort_all = || {
-        parts.par_chunks_mut(256).for_each(|group| {
-            for p in group.iter_mut() {
-                p.sort_unstable_by_key(Cand::rank);
-            }
-        })
+/// Stable LSD radix sort of candidates by key, 11 bits a pass, over only the key bits that
+/// vary. The input arrives in row order, so stability breaks ties by the lower row. Each
+/// pass streams into 2048 sequential outputs (friendly to caches and TLBs), and the first
+/// pass reads straight from the chunk buffers, freeing each once it is scattered.
+fn radix_sort(chunks: Vec<Vec<Cand>>, total: usize) -> Vec<Cand> {
+    const BITS: u32 = 11;
+    const RADIX: usize = 1 << BITS;
+    let first = match chunks.iter().flatten().next() {
+        Some(c) => c.key,
+        None => return Vec::new(),
     };
-    if with_pool(sort_all).is_err() {
-        unreachable!("the pool exists: select already ran in it");
+    let varying = chunks.iter().flatten().fold(0u64, |acc, c| acc | (c.key ^ first));
+    if varying == 0 {
+        // every key is equal: row order is already the answer
+        let mut out = crate::alloc::with_capacity(total);
+        for chunk in chunks {
+            out.extend_from_slice(&chunk);
+        }
+        return out;
     }
-    sorted
+    let lo = varying.trailing_zeros();
+    let hi = 64 - varying.leading_zeros();
+    let shifts: Vec<u32> = (lo..hi).step_by(BITS as usize).collect();
+
+    let mut src: Vec<Cand> = Vec::new();
+    let mut dst: Vec<Cand> = crate::alloc::with_capacity(total);
+    let mut chunks = Some(chunks);
+    for &shift in &shifts {
+        let digit = |c: &Cand| ((c.key >> shift) as usize) & (RADIX - 1);
+        let mut offsets = vec![0usize; RADIX];
+        match &chunks {
+            Some(ch) => ch.iter().flatten().for_each(|c| offsets[digit(c)] += 1),
+            None => src.iter().for_each(|c| offsets[digit(c)] += 1),
+        }
+        let mut sum = 0;
+        for o in offsets.iter_mut() {
+            let n = *o;
+            *o = sum;
+            sum += n;
+        }
+        let out = dst.as_mut_ptr();
+        let mut scatter = |c: &Cand| {
+            let d = digit(c);
+            // SAFETY: offsets partition 0..total and each slot is written exactly once;
+            // `dst` has capacity `total`.
+            unsafe { out.add(offsets[d]).write(*c) };
+            offsets[d] += 1;
+        };
+        match chunks.take() {
+            Some(ch) => {
+                for chunk in ch {
+                    chunk.iter().for_each(&mut scatter);
+                    // `chunk` is freed here
+                }
+            }
+            None => src.iter().for_each(&mut scatter),
+        }
+        // SAFETY: all `total` slots were written above.
+        unsafe { dst.set_len(total) };
+        std::mem::swap(&mut src, &mut dst);
+        if dst.capacity() < total {
+            dst = crate::alloc::with_capacity(total);
+        }
+        // SAFETY: Cand is plain data; the old contents are overwritten by the next pass.
+        unsafe { dst.set_len(0) };
+    }
+    src
 }
 
 /// A threshold: one value for every row, or one per predicted class.
@@ -402,14 +417,27 @@ pub fn select_cands<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) -> Re
             scan_select::<T, false>(m, p, thr.as_deref(), start, end, offset, acc)
         }
     };
+    let threads = crate::threads::get_num_threads()?;
+    let nparts = nchunks.min(threads.max(1) * 2);
+    let per_part = nchunks.div_ceil(nparts);
     if p.k.is_none() && p.per_class_k.is_none() {
-        // keep everything that passes: collect chunk by chunk, in row order
+        // keep everything that passes: each part appends, in row order, to one buffer
+        // reserved for its worst case (only the written prefix becomes resident)
         let parts: Vec<(Acc, Option<usize>)> = with_pool(|| {
-            (0..nchunks)
+            (0..nparts)
                 .into_par_iter()
-                .map(|ci| {
+                .map(|pi| {
+                    let chunks = pi * per_part..((pi + 1) * per_part).min(nchunks);
+                    let rows = (chunks.end * cr).min(m.n).saturating_sub(chunks.start * cr);
                     let mut acc = Acc::new(None, None);
-                    let bad = scan(ci, &mut acc);
+                    acc.all = crate::alloc::with_capacity(rows);
+                    let mut bad = None;
+                    for ci in chunks {
+                        bad = min_opt(bad, scan(ci, &mut acc));
+                        if bad.is_some() {
+                            break;
+                        }
+                    }
                     (acc, bad)
                 })
                 .collect()
@@ -420,9 +448,6 @@ pub fn select_cands<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) -> Re
         return Ok(sort_chunks(parts.into_iter().map(|x| x.0.all).collect()));
     }
     // one accumulator per part: memory O(parts * (k + quotas)), not per rayon split
-    let threads = crate::threads::get_num_threads()?;
-    let nparts = nchunks.min(threads.max(1) * 2);
-    let per_part = nchunks.div_ceil(nparts);
     let parts: Vec<(Acc, Option<usize>)> = with_pool(|| {
         (0..nparts)
             .into_par_iter()
@@ -578,21 +603,40 @@ mod tests {
         select(&m, params).unwrap()
     }
 
+    fn random_cands(n: usize, distinct: u64, seed: u64, row_order: bool) -> Vec<Cand> {
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let score = ((x >> 33) % distinct) as f64 / distinct as f64;
+                let row = if row_order { i } else { n - i } as u64;
+                Cand::new(score_key(score, i % 3 == 0), row, (x % 7) as u32)
+            })
+            .collect()
+    }
+
     #[test]
-    fn bucket_sort_equals_a_plain_sort() {
-        let mut x: u64 = 99;
-        for (n, distinct) in [(70_000usize, 50u64), (300_000, 1 << 20), (200_000, 1)] {
-            let mut v: Vec<Cand> = (0..n)
-                .map(|i| {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let score = ((x >> 33) % distinct) as f64 / distinct as f64;
-                    Cand::new(score_key(score, i % 2 == 0), (n - i) as u64, (x % 7) as u32)
-                })
-                .collect();
-            let mut want = v.clone();
+    fn radix_sort_of_row_ordered_chunks_equals_a_plain_sort() {
+        for (n, distinct) in [(70_000usize, 50u64), (300_000, 1 << 20), (200_000, 1), (5, 3)] {
+            let all = random_cands(n, distinct, n as u64, true);
+            let mut want = all.clone();
             want.sort_unstable_by_key(Cand::rank);
+            let chunks: Vec<Vec<Cand>> = all.chunks(7_777).map(|c| c.to_vec()).collect();
+            let got = radix_sort(chunks, n);
+            assert!(got == want, "radix sort differs: n={n} distinct={distinct}");
+            let chunks: Vec<Vec<Cand>> = all.chunks(1_000).map(|c| c.to_vec()).collect();
+            assert!(sort_chunks(chunks) == want, "sort_chunks differs: n={n}");
+        }
+    }
+
+    #[test]
+    fn sort_cands_handles_any_order() {
+        for n in [10usize, 100_000] {
+            let mut v = random_cands(n, 20, 5, false);
+            let mut want = v.clone();
+            want.sort_by_key(|c| (c.key, c.tag));
             sort_cands(&mut v);
-            assert_eq!(v, want, "n={n} distinct={distinct}");
+            assert!(v == want, "n={n}");
         }
     }
 
