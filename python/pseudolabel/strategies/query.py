@@ -145,6 +145,23 @@ def _check_n(n: Any) -> int:
     return int(n)
 
 
+def _query_args(n: Any, X_pool: Any, exclude: Any) -> tuple[int, int, np.ndarray | None]:
+    """The checked ``n``, the pool size and the exclude mask every ``query`` starts from."""
+    n = _check_n(n)
+    total = n_rows(X_pool)
+    return n, total, exclude_mask(exclude, total)
+
+
+def _n_available(total: int, mask: np.ndarray | None) -> int:
+    """Pool rows that may still be queried."""
+    return total if mask is None else total - int(np.count_nonzero(mask))
+
+
+def _no_rows() -> tuple[np.ndarray, np.ndarray]:
+    """The result of a query that returns nothing."""
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+
+
 def _chunk_exclude(mask: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
     if mask is None:
         return None
@@ -247,9 +264,7 @@ class RandomQuery(QueryStrategy):
     def query(
         self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        n = _check_n(n)
-        total = n_rows(X_pool)
-        mask = exclude_mask(exclude, total)
+        n, total, mask = _query_args(n, X_pool, exclude)
         rng = self._rng(learner)
         top = _RunningTopN(n)
         chunk = _chunk_size(learner)
@@ -299,11 +314,9 @@ class UncertaintyQuery(QueryStrategy):
     ) -> tuple[np.ndarray, np.ndarray]:
         from pseudolabel import kernels
 
-        n = _check_n(n)
-        total = n_rows(X_pool)
-        mask = exclude_mask(exclude, total)
-        if n == 0 or total == 0 or (mask is not None and mask.all()):
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        n, total, mask = _query_args(n, X_pool, exclude)
+        if n == 0 or _n_available(total, mask) == 0:
+            return _no_rows()
         top = kernels.TopK(
             n, score=self.kernel_score, largest=self.kernel_largest  # type: ignore[arg-type]
         )
@@ -534,12 +547,10 @@ class QueryByCommittee(QueryStrategy):
     def query(
         self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        n = _check_n(n)
-        total = n_rows(X_pool)
-        mask = exclude_mask(exclude, total)
+        n, total, mask = _query_args(n, X_pool, exclude)
+        if n == 0 or _n_available(total, mask) == 0:
+            return _no_rows()
         top = _RunningTopN(n)
-        if n == 0 or total == 0 or (mask is not None and mask.all()):
-            return top.result()
         members = self.members(learner)
         for start, chunk, part in _pool_chunks(learner, X_pool, mask):
             top.push(self._disagreement(learner, members, chunk), start, part)
@@ -641,13 +652,11 @@ class RankedBatchQuery(QueryStrategy):
         from sklearn.metrics import pairwise_distances, pairwise_distances_argmin_min
 
         self._validate()
-        n = _check_n(n)
-        total = n_rows(X_pool)
-        mask = exclude_mask(exclude, total)
-        n_available = total if mask is None else int((~mask).sum())
+        n, total, mask = _query_args(n, X_pool, exclude)
+        n_available = _n_available(total, mask)
         m = min(n, n_available)
         if m == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+            return _no_rows()
 
         # 1. candidates and their uncertainty, chunk by chunk
         n_cand = self._candidate_count(n_available, m)
