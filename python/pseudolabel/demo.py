@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'model':<34}{'test accuracy':>14}{'seconds':>10}")
     print(f"  {'supervised (labels only)':<34}{acc_sup:>14.3f}{t_sup:>10.1f}")
     print(f"  {'self-trained (PseudoLabeler)':<34}{acc_st:>14.3f}{t_st:>10.1f}")
-    print(f"  pseudo-labels kept: {n_pseudo} rows, precision {precision:.3f} "
+    kept = f"precision {precision:.3f}" if n_pseudo else "the guardrail rolled every round back"
+    print(f"  pseudo-labels kept: {n_pseudo} rows, {kept} "
           f"(termination: {model.termination_condition_})")
 
     if not args.quiet:

@@ -47,7 +47,7 @@ from pseudolabel.exceptions import (
 __all__ = ["PseudoLabeler", "DEFAULT_STRATEGY"]
 
 #: The strategy ``PseudoLabeler()`` uses; chosen from ``benches/bench_quality.py`` (see README).
-DEFAULT_STRATEGY = "softmatch"
+DEFAULT_STRATEGY = "class_balanced"
 
 _GUARDRAILS = ("auto", "cv", "holdout", "none")
 _CALIBRATIONS = ("temperature",)
