@@ -52,7 +52,8 @@ def main(argv=None) -> int:
     parser.add_argument("--label-fraction", type=float, default=0.02)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 2)),
                         help="LightGBM threads (same for both)")
-    parser.add_argument("--only", default=None, help="comma list of configuration names")
+    parser.add_argument("--only", default=None,
+                        help="semicolon-separated configuration names (names hold commas)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
           f"| {acc_ref:.4f} | +0.0000 | {ref.n_iter_} | {n_ref:,} |", flush=True)
 
     results = {}
-    wanted = args.only.split(",") if args.only else None
+    wanted = [w.strip() for w in args.only.split(";")] if args.only else None
     for name, params in configs(args.threads).items():
         if wanted and name not in wanted:
             continue
