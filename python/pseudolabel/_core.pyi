@@ -1,6 +1,7 @@
 """Type stubs for the native module ``pseudolabel._core`` (kept true by tests/test_stub.py).
 
-This is the raw binding layer; use :mod:`pseudolabel.kernels`, which validates arguments.
+This is the raw binding layer; use :mod:`pseudolabel.kernels`, which coerces arguments into
+these types (the core checks their values).
 """
 
 import numpy as np
@@ -14,9 +15,13 @@ __all__ = [
     "set_num_threads",
     "get_num_threads",
     "ENV_NUM_THREADS",
+    "MAX_NUM_THREADS",
+    "MAX_ROWS",
 ]
 
 ENV_NUM_THREADS: str
+MAX_NUM_THREADS: int
+MAX_ROWS: int
 
 def summarize(
     p: npt.NDArray[np.float32] | npt.NDArray[np.float64], entropy: bool = False

@@ -33,6 +33,7 @@ __all__ = [
     "quantile",
     "set_num_threads",
     "get_num_threads",
+    "MAX_NUM_THREADS",
     "SCORES",
 ]
 
@@ -94,14 +95,20 @@ class Selection:
         return len(self.indices)
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
 def _as_proba(P, name: str = "P") -> np.ndarray:
-    """Check dtype and shape; return an array the core can borrow (no copy when possible)."""
+    """Coerce to a 2-D float32/float64 array in native byte order (no copy when possible).
+
+    The core checks everything else (class columns, values).
+    """
     if not isinstance(P, np.ndarray):
         if hasattr(P, "to_numpy"):  # pandas
             P = P.to_numpy()
         else:
             P = np.asarray(P)
-    if P.dtype not in (np.float32, np.float64):
+    if P.dtype.kind != "f" or P.dtype.itemsize not in (4, 8):
         raise InputError(
             f"{name} must hold float32 or float64 probabilities, got dtype {P.dtype}; "
             f"convert with {name}.astype(np.float64)"
@@ -113,80 +120,94 @@ def _as_proba(P, name: str = "P") -> np.ndarray:
             f"{name} must be 2-dimensional (rows x classes), got {P.ndim} dimension(s) "
             f"with shape {P.shape}"
         )
-    if P.shape[1] == 0:
-        raise InputError(f"{name} must have at least one class column, got shape {P.shape}")
     return P
 
 
-def _check_score(score: str) -> str:
-    if score not in SCORES:
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _as_int64(value, name: str, what: str = "a non-negative integer") -> int:
+    """An integer parameter as a Python int within int64 (the core checks its sign)."""
+    if not _is_integer(value):
+        raise ParameterError(f"{name} must be {what}, got {value!r}")
+    value = int(value)
+    if value > _INT64_MAX:
+        raise ParameterError(f"{name} must be below 2**63, got {value}")
+    if value < -_INT64_MAX:
+        raise ParameterError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _as_score(score) -> str:
+    if not isinstance(score, str):
         raise ParameterError(f"score must be one of {', '.join(map(repr, SCORES))}; got {score!r}")
     return score
 
 
-def _check_k(k) -> int | None:
+def _as_k(k) -> int | None:
     if k is None:
         return None
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise ParameterError(f"k must be a non-negative integer or None, got {k!r}")
-    if k < 0:
-        raise ParameterError(f"k must not be negative, got {k}")
-    return int(k)
+    return _as_int64(k, "k", "a non-negative integer or None")
 
 
-def _per_class_k(per_class_k, n_classes: int) -> np.ndarray | None:
+def _as_counts(per_class_k, n_classes: int | None) -> np.ndarray | None:
+    """``per_class_k`` as an int64 array; a scalar is repeated for each of ``n_classes``
+    (once when the number of classes is not known yet)."""
     if per_class_k is None:
         return None
-    if isinstance(per_class_k, numbers.Integral) and not isinstance(per_class_k, bool):
-        if per_class_k < 0:
-            raise ParameterError(f"per_class_k must not be negative, got {per_class_k}")
-        return np.full(n_classes, int(per_class_k), dtype=np.int64)
+    what = "an array of integers" if n_classes is None else f"an array of {n_classes} integers"
+    if _is_integer(per_class_k):
+        count = _as_int64(per_class_k, "per_class_k")
+        return np.full(1 if n_classes is None else n_classes, count, dtype=np.int64)
+    if isinstance(per_class_k, (str, bytes, bool)):
+        raise ParameterError(f"per_class_k must be an integer or {what}, got {per_class_k!r}")
     arr = np.asarray(per_class_k)
-    if arr.ndim != 1 or arr.shape[0] != n_classes:
+    if arr.ndim != 1:
         raise ParameterError(
-            f"per_class_k must be an integer or an array of {n_classes} integers "
-            f"(one per class), got shape {arr.shape}"
+            f"per_class_k must be an integer or {what} (one per class), got shape {arr.shape}"
         )
     if arr.dtype.kind not in "iu":
         raise ParameterError(f"per_class_k must hold integers, got dtype {arr.dtype}")
-    if (arr < 0).any():
-        c = int(np.flatnonzero(arr < 0)[0])
-        raise ParameterError(f"per_class_k must not be negative (class {c} has {arr[c]})")
-    return arr.astype(np.int64)
+    if arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
+        raise ParameterError(f"per_class_k must be below 2**63, got {arr.max()}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _thresholds(threshold, n_classes: int) -> tuple[float | None, np.ndarray | None]:
+def _as_thresholds(threshold) -> tuple[float | None, np.ndarray | None]:
+    """``threshold`` as one float or a float64 array of per-class values."""
     if threshold is None:
         return None, None
-    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
-        t = float(threshold)
-        if np.isnan(t):
-            raise ParameterError("threshold must not be NaN")
-        return t, None
-    arr = np.asarray(threshold, dtype=np.float64)
-    if arr.ndim == 0:
-        return _thresholds(float(arr), n_classes)
-    if arr.ndim != 1 or arr.shape[0] != n_classes:
+    if _is_number(threshold):
+        return float(threshold), None
+    if isinstance(threshold, (str, bytes, bool)):
+        raise ParameterError(f"threshold must be a number or an array of numbers, got {threshold!r}")
+    arr = np.asarray(threshold)
+    if arr.dtype.kind not in "iuf":
         raise ParameterError(
-            f"threshold must be a number or an array of {n_classes} values (one per class), "
-            f"got shape {arr.shape}"
+            f"threshold must be a number or an array of numbers, got dtype {arr.dtype}"
         )
-    if np.isnan(arr).any():
-        c = int(np.flatnonzero(np.isnan(arr))[0])
-        raise ParameterError(f"threshold for class {c} is NaN")
-    return None, np.ascontiguousarray(arr)
+    if arr.ndim == 0:
+        return float(arr), None
+    if arr.ndim != 1:
+        raise ParameterError(
+            f"threshold must be a number or an array of per-class values, got shape {arr.shape}"
+        )
+    return None, np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def _exclude(exclude, n_rows: int) -> np.ndarray | None:
+def _as_mask(exclude) -> np.ndarray | None:
     if exclude is None:
         return None
     arr = np.asarray(exclude)
     if arr.dtype != np.bool_:
         raise ParameterError(f"exclude must be a boolean mask, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.shape[0] != n_rows:
-        raise ParameterError(
-            f"exclude must be a boolean mask of length {n_rows} (one per row), got shape {arr.shape}"
-        )
+    if arr.ndim != 1:
+        raise ParameterError(f"exclude must be a boolean mask (one per row), got shape {arr.shape}")
     return np.ascontiguousarray(arr)
 
 
@@ -256,18 +277,17 @@ def select(
         ``indices``, ``labels`` (argmax column) and ``scores`` of the kept rows, best first.
     """
     P = _as_proba(P)
-    n, c = P.shape
-    scalar, per_class = _thresholds(threshold, c)
+    scalar, per_class = _as_thresholds(threshold)
     indices, labels, scores = _core.select(
         P,
-        _check_score(score),
+        _as_score(score),
         scalar,
         per_class,
         bool(inclusive),
-        _check_k(k),
-        _per_class_k(per_class_k, c),
+        _as_k(k),
+        _as_counts(per_class_k, P.shape[1]),
         bool(largest),
-        _exclude(exclude, n),
+        _as_mask(exclude),
     )
     return Selection(indices, labels, scores)
 
@@ -290,21 +310,28 @@ def quantile(P, q: float, *, per_class: bool = False):
         NaN where there are no rows (N == 0, or a class that no row predicts).
     """
     P = _as_proba(P)
-    if isinstance(q, bool) or not isinstance(q, numbers.Real) or not 0.0 <= float(q) <= 1.0:
+    if not _is_number(q):
         raise ParameterError(f"q must be a number within [0, 1], got {q!r}")
     out = _core.quantile(P, float(q), bool(per_class))
     return out if per_class else float(out[0])
 
 
-def set_num_threads(n: int) -> None:
-    """Set the number of native threads the kernels use (at least 1).
+#: The most native threads the kernels accept: 4 x the CPUs, and at least 256.
+MAX_NUM_THREADS: int = int(_core.MAX_NUM_THREADS)
 
-    The default is the number of CPUs, or ``PSEUDOLABEL_NUM_THREADS`` when set. Results do
-    not depend on it.
+
+def set_num_threads(n: int) -> None:
+    """Set the number of native threads the kernels use.
+
+    ``n`` must lie in ``1 ..`` :data:`MAX_NUM_THREADS` (4 x the CPUs, at least 256); a
+    larger value raises :class:`~pseudolabel.exceptions.ParameterError` rather than start
+    thousands of threads. The default is the number of CPUs, or ``PSEUDOLABEL_NUM_THREADS``
+    when set (the same bounds apply). Work that fits in one block of rows runs on the
+    calling thread. Results do not depend on the number of threads.
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+    if not _is_integer(n):
         raise ParameterError(f"the number of threads must be an integer >= 1, got {n!r}")
-    _core.set_num_threads(int(n))
+    _core.set_num_threads(max(min(int(n), _INT64_MAX), -_INT64_MAX))
 
 
 def get_num_threads() -> int:
@@ -317,9 +344,17 @@ class TopK:
 
     ``result()`` equals ``select(P_all, k=k, per_class_k=per_class_k, ...)`` on the
     concatenation of every chunk pushed (into this accumulator or any merged into it), with
-    row indices in the global numbering given by each push's ``offset``. Memory stays
-    O(k + sum(per_class_k)). Accumulators are picklable, so partial results can travel
-    between processes (the tree reduction of ``pseudolabel.dask``).
+    row indices in the global numbering given by each push's ``offset``. Chunks may come in
+    any order, but each row may be seen once: pushing rows that were already pushed, or
+    merging an accumulator that saw some of the same rows (or itself), raises
+    :class:`~pseudolabel.exceptions.ParameterError` naming the overlapping rows. Memory
+    stays O(k + sum(per_class_k)) plus one entry per run of consecutive rows pushed.
+    Accumulators are picklable, so partial results can travel between processes (the tree
+    reduction of ``pseudolabel.dask``).
+
+    The whole state is plain arrays: the kept candidates (``_indices``, ``_labels``,
+    ``_scores``) and the row ranges seen (``_ranges``, int64 of shape (m, 2), each row a
+    half-open ``[start, stop)``, sorted and disjoint).
 
     Parameters
     ----------
@@ -344,22 +379,27 @@ class TopK:
     ):
         if k is None and per_class_k is None:
             raise ParameterError("TopK needs k, per_class_k, or both")
-        self.k = _check_k(k)
+        self.k = _as_k(k)
         self.per_class_k = per_class_k
-        self.score = _check_score(score)
+        self.score = _as_score(score)
         self.largest = bool(largest)
         self.threshold = threshold
         self.inclusive = bool(inclusive)
+        _as_thresholds(threshold)
+        # the core checks score, k and per_class_k now rather than at the first push
+        _core.select(np.zeros((0, 1)), self.score, k=self.k, largest=self.largest)
+        _core.reduce_candidates(
+            *_empty_candidates(), self.k, _as_counts(per_class_k, None), self.largest
+        )
         self.n_classes: int | None = None
         self.n_rows = 0  # rows pushed, including merged accumulators
-        self._indices = np.empty(0, dtype=np.int64)
-        self._labels = np.empty(0, dtype=np.int64)
-        self._scores = np.empty(0, dtype=np.float64)
+        self._indices, self._labels, self._scores = _empty_candidates()
+        self._ranges = np.empty((0, 2), dtype=np.int64)
 
     def _quotas(self) -> np.ndarray | None:
         if self.per_class_k is None or self.n_classes is None:
             return None
-        return _per_class_k(self.per_class_k, self.n_classes)
+        return _as_counts(self.per_class_k, self.n_classes)
 
     def _set_classes(self, c: int) -> None:
         if self.n_classes is None:
@@ -369,11 +409,28 @@ class TopK:
                 f"chunk has {c} class columns but earlier chunks had {self.n_classes}"
             )
 
+    def _check_new_rows(self, start: int, stop: int) -> None:
+        """Refuse rows ``[start, stop)`` if any of them was already pushed."""
+        overlap = _overlapping(self._ranges, start, stop)
+        if overlap is not None:
+            first, last = max(start, overlap[0]), min(stop, overlap[1])
+            raise ParameterError(
+                f"rows [{start}, {stop}) overlap rows [{overlap[0]}, {overlap[1]}) already "
+                f"pushed (rows {first}..{last - 1} would count twice)"
+            )
+
     def push(self, P_chunk, offset: int, *, exclude=None) -> TopK:
         """Add the rows of ``P_chunk``; its first row has global index ``offset``."""
-        if isinstance(offset, bool) or not isinstance(offset, numbers.Integral) or offset < 0:
+        if not _is_integer(offset) or offset < 0:
             raise ParameterError(f"offset must be a non-negative integer, got {offset!r}")
         P_chunk = _as_proba(P_chunk, "P_chunk")
+        start, stop = int(offset), int(offset) + P_chunk.shape[0]
+        if stop > _core.MAX_ROWS:
+            raise ParameterError(
+                f"offset {offset} + {P_chunk.shape[0]} rows passes the largest row index "
+                f"supported (2**40)"
+            )
+        self._check_new_rows(start, stop)
         self._set_classes(P_chunk.shape[1])
         part = select(
             P_chunk,
@@ -385,12 +442,13 @@ class TopK:
             largest=self.largest,
             exclude=exclude,
         )
-        self.n_rows += P_chunk.shape[0]
         self._absorb(part.indices + np.int64(offset), part.labels, part.scores)
+        self.n_rows += P_chunk.shape[0]
+        self._ranges = _add_range(self._ranges, start, stop)
         return self
 
     def merge(self, other: TopK) -> TopK:
-        """Fold another accumulator (same parameters) into this one."""
+        """Fold another accumulator (same parameters, different rows) into this one."""
         if not isinstance(other, TopK):
             raise ParameterError(f"can only merge another TopK, got {type(other).__name__}")
         if (other.k, other.score, other.largest, other.inclusive) != (
@@ -399,10 +457,16 @@ class TopK:
             other.threshold, self.threshold
         ):
             raise ParameterError("cannot merge TopK accumulators with different parameters")
+        for start, stop in other._ranges.tolist():
+            self._check_new_rows(start, stop)
         if other.n_classes is not None:
             self._set_classes(other.n_classes)
-        self.n_rows += other.n_rows
         self._absorb(other._indices, other._labels, other._scores)
+        self.n_rows += other.n_rows
+        ranges = self._ranges
+        for start, stop in other._ranges.tolist():
+            ranges = _add_range(ranges, start, stop)
+        self._ranges = ranges
         return self
 
     def _absorb(self, indices, labels, scores) -> None:
@@ -427,6 +491,35 @@ class TopK:
             f"TopK(k={self.k}, per_class_k={self.per_class_k!r}, score={self.score!r}, "
             f"largest={self.largest}, rows_pushed={self.n_rows}, kept={len(self)})"
         )
+
+
+def _empty_candidates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+
+
+def _overlapping(ranges: np.ndarray, start: int, stop: int) -> tuple[int, int] | None:
+    """The range of ``ranges`` (sorted, disjoint, half-open) that meets ``[start, stop)``."""
+    if stop <= start or len(ranges) == 0:
+        return None
+    at = int(np.searchsorted(ranges[:, 0], stop, side="left")) - 1
+    if at >= 0 and ranges[at, 1] > start:
+        return int(ranges[at, 0]), int(ranges[at, 1])
+    return None
+
+
+def _add_range(ranges: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """``ranges`` with ``[start, stop)`` added (disjoint from them), touching ranges joined."""
+    if stop <= start:
+        return ranges
+    at = int(np.searchsorted(ranges[:, 0], start))
+    out = np.insert(ranges, at, (start, stop), axis=0)
+    joined = [out[0].tolist()]
+    for lo, hi in out[1:].tolist():
+        if lo == joined[-1][1]:
+            joined[-1][1] = hi
+        else:
+            joined.append([lo, hi])
+    return np.array(joined, dtype=np.int64).reshape(-1, 2)
 
 
 def _same(a, b) -> bool:

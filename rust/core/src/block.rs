@@ -17,8 +17,8 @@ pub const LANES: usize = 8;
 #[derive(Debug, Clone, Copy)]
 pub struct BlockOut<T: Prob> {
     pub label: [u32; LANES],
-    pub m1: [T; LANES],
-    pub m2: [T; LANES],
+    pub top: [T; LANES],
+    pub second: [T; LANES],
     /// `sum_j p ln p` (not negated); only filled when entropy is requested.
     pub xlogx: [T; LANES],
     /// one bit per lane: the row holds an invalid value
@@ -29,8 +29,8 @@ impl<T: Prob> Default for BlockOut<T> {
     fn default() -> Self {
         BlockOut {
             label: [0; LANES],
-            m1: [T::NEG_INF; LANES],
-            m2: [T::ZERO; LANES],
+            top: [T::NEG_INF; LANES],
+            second: [T::ZERO; LANES],
             xlogx: [T::ZERO; LANES],
             bad: 0,
         }
@@ -48,25 +48,28 @@ pub fn scan_generic<T: Prob, const ENTROPY: bool>(
     debug_assert_eq!(rows.len(), LANES * c);
     for l in 0..LANES {
         let row = &rows[l * c..(l + 1) * c];
-        let mut m1 = T::NEG_INF;
-        let mut m2 = T::ZERO;
+        let mut top = T::NEG_INF;
+        let mut second = T::ZERO;
         let mut idx = 0u32;
         let mut bad = false;
         let mut ent = T::ZERO;
         for (j, &v) in row.iter().enumerate() {
-            bad |= !(v >= T::ZERO) | !(v <= T::ONE);
-            let gt = v > m1;
-            m2 = m2.max_of(v.min_of(m1));
+            // negated comparisons on purpose: NaN fails both and is flagged
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let outside = !(v >= T::ZERO) | !(v <= T::ONE);
+            bad |= outside;
+            let gt = v > top;
+            second = second.max_of(v.min_of(top));
             if gt {
-                m1 = v;
+                top = v;
                 idx = j as u32;
             }
             if ENTROPY {
                 ent = ent + v.xlogx();
             }
         }
-        out.m1[l] = m1;
-        out.m2[l] = m2;
+        out.top[l] = top;
+        out.second[l] = second;
         out.label[l] = idx;
         out.xlogx[l] = ent;
         if bad {
@@ -163,8 +166,8 @@ pub mod avx2 {
     }
 
     struct State {
-        m1: __m256,
-        m2: __m256,
+        top: __m256,
+        second: __m256,
         idx: __m256i,
         /// the column being scanned, in every lane
         j: __m256i,
@@ -176,11 +179,11 @@ pub mod avx2 {
     unsafe fn step<const ENTROPY: bool>(st: &mut State, v: __m256) {
         // v < 0, or NaN (unordered); values above 1 show up in the final maximum
         st.bad = _mm256_or_ps(st.bad, _mm256_cmp_ps::<_CMP_NGE_UQ>(v, _mm256_setzero_ps()));
-        let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(v, st.m1);
+        let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(v, st.top);
         // min_ps(a, b) = a < b ? a : b and max_ps(a, b) = a > b ? a : b: exactly the
         // portable path's min_of / max_of
-        st.m2 = _mm256_max_ps(_mm256_min_ps(st.m1, v), st.m2);
-        st.m1 = _mm256_blendv_ps(st.m1, v, gt);
+        st.second = _mm256_max_ps(_mm256_min_ps(st.top, v), st.second);
+        st.top = _mm256_blendv_ps(st.top, v, gt);
         st.idx = _mm256_castps_si256(_mm256_blendv_ps(
             _mm256_castsi256_ps(st.idx),
             _mm256_castsi256_ps(st.j),
@@ -206,8 +209,8 @@ pub mod avx2 {
         assert_eq!(rows.len(), LANES * c);
         let p = rows.as_ptr();
         let mut st = State {
-            m1: _mm256_set1_ps(f32::NEG_INFINITY),
-            m2: _mm256_setzero_ps(),
+            top: _mm256_set1_ps(f32::NEG_INFINITY),
+            second: _mm256_setzero_ps(),
             idx: _mm256_setzero_si256(),
             j: _mm256_setzero_si256(),
             bad: _mm256_setzero_ps(),
@@ -260,13 +263,13 @@ pub mod avx2 {
                 step::<ENTROPY>(&mut st, v);
             }
         }
-        _mm256_storeu_ps(out.m1.as_mut_ptr(), st.m1);
-        _mm256_storeu_ps(out.m2.as_mut_ptr(), st.m2);
+        _mm256_storeu_ps(out.top.as_mut_ptr(), st.top);
+        _mm256_storeu_ps(out.second.as_mut_ptr(), st.second);
         _mm256_storeu_si256(out.label.as_mut_ptr() as *mut __m256i, st.idx);
         if ENTROPY {
             _mm256_storeu_ps(out.xlogx.as_mut_ptr(), st.ent);
         }
-        let above = _mm256_cmp_ps::<_CMP_GT_OQ>(st.m1, _mm256_set1_ps(1.0));
+        let above = _mm256_cmp_ps::<_CMP_GT_OQ>(st.top, _mm256_set1_ps(1.0));
         out.bad = _mm256_movemask_ps(_mm256_or_ps(st.bad, above)) as u32;
     }
 }
@@ -313,8 +316,8 @@ mod tests {
                 assert_eq!(a.label, b.label, "c={c} seed={seed}");
                 assert_eq!(a.bad, b.bad);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&a.m1), bits(&b.m1));
-                assert_eq!(bits(&a.m2), bits(&b.m2));
+                assert_eq!(bits(&a.top), bits(&b.top));
+                assert_eq!(bits(&a.second), bits(&b.second));
                 assert_eq!(bits(&a.xlogx), bits(&b.xlogx), "c={c} seed={seed}");
                 let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits64(&sa), bits64(&sb));

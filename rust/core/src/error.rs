@@ -18,7 +18,8 @@ pub enum KernelError {
     InvalidProbability { row: usize, col: usize, value: f64, problem: ValueProblem },
     /// The input array has an unusable shape.
     Shape(String),
-    /// A parameter is invalid; `name` is the parameter's Python name.
+    /// A parameter is invalid; `name` is the parameter's Python name and `message` reads
+    /// as its continuation ("k" + "must not be negative, got -1").
     Parameter { name: &'static str, message: String },
 }
 
@@ -34,7 +35,7 @@ impl fmt::Display for KernelError {
                 write!(f, "invalid probability at row {row}, column {col}: {what}")
             }
             KernelError::Shape(msg) => write!(f, "{msg}"),
-            KernelError::Parameter { name, message } => write!(f, "parameter `{name}`: {message}"),
+            KernelError::Parameter { name, message } => write!(f, "{name} {message}"),
         }
     }
 }
@@ -43,6 +44,7 @@ impl std::error::Error for KernelError {}
 
 pub type Result<T> = std::result::Result<T, KernelError>;
 
+/// A parameter error: `name` followed by `message` reads as one sentence.
 pub(crate) fn param(name: &'static str, message: impl Into<String>) -> KernelError {
     KernelError::Parameter { name, message: message.into() }
 }

@@ -42,9 +42,17 @@ pub trait Prob:
         }
     }
 
-    /// Scan one block of `LANES` row-major rows (see [`crate::block`]).
+    /// Whether this CPU can run the AVX2 block kernel for this type. Checked once per
+    /// kernel call, which then passes the answer down as `AVX2`.
+    #[inline]
+    fn avx2_available() -> bool {
+        false
+    }
+
+    /// Scan one block of `LANES` row-major rows (see [`crate::block`]), with the AVX2
+    /// kernel when `AVX2` (only ever true after [`Prob::avx2_available`] said so).
     #[inline(always)]
-    fn scan_block<const ENTROPY: bool>(
+    fn scan_block<const ENTROPY: bool, const AVX2: bool>(
         rows: &[Self],
         c: usize,
         out: &mut BlockOut<Self>,
@@ -58,16 +66,24 @@ pub trait Prob:
 // = 2 (s + s^3/3 + s^5/5 + ...). |s| <= 0.1716, so s^2 <= 0.02944.
 
 impl Prob for f32 {
+    #[inline]
+    fn avx2_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return block::avx2::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        return false;
+    }
+
     #[inline(always)]
-    fn scan_block<const ENTROPY: bool>(
+    fn scan_block<const ENTROPY: bool, const AVX2: bool>(
         rows: &[Self],
         c: usize,
         out: &mut BlockOut<Self>,
         col_sum: Option<&mut [f64]>,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if block::avx2::available() {
-            // SAFETY: AVX2 support was just checked.
+        if AVX2 {
+            // SAFETY: `AVX2` is true only when the kernel call checked `avx2_available()`.
             unsafe { block::avx2::scan_f32::<ENTROPY>(rows, c, out, col_sum) };
             return;
         }

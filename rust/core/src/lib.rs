@@ -7,23 +7,29 @@
 //! - [`quantile`]: exact quantiles of confidence;
 //! - [`reduce_candidates`]: the merge step of a streaming top-k.
 //!
+//! The core owns every rule about its inputs (shapes, ranges, NaN, lengths, counts) and
+//! reports a broken one as a [`KernelError`] naming the parameter; callers only convert.
 //! Results never depend on the number of threads; ties go to the lower row index.
 //! There is no PyO3 here: `rust/python` is the thin binding layer.
 
-pub mod alloc;
-pub mod block;
-pub mod error;
-pub mod float;
-pub mod quantile;
-pub mod scan;
-pub mod select;
-pub mod summarize;
-pub mod threads;
+mod alloc;
+mod block;
+mod error;
+mod float;
+mod quantile;
+mod radix;
+mod ranking;
+mod scan;
+mod select;
+mod summarize;
+mod threads;
+mod topk;
 
 pub use error::{KernelError, Result, ValueProblem};
 pub use float::Prob;
 pub use quantile::quantile;
+pub use ranking::{Candidate, MAX_CLASSES, MAX_ROWS};
 pub use scan::{Matrix, Score};
-pub use select::{reduce_candidates, select, select_cands, Cand, SelectParams, Selection, Threshold};
+pub use select::{count, counts, reduce_candidates, select, select_candidates, SelectParams, Selection, Threshold};
 pub use summarize::{summarize, Summary};
-pub use threads::{get_num_threads, set_num_threads, ENV_NUM_THREADS};
+pub use threads::{get_num_threads, max_threads, set_num_threads, ENV_NUM_THREADS};

@@ -1,12 +1,10 @@
 //! `quantile`: the exact q-quantile of row confidence, over all rows or per predicted class,
 //! with numpy's default ("linear") interpolation.
 
-use rayon::prelude::*;
-
 use crate::error::{param, Result};
 use crate::float::Prob;
 use crate::scan::Matrix;
-use crate::threads::with_pool;
+use crate::threads::parallel_map;
 
 /// numpy's `linear` quantile of `v` (which is reordered). NaN for an empty slice.
 pub fn quantile_of(v: &mut [f64], q: f64) -> f64 {
@@ -33,20 +31,17 @@ pub fn quantile_of(v: &mut [f64], q: f64) -> f64 {
 }
 
 /// Confidence (and, if asked, argmax) of every row.
-fn confidences<T: Prob>(m: &Matrix<T>, with_labels: bool) -> Result<(Vec<f64>, Vec<u32>)> {
-    let cr = m.chunk_rows();
-    let nchunks = m.n.div_ceil(cr);
-    let parts: Vec<(Vec<f64>, Vec<u32>, Option<usize>)> = with_pool(|| {
-        (0..nchunks)
-            .into_par_iter()
-            .map(|ci| {
-                let start = ci * cr;
-                let end = (start + cr).min(m.n);
+fn confidences<T: Prob, const AVX2: bool>(m: &Matrix<T>, with_labels: bool) -> Result<(Vec<f64>, Vec<u32>)> {
+    let block_rows = m.chunk_rows();
+    let nchunks = m.n.div_ceil(block_rows);
+    let parts: Vec<(Vec<f64>, Vec<u32>, Option<usize>)> = parallel_map((0..nchunks).collect(), |ci| {
+                let start = ci * block_rows;
+                let end = (start + block_rows).min(m.n);
                 let mut conf = Vec::with_capacity(end - start);
                 let mut labels = Vec::with_capacity(if with_labels { end - start } else { 0 });
                 let mut bad = None;
-                m.scan_rows::<false, _>(start, end, None, |r0, len, out| {
-                    conf.extend(out.m1[..len].iter().map(|v| v.to_f64()));
+                m.scan_rows::<false, AVX2, _>(start, end, None, |r0, len, out| {
+                    conf.extend(out.top[..len].iter().map(|v| v.to_f64()));
                     if with_labels {
                         labels.extend_from_slice(&out.label[..len]);
                     }
@@ -55,8 +50,6 @@ fn confidences<T: Prob>(m: &Matrix<T>, with_labels: bool) -> Result<(Vec<f64>, V
                     }
                 });
                 (conf, labels, bad)
-            })
-            .collect()
     })?;
     if let Some(r) = parts.iter().find_map(|p| p.2) {
         return Err(m.describe_bad_row(r));
@@ -80,7 +73,11 @@ pub fn quantile<T: Prob>(m: &Matrix<T>, q: f64, per_class: bool) -> Result<Vec<f
     if !(0.0..=1.0).contains(&q) {
         return Err(param("q", format!("must be within [0, 1], got {q}")));
     }
-    let (mut conf, labels) = confidences(m, per_class)?;
+    let (mut conf, labels) = if T::avx2_available() {
+        confidences::<T, true>(m, per_class)?
+    } else {
+        confidences::<T, false>(m, per_class)?
+    };
     if !per_class {
         return Ok(vec![quantile_of(&mut conf, q)]);
     }

@@ -31,9 +31,9 @@ impl<'a, T: Prob> Matrix<'a, T> {
     pub fn new(view: ArrayView2<'a, T>) -> Result<Self> {
         let (n, c) = view.dim();
         if c == 0 {
-            return Err(KernelError::Shape(
-                "probabilities must have at least one column (C == 0)".into(),
-            ));
+            return Err(KernelError::Shape(format!(
+                "P must have at least one class column, got shape ({n}, 0)"
+            )));
         }
         let rows = match view.to_slice() {
             Some(s) => Rows::Contiguous(s),
@@ -58,9 +58,10 @@ impl<'a, T: Prob> Matrix<'a, T> {
     }
 
     /// Scan rows `start .. end` block by block, calling `f(first_row, len, &block)`.
-    /// When `col_sum` is given, each column's sum over the rows is added to it.
+    /// When `col_sum` is given, each column's sum over the rows is added to it. `AVX2`
+    /// picks the block kernel; callers pass the answer of [`Prob::avx2_available`].
     #[inline(always)]
-    pub fn scan_rows<const ENTROPY: bool, F: FnMut(usize, usize, &BlockOut<T>)>(
+    pub(crate) fn scan_rows<const ENTROPY: bool, const AVX2: bool, F: FnMut(usize, usize, &BlockOut<T>)>(
         &self,
         start: usize,
         end: usize,
@@ -83,7 +84,7 @@ impl<'a, T: Prob> Matrix<'a, T> {
                 }
             };
             let mut out = BlockOut::<T>::default();
-            T::scan_block::<ENTROPY>(rows, c, &mut out, col_sum.as_deref_mut());
+            T::scan_block::<ENTROPY, AVX2>(rows, c, &mut out, col_sum.as_deref_mut());
             f(r, len, &out);
             r += len;
         }
@@ -142,7 +143,7 @@ impl Score {
             "entropy" => Ok(Score::Entropy),
             other => Err(crate::error::param(
                 "score",
-                format!("unknown score {other:?}; expected 'confidence', 'margin' or 'entropy'"),
+                format!("must be one of 'confidence', 'margin', 'entropy'; got '{other}'"),
             )),
         }
     }
@@ -150,8 +151,8 @@ impl Score {
     #[inline(always)]
     pub fn of<T: Prob>(self, out: &BlockOut<T>, l: usize) -> T {
         match self {
-            Score::Confidence => out.m1[l],
-            Score::Margin => out.m1[l] - out.m2[l],
+            Score::Confidence => out.top[l],
+            Score::Margin => out.top[l] - out.second[l],
             Score::Entropy => T::ZERO - out.xlogx[l],
         }
     }

@@ -1,13 +1,11 @@
 //! `summarize`: argmax, confidence, margin, optional entropy and class statistics of every
 //! row, in one pass.
 
-use rayon::prelude::*;
-
 use crate::alloc::zeroed;
 use crate::error::Result;
 use crate::float::Prob;
 use crate::scan::{Matrix, LANES};
-use crate::threads::with_pool;
+use crate::threads::parallel_map;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary<T> {
@@ -31,38 +29,43 @@ struct ChunkStats {
     first_bad: Option<usize>,
 }
 
+/// Summarize every row of `m`: see the Python docstring of `pseudolabel.kernels.summarize`.
 pub fn summarize<T: Prob>(m: &Matrix<T>, entropy: bool) -> Result<Summary<T>> {
+    if T::avx2_available() {
+        summarize_with::<T, true>(m, entropy)
+    } else {
+        summarize_with::<T, false>(m, entropy)
+    }
+}
+
+fn summarize_with<T: Prob, const AVX2: bool>(m: &Matrix<T>, entropy: bool) -> Result<Summary<T>> {
     let (n, c) = (m.n, m.c);
     // zeroed allocations come straight from the OS and are touched first by the workers
     let mut label = zeroed(n, 0i64);
     let mut confidence = zeroed(n, T::ZERO);
     let mut margin = zeroed(n, T::ZERO);
     let mut ent = if entropy { zeroed(n, T::ZERO) } else { Vec::new() };
-    let cr = m.chunk_rows();
+    let block_rows = m.chunk_rows();
 
-    let mut jobs = Vec::with_capacity(n.div_ceil(cr));
+    let mut jobs = Vec::with_capacity(n.div_ceil(block_rows));
     {
-        let mut ent_chunks = ent.chunks_mut(cr);
+        let mut ent_chunks = ent.chunks_mut(block_rows);
         for (i, ((l, cf), mg)) in label
-            .chunks_mut(cr)
-            .zip(confidence.chunks_mut(cr))
-            .zip(margin.chunks_mut(cr))
+            .chunks_mut(block_rows)
+            .zip(confidence.chunks_mut(block_rows))
+            .zip(margin.chunks_mut(block_rows))
             .enumerate()
         {
             let e = if entropy { ent_chunks.next() } else { None };
-            jobs.push((i * cr, l, cf, mg, e));
+            jobs.push((i * block_rows, l, cf, mg, e));
         }
     }
-    let stats: Vec<ChunkStats> = with_pool(|| {
-        jobs.into_par_iter()
-            .map(|(start, l, cf, mg, e)| {
-                if entropy {
-                    chunk::<T, true>(m, start, l, cf, mg, e)
-                } else {
-                    chunk::<T, false>(m, start, l, cf, mg, e)
-                }
-            })
-            .collect()
+    let stats: Vec<ChunkStats> = parallel_map(jobs, |(start, l, cf, mg, e)| {
+        if entropy {
+            chunk::<T, true, AVX2>(m, start, l, cf, mg, e)
+        } else {
+            chunk::<T, false, AVX2>(m, start, l, cf, mg, e)
+        }
     })?;
 
     let mut sums = vec![0.0f64; c];
@@ -93,7 +96,7 @@ pub fn summarize<T: Prob>(m: &Matrix<T>, entropy: bool) -> Result<Summary<T>> {
 }
 
 #[inline(always)]
-fn chunk<T: Prob, const ENTROPY: bool>(
+fn chunk<T: Prob, const ENTROPY: bool, const AVX2: bool>(
     m: &Matrix<T>,
     start: usize,
     label: &mut [i64],
@@ -106,20 +109,20 @@ fn chunk<T: Prob, const ENTROPY: bool>(
     let mut sums = vec![0.0f64; c];
     let mut counts = vec![0i64; c];
     let mut first_bad = None;
-    m.scan_rows::<ENTROPY, _>(start, start + len, Some(&mut sums), |r0, bl, out| {
+    m.scan_rows::<ENTROPY, AVX2, _>(start, start + len, Some(&mut sums), |r0, bl, out| {
         let r = r0 - start;
         if bl == LANES {
             let (lab, cf, mg) = (&mut label[r..r + LANES], &mut conf[r..r + LANES], &mut margin[r..r + LANES]);
             for l in 0..LANES {
                 lab[l] = out.label[l] as i64;
-                cf[l] = out.m1[l];
-                mg[l] = out.m1[l] - out.m2[l];
+                cf[l] = out.top[l];
+                mg[l] = out.top[l] - out.second[l];
             }
         } else {
             for l in 0..bl {
                 label[r + l] = out.label[l] as i64;
-                conf[r + l] = out.m1[l];
-                margin[r + l] = out.m1[l] - out.m2[l];
+                conf[r + l] = out.top[l];
+                margin[r + l] = out.top[l] - out.second[l];
             }
         }
         for &lab in &out.label[..bl] {

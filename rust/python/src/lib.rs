@@ -1,8 +1,9 @@
 //! `pseudolabel._core`: the thin PyO3 layer over `pseudolabel-core`.
 //!
 //! Each function converts its arguments, releases the GIL for the whole computation (never
-//! touching Python objects inside), and maps errors to `pseudolabel.exceptions`. The public,
-//! documented API is `pseudolabel.kernels`, which validates and normalizes arguments first.
+//! touching Python objects inside), and maps errors to `pseudolabel.exceptions`. Every rule
+//! about the values lives in `pseudolabel-core`; the public, documented API is
+//! `pseudolabel.kernels`, which only coerces Python objects into the types taken here.
 
 mod errors;
 
@@ -61,25 +62,17 @@ fn selection_out(py: Python<'_>, s: core::Selection) -> SelectionArrays<'_> {
     (s.indices.into_pyarray(py), s.labels.into_pyarray(py), s.scores.into_pyarray(py))
 }
 
-fn counts(name: &'static str, v: Option<PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usize>>> {
+/// Per-class counts, checked by the core.
+fn counts(name: &'static str, v: Option<PyReadonlyArray1<'_, i64>>) -> Result<Option<Vec<usize>>, Error> {
     let Some(v) = v else { return Ok(None) };
-    let v = v.as_array();
-    let mut out = Vec::with_capacity(v.len());
-    for (i, &x) in v.iter().enumerate() {
-        if x < 0 {
-            return Err(param_err(name, format!("must not be negative (class {i} has {x})")));
-        }
-        out.push(x as usize);
-    }
-    Ok(Some(out))
+    let values = v.as_array();
+    let values: Vec<i64> = values.iter().copied().collect();
+    Ok(Some(core::counts(name, &values)?))
 }
 
-fn k_of(k: Option<i64>) -> PyResult<Option<usize>> {
-    match k {
-        Some(k) if k < 0 => Err(param_err("k", format!("must not be negative, got {k}"))),
-        Some(k) => Ok(Some(k as usize)),
-        None => Ok(None),
-    }
+/// A slice borrowed from a 1-D array, which the kernels module always passes contiguous.
+fn borrowed<'a, T: Element>(name: &'static str, a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| param_err(name, "must be a contiguous 1-D array"))
 }
 
 /// select(p, score, threshold, class_thresholds, inclusive, k, per_class_k, largest, exclude)
@@ -103,20 +96,17 @@ fn select<'py>(
     let mut params = SelectParams::new(Score::parse(score).map_err(Error)?);
     params.threshold = match (threshold, class_thresholds) {
         (Some(_), Some(_)) => {
-            return Err(param_err("threshold", "give a scalar or per-class thresholds, not both"))
+            return Err(param_err("threshold", "must be one scalar or per-class thresholds, not both"))
         }
         (Some(t), None) => Some(Threshold::Global(t)),
         (None, Some(a)) => Some(Threshold::PerClass(a.as_array().to_vec())),
         (None, None) => None,
     };
     params.inclusive = inclusive;
-    params.k = k_of(k)?;
+    params.k = k.map(|k| core::count("k", k)).transpose().map_err(Error)?;
     params.per_class_k = counts("per_class_k", per_class_k)?;
     params.largest = largest;
-    let exclude_view = exclude.as_ref().map(|e| e.as_slice()).transpose().map_err(|_| {
-        param_err("exclude", "must be a contiguous boolean array")
-    })?;
-    params.exclude = exclude_view;
+    params.exclude = exclude.as_ref().map(|e| borrowed("exclude", e)).transpose()?;
     let sel = match p {
         ProbArray::F32(a) => {
             let view = a.as_array();
@@ -143,11 +133,10 @@ fn reduce_candidates<'py>(
     per_class_k: Option<PyReadonlyArray1<'py, i64>>,
     largest: bool,
 ) -> PyResult<SelectionArrays<'py>> {
-    let k = k_of(k)?;
-    let q = counts("per_class_k", per_class_k)?;
-    let (i, l, s) = (indices.as_array(), labels.as_array(), scores.as_array());
-    let (i, l, s) = (i.to_vec(), l.to_vec(), s.to_vec());
-    let sel = py.detach(|| core::reduce_candidates(&i, &l, &s, k, q, largest)).map_err(Error)?;
+    let k = k.map(|k| core::count("k", k)).transpose().map_err(Error)?;
+    let quotas = counts("per_class_k", per_class_k)?;
+    let (i, l, s) = (borrowed("indices", &indices)?, borrowed("labels", &labels)?, borrowed("scores", &scores)?);
+    let sel = py.detach(|| core::reduce_candidates(i, l, s, k, quotas, largest)).map_err(Error)?;
     Ok(selection_out(py, sel))
 }
 
@@ -171,10 +160,7 @@ fn quantile<'py>(py: Python<'py>, p: ProbArray<'py>, q: f64, per_class: bool) ->
 
 #[pyfunction]
 fn set_num_threads(n: i64) -> PyResult<()> {
-    if n < 1 {
-        return Err(param_err("n", format!("the number of threads must be at least 1, got {n}")));
-    }
-    core::set_num_threads(n as usize).map_err(|e| Error(e).into())
+    core::set_num_threads(n).map_err(|e| Error(e).into())
 }
 
 #[pyfunction]
@@ -191,5 +177,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add("ENV_NUM_THREADS", core::ENV_NUM_THREADS)?;
+    m.add("MAX_NUM_THREADS", core::max_threads())?;
+    m.add("MAX_ROWS", core::MAX_ROWS)?;
     Ok(())
 }
