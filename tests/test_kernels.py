@@ -427,3 +427,197 @@ def test_backend_clips_round_off_but_not_real_violations():
     P = make_backend("sklearn", estimator=Overshoot(value=1.5)).fit(X, y).predict_proba(X)
     with pytest.raises(ProbabilityError, match="row 0, column 0"):
         kernels.summarize(P)
+
+
+# --- thread counts are bounded -----------------------------------------------------------
+
+
+def _run_python(code: str, env_extra: dict[str, str], timeout: float = 60):
+    env = dict(os.environ, **env_extra)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_set_num_threads_refuses_more_than_the_maximum():
+    # in a child process: before the bound, 10**6 threads never finished starting
+    code = (
+        "from pseudolabel import kernels\n"
+        "from pseudolabel.exceptions import ParameterError\n"
+        "for n in (10**6, 257 + 4 * len(__import__('os').sched_getaffinity(0)), 2**70):\n"
+        "    try:\n"
+        "        kernels.set_num_threads(n)\n"
+        "    except ParameterError as e:\n"
+        "        assert 'at most' in str(e) and str(kernels.MAX_NUM_THREADS) in str(e), e\n"
+        "    else:\n"
+        "        raise SystemExit(f'{n} threads accepted')\n"
+        "assert kernels.MAX_NUM_THREADS >= 256, kernels.MAX_NUM_THREADS\n"
+        "print(kernels.get_num_threads())\n"
+    )
+    out = _run_python(code, {"PSEUDOLABEL_NUM_THREADS": "2"}, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip() == "2"  # the refused calls left the pool as it was
+
+
+def test_environment_thread_count_above_the_maximum_is_refused_quickly():
+    code = ("import numpy as np; from pseudolabel import kernels; "
+            "kernels.summarize(np.full((10, 2), 0.5))")
+    out = _run_python(code, {"PSEUDOLABEL_NUM_THREADS": "100000"}, timeout=20)
+    assert out.returncode != 0
+    assert "PSEUDOLABEL_NUM_THREADS must be at most" in out.stderr, out.stderr
+
+
+def test_small_inputs_start_no_threads():
+    # a call whose rows fit in one block runs on the calling thread: no pool is started
+    code = (
+        "import os, numpy as np\n"
+        "from pseudolabel import kernels\n"
+        "tasks = lambda: len(os.listdir('/proc/self/task'))\n"
+        "before = tasks()\n"
+        "P = np.full((10, 3), 1 / 3)\n"
+        "kernels.summarize(P, entropy=True); kernels.select(P, k=3); kernels.select(P, threshold=0.1)\n"
+        "kernels.quantile(P, 0.5); kernels.TopK(2).push(P, 0)\n"
+        "print(tasks() - before)\n"
+    )
+    out = _run_python(code, {"PSEUDOLABEL_NUM_THREADS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"
+
+
+# --- coercion: byte order and parameter types --------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4"])
+def test_big_endian_probabilities_give_the_same_results(dtype):
+    P = np.random.default_rng(5).dirichlet(np.ones(4), size=3000)
+    P = P.astype(dtype[1:].replace("f", "f"))  # native float64 / float32 first
+    native = P.astype(np.dtype(dtype).newbyteorder("="))
+    swapped = native.astype(dtype)
+    assert not swapped.dtype.isnative
+    a, b = kernels.summarize(native, entropy=True), kernels.summarize(swapped, entropy=True)
+    for name in ("label", "confidence", "margin", "entropy", "class_counts", "class_mean"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert b.confidence.dtype == native.dtype  # float32 stays float32
+    assert_selection(kernels.select(swapped, k=100, threshold=0.4),
+                     astuple(kernels.select(native, k=100, threshold=0.4)))
+    assert kernels.quantile(swapped, 0.3) == kernels.quantile(native, 0.3)
+    assert_selection(kernels.TopK(50).push(swapped, 0).result(),
+                     astuple(kernels.TopK(50).push(native, 0).result()))
+
+
+def astuple(selection):
+    return selection.indices, selection.labels, selection.scores
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        (dict(threshold="0.5"), "threshold"),
+        (dict(threshold=True), "threshold"),
+        (dict(threshold=["0.1", "0.2", "0.3"]), "threshold"),
+        (dict(k="3"), "k"),
+        (dict(k=True), "k"),
+        (dict(k=2**70), "k"),
+        (dict(k=-(2**70)), "k"),
+        (dict(per_class_k="2"), "per_class_k"),
+        (dict(per_class_k=True), "per_class_k"),
+        (dict(per_class_k=2**70), "per_class_k"),
+        (dict(per_class_k=[2**70, 1, 1]), "per_class_k"),
+        (dict(per_class_k=[True, False, True]), "per_class_k"),
+        (dict(score=3), "score"),
+    ],
+)
+def test_numeric_parameters_refuse_strings_bools_and_overflow(kw, name):
+    P = np.full((4, 3), 1 / 3)
+    with pytest.raises(ParameterError, match=rf"^{name} "):
+        kernels.select(P, **kw)
+
+
+@pytest.mark.parametrize("offset", ["0", True, 2**70, 2**40, 1.0])
+def test_topk_offset_refuses_strings_bools_and_overflow(offset):
+    with pytest.raises(ParameterError, match="offset"):
+        kernels.TopK(2).push(np.full((4, 2), 0.5), offset)
+
+
+def test_topk_checks_its_parameters_when_built():
+    for kw, name in ((dict(k=-1), "k"), (dict(k=2**70), "k"), (dict(per_class_k=-2), "per_class_k"),
+                     (dict(k=2, score="confidance"), "score"), (dict(k=1, threshold="x"), "threshold")):
+        with pytest.raises(ParameterError, match=name):
+            kernels.TopK(**kw)
+
+
+def test_set_num_threads_refuses_strings_and_overflow():
+    for bad in ("4", 2**70, -(2**70), 4.0):
+        with pytest.raises(ParameterError, match="number of threads"):
+            kernels.set_num_threads(bad)
+
+
+# --- TopK sees each row once ---------------------------------------------------------------
+
+
+def test_topk_refuses_a_chunk_pushed_twice_and_keeps_its_state():
+    P = np.random.default_rng(2).dirichlet(np.ones(3), size=20)
+    acc = kernels.TopK(5).push(P[:10], 0).push(P[10:], 10)
+    before = acc.result()
+    with pytest.raises(ParameterError, match=r"rows \[0, 10\) overlap rows \[0, 20\)"):
+        acc.push(P[:10], 0)
+    with pytest.raises(ParameterError, match=r"rows \[15, 25\) overlap"):
+        acc.push(P[:10], 15)
+    after = acc.result()
+    np.testing.assert_array_equal(after.indices, before.indices)
+    assert acc.n_rows == 20
+    np.testing.assert_array_equal(acc._ranges, [[0, 20]])
+    assert acc._ranges.dtype == np.int64
+    acc.push(P[:0], 5)  # an empty chunk covers no rows
+
+
+def test_topk_refuses_merging_itself_or_overlapping_rows():
+    P = np.random.default_rng(3).dirichlet(np.ones(3), size=30)
+    acc = kernels.TopK(4).push(P[:10], 0)
+    with pytest.raises(ParameterError, match="overlap"):
+        acc.merge(acc)
+    other = kernels.TopK(4).push(P[5:15], 5)
+    with pytest.raises(ParameterError, match=r"rows \[5, 15\) overlap rows \[0, 10\)"):
+        acc.merge(other)
+    assert acc.n_rows == 10
+    # a merged accumulator carries its ranges: the merged rows cannot come in again
+    third = kernels.TopK(4).push(P[20:30], 20)
+    acc.merge(third)
+    np.testing.assert_array_equal(acc._ranges, [[0, 10], [20, 30]])
+    with pytest.raises(ParameterError, match="overlap"):
+        acc.push(P[20:22], 20)
+    restored = pickle.loads(pickle.dumps(acc))
+    np.testing.assert_array_equal(restored._ranges, acc._ranges)
+    with pytest.raises(ParameterError, match="overlap"):
+        restored.merge(third)
+
+
+@SETTINGS
+@given(prob_matrices(min_rows=1, max_rows=150), st.data())
+def test_topk_chunks_in_any_order_equal_one_shot_and_overlaps_raise(P, data):
+    n, c = P.shape
+    k = data.draw(st.integers(0, n + 2))
+    score = data.draw(st.sampled_from(["confidence", "margin", "entropy"]))
+    largest = data.draw(st.booleans())
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, n - 1), max_size=6)))) if n > 1 else []
+    bounds = [0, *cuts, n]
+    chunks = list(zip(bounds[:-1], bounds[1:]))
+    order = data.draw(st.permutations(range(len(chunks))))
+    n_acc = data.draw(st.integers(1, 3))
+    accs = [kernels.TopK(k, score=score, largest=largest) for _ in range(n_acc)]
+    for i, chunk in enumerate(order):
+        a, b = chunks[chunk]
+        accs[i % n_acc].push(P[a:b], a)
+    total = accs[0]
+    for other in accs[1:]:
+        total.merge(other)
+    want = kernels.select(P, k=k, score=score, largest=largest)
+    assert_selection(total.result(), astuple(want))
+    np.testing.assert_array_equal(total._ranges, [[0, n]])
+    # any chunk that overlaps what was seen is refused, pushed or merged
+    a = data.draw(st.integers(0, n - 1))
+    b = data.draw(st.integers(a + 1, n))
+    with pytest.raises(ParameterError, match="overlap"):
+        total.push(P[a:b], a)
+    with pytest.raises(ParameterError, match="overlap"):
+        total.merge(kernels.TopK(k, score=score, largest=largest).push(P[a:b], a))
+    assert_selection(total.result(), astuple(want))
