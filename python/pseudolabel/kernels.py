@@ -1,8 +1,9 @@
 """Scoring and selection kernels over probability matrices (the Rust core).
 
 Every function takes ``P``, an ``(N, C)`` array of class probabilities (the output of
-``predict_proba``), as float32 or float64. C-contiguous arrays are read in place without a
-copy; any other layout (Fortran order, strided views) gives the same results. The work runs
+``predict_proba``), as float32 or float64 (float32 stays float32; big-endian arrays are
+converted with a copy). C-contiguous arrays are read in place without a copy; any other
+layout (Fortran order, strided views) gives the same results. The work runs
 on a pool of native threads with the GIL released, and results never depend on the number
 of threads. Ties always go to the lower row index.
 
@@ -11,6 +12,10 @@ Invalid probabilities (NaN, infinity, values outside [0, 1]) raise
 The range check is exact: a model whose probabilities overshoot 1 by round-off should be
 clipped by the caller (the estimators in this package do so within 1e-9).
 ``N == 0`` is not an error: it gives empty results.
+
+This module only coerces Python objects (pandas, lists, scalars) into the arrays and numbers
+the native core takes, refusing what cannot be one (a string for ``k``); the core checks
+every value (signs, lengths, NaN, ranges) and names the parameter in its error.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ class Selection:
         return len(self.indices)
 
 
-_INT64_MAX = np.iinfo(np.int64).max
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def _as_proba(P, name: str = "P") -> np.ndarray:
