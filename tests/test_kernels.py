@@ -620,3 +620,21 @@ def test_topk_chunks_in_any_order_equal_one_shot_and_overlaps_raise(P, data):
     with pytest.raises(ParameterError, match="overlap"):
         total.merge(kernels.TopK(k, score=score, largest=largest).push(P[a:b], a))
     assert_selection(total.result(), astuple(want))
+
+
+def test_pool_has_no_more_threads_than_row_blocks():
+    # 10 classes: 6560 rows a block, so 26,241 rows are 5 blocks of work
+    code = (
+        "import os, numpy as np\n"
+        "from pseudolabel import kernels\n"
+        "tasks = lambda: len(os.listdir('/proc/self/task'))\n"
+        "before = tasks()\n"
+        "P = np.full((26_241, 10), 0.1)\n"
+        "kernels.summarize(P); kernels.select(P, k=10); kernels.quantile(P, 0.5)\n"
+        "print(tasks() - before, kernels.get_num_threads())\n"
+    )
+    out = _run_python(code, {"PSEUDOLABEL_NUM_THREADS": "200"})
+    assert out.returncode == 0, out.stderr
+    started, configured = map(int, out.stdout.split())
+    assert configured == 200
+    assert 1 <= started <= 5

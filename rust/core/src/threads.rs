@@ -1,8 +1,9 @@
 //! The kernels' thread pool. Results never depend on its size: floating-point sums use a
 //! fixed partition of rows, and selections rank by an exact total order.
 //!
-//! The pool size is bounded by [`max_threads`]; work that fits in one block of rows runs on
-//! the calling thread, so a small call never starts a pool.
+//! The thread count is bounded by [`max_threads`]. The pool never has more threads than the
+//! largest call so far had work items: a call whose rows fit in one block runs on the
+//! calling thread and starts no pool.
 
 use std::sync::{Arc, RwLock};
 
@@ -17,7 +18,15 @@ pub const ENV_NUM_THREADS: &str = "PSEUDOLABEL_NUM_THREADS";
 /// The fewest threads [`max_threads`] allows, however few CPUs the machine has.
 const MIN_CAP: usize = 256;
 
-static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+/// The thread count asked for (`None`: not read from the environment yet) and the pool,
+/// which is started on first use with no more threads than that use has work items, and
+/// grown when a later call has more.
+struct Threads {
+    configured: Option<usize>,
+    pool: Option<Arc<ThreadPool>>,
+}
+
+static THREADS: RwLock<Threads> = RwLock::new(Threads { configured: None, pool: None });
 
 /// The largest pool size accepted: `max(4 * available CPUs, 256)`. More threads than that
 /// only cost memory and start-up time.
@@ -61,17 +70,42 @@ fn default_threads() -> Result<usize> {
     }
 }
 
-fn pool() -> Result<Arc<ThreadPool>> {
-    if let Some(p) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Ok(p.clone());
+fn read() -> std::sync::RwLockReadGuard<'static, Threads> {
+    THREADS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write() -> std::sync::RwLockWriteGuard<'static, Threads> {
+    THREADS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A pool with at least `min(configured, work_items)` threads.
+fn pool_for(work_items: usize) -> Result<Arc<ThreadPool>> {
+    let wanted = |configured: usize| configured.min(work_items).max(1);
+    {
+        let state = read();
+        if let (Some(configured), Some(pool)) = (state.configured, state.pool.as_ref()) {
+            if pool.current_num_threads() >= wanted(configured) {
+                return Ok(pool.clone());
+            }
+        }
     }
-    let mut guard = POOL.write().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = guard.as_ref() {
-        return Ok(p.clone());
+    let mut state = write();
+    let configured = match state.configured {
+        Some(n) => n,
+        None => default_threads()?,
+    };
+    state.configured = Some(configured);
+    let have = state.pool.as_ref().map_or(0, |p| p.current_num_threads());
+    if let Some(pool) = state.pool.as_ref() {
+        if have >= wanted(configured) {
+            return Ok(pool.clone());
+        }
     }
-    let p = build(default_threads()?)?;
-    *guard = Some(p.clone());
-    Ok(p)
+    // grow at least twofold, so that a run of growing calls rebuilds the pool few times
+    let size = wanted(configured).max(have.saturating_mul(2)).min(configured);
+    let pool = build(size)?;
+    state.pool = Some(pool.clone());
+    Ok(pool)
 }
 
 /// Run `f` inside the kernels' pool when there are at least two `work_items` to share;
@@ -79,12 +113,10 @@ fn pool() -> Result<Arc<ThreadPool>> {
 /// reported).
 pub(crate) fn with_pool<R: Send>(work_items: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
     if work_items <= 1 {
-        if POOL.read().unwrap_or_else(|e| e.into_inner()).is_none() {
-            default_threads()?;
-        }
+        get_num_threads()?;
         return Ok(f());
     }
-    Ok(pool()?.install(f))
+    Ok(pool_for(work_items)?.install(f))
 }
 
 /// `f` applied to every job, in order: in parallel on the kernels' pool, or on the calling
@@ -108,16 +140,23 @@ pub(crate) fn parts_for(work_items: usize) -> Result<usize> {
     Ok(work_items.min(get_num_threads()?.saturating_mul(2)))
 }
 
-/// Resize the pool to `n` threads, `1 <= n <=` [`max_threads`].
+/// Use `n` threads from now on, `1 <= n <=` [`max_threads`]. The pool is restarted lazily.
 pub fn set_num_threads(n: i64) -> Result<()> {
-    let p = build(checked("the number of threads", n)?)?;
-    *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    let n = checked("the number of threads", n)?;
+    let mut state = write();
+    state.configured = Some(n);
+    state.pool = None;
     Ok(())
 }
 
-/// The pool's size (creating it from the environment if needed).
+/// The number of threads the kernels may use (read from the environment if not set yet).
 pub fn get_num_threads() -> Result<usize> {
-    Ok(pool()?.current_num_threads())
+    if let Some(n) = read().configured {
+        return Ok(n);
+    }
+    let n = default_threads()?;
+    let mut state = write();
+    Ok(*state.configured.get_or_insert(n))
 }
 
 #[cfg(test)]
