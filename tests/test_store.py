@@ -284,7 +284,9 @@ def test_cli_bad_input_is_rejected_atomically(project, capsys):
     junk.write_bytes(b"not a database" * 100)
     assert main(["status", "--store", str(junk)]) == 1
     assert "not a pseudolabel label store" in capsys.readouterr().err
-    assert main(["teach", "--store", str(tmp / "none.db"), str(tmp / "seed.csv")]) == 1
+    # issue 10 item 7: a missing store is bad input (2), like a missing file
+    assert main(["teach", "--store", str(tmp / "none.db"), str(tmp / "seed.csv")]) == 2
+    assert "no label store at" in capsys.readouterr().err
     assert not (tmp / "none.db").exists()
 
     # query: unknown strategy leaves no output and records no batch
@@ -296,8 +298,9 @@ def test_cli_bad_input_is_rejected_atomically(project, capsys):
         assert s.current_round() == 0
     assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
                  "--output", str(out)]) == 0
+    # issue 10 item 7: an existing output is exit 4, as for `label`
     assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
-                 "--output", str(out)]) == 1
+                 "--output", str(out)]) == 4
     assert "exists" in capsys.readouterr().err
     assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
                  "--output", str(tmp / "b2.csv"), "--id-column", "nope"]) == 2
@@ -480,7 +483,7 @@ def test_parquet_pool_streams_slices_and_takes(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pseudolabel.store import _ParquetPool
+    from pseudolabel.io_pool import ParquetPool as _ParquetPool
 
     rng = np.random.default_rng(0)
     full = rng.normal(size=(1000, 3))
@@ -574,7 +577,7 @@ def test_racing_store_creation_in_threads(tmp_path):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=8), st.data())
 def test_rows_grouped_by_row_group_match_numpy(sizes, data):
-    from pseudolabel.store import _by_row_group
+    from pseudolabel.io_pool import by_row_group as _by_row_group
 
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     indices = np.asarray(data.draw(st.lists(st.integers(0, int(starts[-1]) - 1), max_size=60)),
