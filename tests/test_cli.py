@@ -270,6 +270,8 @@ def test_exit_codes_of_teach_and_status(project, tmp_path, capsys):
           str(tmp / "seed.csv")], 2, f"{tmp / 'seed.csv'} has no 'answer' column"),
         (["teach", "--store", str(db), str(tmp_path / "none.csv")], 2, "none.csv"),
         (["status", "--store", str(junk)], 1, "not a pseudolabel label store"),
+        (["teach", "--store", str(tmp_path / "no_dir" / "t.db"), "--source", "seed",
+          str(tmp / "seed.csv")], 2, f"{str(tmp_path / 'no_dir')!r} does not exist"),
     ], capsys)
     assert junk.read_bytes() == b"not a database" * 100  # never modified
 

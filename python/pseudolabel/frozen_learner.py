@@ -57,7 +57,8 @@ class FrozenLearner:
         self.round_ = 0
         self.query_strategy_ = make_strategy(query_strategy, kind="query")
         if isinstance(self.query_strategy_, QueryByCommittee):
-            name = query_strategy if isinstance(query_strategy, str) else type(query_strategy).__name__
+            name = (query_strategy if isinstance(query_strategy, str)
+                    else type(query_strategy).__name__)
             raise ParameterError(
                 f"--strategy {name} fits a committee on the store's labels; with "
                 "--model use an uncertainty, random or ranked_batch strategy, or drop --model"

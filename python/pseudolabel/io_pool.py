@@ -71,8 +71,8 @@ class PoolFile:
 
     def __init__(self, path: str, id_column: str) -> None:
         self.path = path
-        self._df = None
-        self._pf = None
+        self._df: Any = None
+        self._pf: Any = None
         if Path(path).suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 

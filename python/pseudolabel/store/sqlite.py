@@ -25,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.exceptions import InputError, ParameterError, StoreError, StoreNotFoundError
+from pseudolabel.exceptions import (
+    InputError,
+    ParameterError,
+    StoreError,
+    StoreNotFoundError,
+)
 from pseudolabel.store.base import (
     GOLD_SOURCES,
     SOURCES,
@@ -131,6 +136,11 @@ class SQLiteStore(LabelStore):
             raise StoreNotFoundError(
                 f"no label store at {str(self.path)!r}; create one by importing seed labels: "
                 f"pseudolabel teach --store {self.path} --source seed seed.csv"
+            )
+        if not exists and not self.path.parent.is_dir():
+            raise StoreNotFoundError(
+                f"cannot create label store {str(self.path)!r}: the directory "
+                f"{str(self.path.parent)!r} does not exist or is not a directory"
             )
         self._conn: sqlite3.Connection | None = None
         self._timeout = float(timeout)
