@@ -25,7 +25,7 @@ from pseudolabel.cli.options import non_negative_int, positive_int
 from pseudolabel.exceptions import InputError, OutputExistsError, ParameterError
 from pseudolabel.io_pool import PoolFile, read_frame
 from pseudolabel.store import SOURCES, open_store
-from pseudolabel.store.base import _as_text_ids
+from pseudolabel.store.base import as_text_ids
 
 __all__ = ["register_commands"]
 
@@ -211,7 +211,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
             raise InputError(
                 f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
             )
-        ids = np.asarray(_as_text_ids(pool.ids()), dtype=object)
+        ids = np.asarray(as_text_ids(pool.ids()), dtype=object)
         dup = pd.Index(ids).duplicated()
         if dup.any():
             raise InputError(f"{args.input}: id {ids[np.flatnonzero(dup)[0]]!r} appears twice")

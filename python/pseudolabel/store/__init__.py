@@ -1,8 +1,8 @@
 """The label store: every human, seed and pseudo label with its provenance.
 
 :class:`LabelStore` (in :mod:`pseudolabel.store.base`) is the interface; :class:`SQLiteStore`
-(in :mod:`pseudolabel.store.sqlite`) implements it in one SQLite file; :func:`open_store` picks
-the implementation for a path. Persistence only: the ``query`` / ``teach`` / ``status``
+(in :mod:`pseudolabel.store.sqlite`) implements it in one SQLite file laid out as
+:mod:`pseudolabel.store.layout` says; :func:`open_store` picks the implementation for a path. Persistence only: the ``query`` / ``teach`` / ``status``
 commands that drive a store live in :mod:`pseudolabel.cli.store`.
 """
 
@@ -14,7 +14,8 @@ from pseudolabel.store.base import (
     LabelStore,
     StoreStatus,
 )
-from pseudolabel.store.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteStore, open_store
+from pseudolabel.store.layout import APPLICATION_ID, SCHEMA_VERSION
+from pseudolabel.store.sqlite import SQLiteStore, open_store
 
 __all__ = [
     "SOURCES",

@@ -29,6 +29,7 @@ __all__ = [
     "ImportResult",
     "BatchInfo",
     "StoreStatus",
+    "as_text_ids",
 ]
 
 #: Where a label came from.
@@ -99,7 +100,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _as_text_ids(ids: Any, what: str = "id") -> list[str]:
+def as_text_ids(ids: Any, what: str = "id") -> list[str]:
     """Ids (or class labels) as stripped text; integral floats become integers ("3.0" -> "3")."""
     import pandas as pd
 

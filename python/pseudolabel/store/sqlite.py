@@ -38,73 +38,14 @@ from pseudolabel.store.base import (
     ImportResult,
     LabelStore,
     StoreStatus,
-    _as_text_ids,
     _check_source,
     _now,
     _per_row,
+    as_text_ids,
 )
+from pseudolabel.store.layout import APPLICATION_ID, FORMAT, SCHEMA, SCHEMA_VERSION, TABLES
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteStore", "open_store"]
-
-#: ``PRAGMA application_id`` of a pseudolabel store ("PLST").
-APPLICATION_ID = 0x504C5354
-#: Layout version, kept in the ``meta`` table.
-SCHEMA_VERSION = 1
-_FORMAT = "pseudolabel-label-store"
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
-    added_at TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS classes (
-    position INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS labels (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_id TEXT NOT NULL REFERENCES items(id),
-    label TEXT NOT NULL REFERENCES classes(name),
-    source TEXT NOT NULL CHECK (source IN ('seed', 'human', 'pseudo')),
-    annotator TEXT NOT NULL DEFAULT '',
-    round INTEGER NOT NULL,
-    confidence REAL,
-    model_version TEXT,
-    created_at TEXT NOT NULL,
-    origin TEXT,
-    UNIQUE (item_id, label, source, annotator)
-);
-CREATE INDEX IF NOT EXISTS labels_item ON labels(item_id);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY,
-    round INTEGER NOT NULL,
-    model_version TEXT NOT NULL,
-    n_rows INTEGER NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS batch_items (
-    batch_id TEXT NOT NULL REFERENCES batches(batch_id),
-    item_id TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    score REAL,
-    guess TEXT,
-    PRIMARY KEY (batch_id, item_id)
-);
-CREATE INDEX IF NOT EXISTS batch_items_item ON batch_items(item_id);
-CREATE TABLE IF NOT EXISTS imports (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    origin TEXT,
-    source TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    n_rows INTEGER NOT NULL,
-    n_new INTEGER NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
-
-_TABLES = {"meta", "items", "classes", "labels", "batches", "batch_items", "imports"}
+__all__ = ["SQLiteStore", "open_store"]
 
 
 class SQLiteStore(LabelStore):
@@ -181,7 +122,7 @@ class SQLiteStore(LabelStore):
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"label store {str(self.path)!r} is corrupt: {exc}") from exc
-        if meta.get("format") != _FORMAT:
+        if meta.get("format") != FORMAT:
             raise StoreError(
                 f"label store {str(self.path)!r} has no valid format marker; it is corrupt or "
                 "not a pseudolabel label store"
@@ -192,7 +133,7 @@ class SQLiteStore(LabelStore):
                 f"label store {str(self.path)!r} has schema version {version}, newer than this "
                 f"pseudolabel understands ({SCHEMA_VERSION}); upgrade pseudolabel"
             )
-        missing = _TABLES - tables
+        missing = TABLES - tables
         if missing:
             raise StoreError(
                 f"label store {str(self.path)!r} is corrupt: tables {sorted(missing)} are missing"
@@ -262,14 +203,14 @@ class SQLiteStore(LabelStore):
                 app_id = cur.execute("PRAGMA application_id").fetchone()[0]
                 if app_id not in (0, APPLICATION_ID):  # someone else got there first
                     raise StoreError(f"{str(self.path)!r} was claimed by another application")
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA.split(";"):
                     if statement.strip():
                         cur.execute(statement)
                 cur.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 cur.executemany(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                     [
-                        ("format", _FORMAT),
+                        ("format", FORMAT),
                         ("schema_version", str(SCHEMA_VERSION)),
                         ("created_at", _now()),
                         ("round", "0"),
@@ -318,7 +259,7 @@ class SQLiteStore(LabelStore):
     # -- items and classes ------------------------------------------------------------------------
 
     def add_items(self, ids: Sequence[Any]) -> int:
-        text = _as_text_ids(ids)
+        text = as_text_ids(ids)
         with self._errors(), self._transaction() as cur:
             before = self._db.total_changes
             now = _now()
@@ -334,7 +275,7 @@ class SQLiteStore(LabelStore):
         return [r[0] for r in self._read("SELECT name FROM classes ORDER BY position")]
 
     def add_classes(self, classes: Sequence[Any]) -> int:
-        names = _as_text_ids(classes, "class")
+        names = as_text_ids(classes, "class")
         with self._errors(), self._transaction() as cur:
             return self._add_classes(cur, names)
 
@@ -364,8 +305,8 @@ class SQLiteStore(LabelStore):
         origin: str | None = None,
     ) -> ImportResult:
         _check_source(source)
-        id_text = _as_text_ids(ids)
-        label_text = _as_text_ids(labels, "label")
+        id_text = as_text_ids(ids)
+        label_text = as_text_ids(labels, "label")
         n = len(id_text)
         if len(label_text) != n:
             raise InputError(f"got {n} ids but {len(label_text)} labels")
@@ -510,7 +451,7 @@ class SQLiteStore(LabelStore):
         if ids is None:
             rows = self._read(sql + " ORDER BY seq")
         else:
-            text = _as_text_ids(ids)
+            text = as_text_ids(ids)
             with self._snapshot() as cur:  # the temp table takes no write lock on the store
                 try:
                     _fill_id_table(cur, text)
@@ -539,7 +480,7 @@ class SQLiteStore(LabelStore):
         model_version: str,
         before_commit: Callable[[BatchInfo], None] | None = None,
     ) -> BatchInfo:
-        text = _as_text_ids(ids)
+        text = as_text_ids(ids)
         n = len(text)
         sc = _per_row(scores, n, "scores", float)
         gs = _per_row(guesses, n, "guesses", str)
