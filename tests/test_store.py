@@ -680,3 +680,27 @@ def test_query_interrupted_while_writing_leaves_both_or_neither(project, capsys,
         batch = pd.read_csv(out, dtype={"id": str})
         with SQLiteStore(db) as s:
             assert sorted(batch["id"]) == s.pending_ids()
+
+
+def test_streaming_a_parquet_pool_keeps_arrow_memory_bounded(tmp_path):
+    """Issue 10 item 2 (query's pool reader): walking a Parquet pool slice by slice holds
+    about one row group in Arrow memory, not the bytes read so far."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pseudolabel.io_pool import PoolFile
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    columns = {f"x{j}": rng.normal(size=n) for j in range(4)}
+    pq.write_table(pa.table({"id": np.arange(n), **columns}), tmp_path / "pool.parquet",
+                   row_group_size=50_000)
+    del columns
+    pool = PoolFile(str(tmp_path / "pool.parquet"), "id").features(["x0", "x1", "x2", "x3"])
+    base = pa.total_allocated_bytes()
+    peak = 0
+    for start in range(0, n, 65_536):
+        pool[start:start + 65_536]
+        peak = max(peak, pa.total_allocated_bytes() - base)
+    data_bytes = n * 4 * 8
+    assert peak < 0.4 * data_bytes, f"{peak / 1e6:.1f} MB held for {data_bytes / 1e6:.0f} MB"

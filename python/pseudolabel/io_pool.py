@@ -79,7 +79,7 @@ class PoolFile:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"no such file: {path}")
             try:
-                self._pf = pq.ParquetFile(path)
+                self._pf = pq.ParquetFile(path, pre_buffer=False)  # memory bounded by a slice
             except Exception as exc:  # pyarrow raises several types on corrupt files
                 raise InputError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
             self.columns = list(self._pf.schema_arrow.names)
