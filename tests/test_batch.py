@@ -486,7 +486,7 @@ def test_rebatch_cuts_exact_chunks_whatever_the_batches(sizes, chunk_rows):
     (BackendError("crashed"), 1),
 ])
 def test_cli_exit_code_per_error(error, code, capsys):
-    from pseudolabel.batch.cli import _guard
+    from pseudolabel.cli.errors import run_guarded as _guard
 
     def fail():
         raise error

@@ -181,7 +181,7 @@ def test_parameter_checks():
 
 
 def test_importing_pseudolabel_dask_does_not_import_dask():
-    code = ("import sys, pseudolabel, pseudolabel.dask, pseudolabel.batch.cli; "
+    code = ("import sys, pseudolabel, pseudolabel.dask, pseudolabel.cli.batch; "
             "bad = [m for m in ('dask', 'distributed', 'lightgbm', 'xgboost') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

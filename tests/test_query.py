@@ -346,3 +346,44 @@ def test_chunked_scoring_keeps_memory_bounded():
     P = model.predict_proba(pool)
     ref = _reference_top(_reference_scores("entropy", P), 100, np.zeros(len(pool), dtype=bool))
     np.testing.assert_array_equal(np.sort(idx), np.sort(ref))
+
+
+def test_frozen_learner_queries_like_an_active_learner(tmp_path):
+    """A bundle's model, never refit, answers ``query`` with ActiveLearner's signature."""
+    import pandas as pd
+
+    from pseudolabel.batch.bundle import load_bundle, train_bundle
+    from pseudolabel.exceptions import PseudolabelWarning
+    from pseudolabel.frozen_learner import FrozenLearner
+
+    X, y = load_iris(return_X_y=True)
+    frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
+    frame["species"] = y
+    frame.to_parquet(tmp_path / "train.parquet")
+    with isolated_plugin_manager():
+        train_bundle(tmp_path / "train.parquet", backend="lightgbm", target="species",
+                     output=tmp_path / "bundle",
+                     params={"n_estimators": 5, "min_child_samples": 2, "verbose": -1})
+        bundle = load_bundle(tmp_path / "bundle")
+        frozen = FrozenLearner(bundle, query_strategy="margin")
+        exclude = np.zeros(len(y), dtype=bool)
+        exclude[:100] = True
+        idx, scores = frozen.query(X, 7, exclude=exclude, return_scores=True)
+        assert idx.dtype == np.int64 and idx.shape == (7,) and (idx >= 100).all()
+        assert np.all(np.diff(scores) <= 0)
+        np.testing.assert_array_equal(frozen.query(X, 7, exclude=exclude), idx)
+        np.testing.assert_array_equal(frozen.query(X, 7, exclude=np.arange(100)), idx)
+
+        # the strategy's own ranking of the bundle's probabilities, best first
+        reference = make_strategy("margin", kind="query").scores(frozen, X)
+        ranked = np.argsort(-np.where(exclude, -np.inf, reference), kind="stable")[:7]
+        np.testing.assert_array_equal(idx, ranked)
+        np.testing.assert_allclose(frozen.predict_proba(X), bundle.backend.predict_proba(X))
+        assert set(frozen.predict(X[idx])) <= set(bundle.classes)
+
+        with pytest.warns(PseudolabelWarning, match="only 50 rows left"):
+            assert frozen.query(X, 80, exclude=exclude).shape == (50,)
+        with pytest.raises(ParameterError, match="n must be a positive integer"):
+            frozen.query(X, 0)
+        with pytest.raises(ParameterError, match="committee"):
+            FrozenLearner(bundle, query_strategy="qbc")

@@ -284,7 +284,9 @@ def test_cli_bad_input_is_rejected_atomically(project, capsys):
     junk.write_bytes(b"not a database" * 100)
     assert main(["status", "--store", str(junk)]) == 1
     assert "not a pseudolabel label store" in capsys.readouterr().err
-    assert main(["teach", "--store", str(tmp / "none.db"), str(tmp / "seed.csv")]) == 1
+    # issue 10 item 7: a missing store is bad input (2), like a missing file
+    assert main(["teach", "--store", str(tmp / "none.db"), str(tmp / "seed.csv")]) == 2
+    assert "no label store at" in capsys.readouterr().err
     assert not (tmp / "none.db").exists()
 
     # query: unknown strategy leaves no output and records no batch
@@ -296,8 +298,9 @@ def test_cli_bad_input_is_rejected_atomically(project, capsys):
         assert s.current_round() == 0
     assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
                  "--output", str(out)]) == 0
+    # issue 10 item 7: an existing output is exit 4, as for `label`
     assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
-                 "--output", str(out)]) == 1
+                 "--output", str(out)]) == 4
     assert "exists" in capsys.readouterr().err
     assert main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
                  "--output", str(tmp / "b2.csv"), "--id-column", "nope"]) == 2
@@ -480,7 +483,7 @@ def test_parquet_pool_streams_slices_and_takes(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pseudolabel.store import _ParquetPool
+    from pseudolabel.io_pool import ParquetPool as _ParquetPool
 
     rng = np.random.default_rng(0)
     full = rng.normal(size=(1000, 3))
@@ -574,7 +577,7 @@ def test_racing_store_creation_in_threads(tmp_path):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=8), st.data())
 def test_rows_grouped_by_row_group_match_numpy(sizes, data):
-    from pseudolabel.store import _by_row_group
+    from pseudolabel.io_pool import by_row_group as _by_row_group
 
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     indices = np.asarray(data.draw(st.lists(st.integers(0, int(starts[-1]) - 1), max_size=60)),
@@ -582,3 +585,122 @@ def test_rows_grouped_by_row_group_match_numpy(sizes, data):
     groups = np.searchsorted(starts, indices, side="right") - 1
     expected = [(int(g), np.flatnonzero(groups == g).tolist()) for g in np.unique(groups)]
     assert [(g, sel.tolist()) for g, sel in _by_row_group(starts, indices)] == expected
+
+
+_RACER = """
+import os, sys, time
+from pseudolabel.store import SQLiteStore
+path, go, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+while not os.path.exists(go):  # every racer starts at the same moment
+    time.sleep(0.001)
+with SQLiteStore(path, create=True) as s:
+    s.add_labels([f"p{k}-{i}" for i in range(50)], ["a", "b"] * 25, source="seed",
+                 allow_new_ids=True, allow_new_classes=True)
+"""
+
+
+def test_racing_store_creation_in_processes(tmp_path):
+    """Issue 10 item 1: six processes create the same new store at once, several times."""
+    env = dict(os.environ, PSEUDOLABEL_DISABLE_PLUGINS="all")
+    for trial in range(4):
+        path, go = tmp_path / f"race{trial}.db", tmp_path / f"go{trial}"
+        procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(path), str(go), str(k)],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for k in range(6)]
+        go.touch()
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        with SQLiteStore(path) as s:
+            assert s.n_items() == 300 and len(s.history()) == 300
+
+
+def test_eight_seed_teach_commands_creating_one_store(tmp_path):
+    """Issue 10 item 1: 8 parallel `pseudolabel teach --source seed` on one new store."""
+    db = str(tmp_path / "fresh.db")
+    for k in range(8):
+        pd.DataFrame({"id": [f"s{k}-{i}" for i in range(2000)],
+                      "label": ["a", "b"] * 1000}).to_csv(tmp_path / f"seed{k}.csv", index=False)
+    env = dict(os.environ, PSEUDOLABEL_DISABLE_PLUGINS="all")
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "pseudolabel", "teach", "--store", db,
+                          "--source", "seed", str(tmp_path / f"seed{k}.csv")],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k in range(8)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    with SQLiteStore(db) as s:
+        assert s.n_items() == 16000 and len(s.history()) == 16000
+
+
+def test_a_failure_before_commit_records_no_batch(store):
+    store.add_labels(["a", "b"], ["x", "y"], source="seed", allow_new_ids=True,
+                     allow_new_classes=True)
+
+    def fail(info):
+        assert info.round == 1 and info.batch_id.startswith("r1-")
+        raise OSError(28, "No space left on device", "batch.csv")
+
+    with pytest.raises(OSError, match="No space left"):
+        store.record_batch(["c", "d"], scores=[0.9, 0.8], guesses=["x", "y"],
+                           model_version="m", before_commit=fail)
+    assert store.current_round() == 0 and store.pending_ids() == []
+    assert store.n_items() == 2
+    seen = []
+    info = store.record_batch(["c"], scores=[0.5], guesses=["x"], model_version="m",
+                              before_commit=seen.append)
+    assert seen == [info] and store.pending_ids() == ["c"]
+
+
+@pytest.mark.parametrize("name, call", [("_write_table", 1), ("_write_table", 2),
+                                        ("replace_path", 1)])
+def test_query_interrupted_while_writing_leaves_both_or_neither(project, capsys, name, call):
+    """Issue 10 item 10: a crash between recording a batch and writing its file must not
+    leave rows pending with no file. Stopped at each write step, the batch file exists
+    exactly when the store recorded the batch."""
+    import pseudolabel.cli.store as cli_store
+    from crash import interrupted_at_call
+
+    tmp, pool, y = project
+    db = str(tmp / "labels.db")
+    assert main(["teach", "--store", db, "--source", "seed", str(tmp / "seed.csv")]) == 0
+    out = tmp / "batch.csv"
+    with interrupted_at_call(cli_store, name, call):
+        code = main(["query", "--store", db, "--input", str(tmp / "pool.parquet"), "--n", "5",
+                     "--output", str(out)])
+    assert code in (0, 130)
+    with SQLiteStore(db) as s:
+        recorded = s.current_round() == 1
+        assert recorded == bool(s.pending_ids())
+    assert out.exists() == recorded, (code, recorded)
+    assert not list(tmp.glob(".batch.csv*"))  # no temporary file left behind
+    if recorded:
+        batch = pd.read_csv(out, dtype={"id": str})
+        with SQLiteStore(db) as s:
+            assert sorted(batch["id"]) == s.pending_ids()
+
+
+def test_streaming_a_parquet_pool_keeps_arrow_memory_bounded(tmp_path):
+    """Issue 10 item 2 (query's pool reader): walking a Parquet pool slice by slice holds
+    about one row group in Arrow memory, not the bytes read so far."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pseudolabel.io_pool import PoolFile
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    columns = {f"x{j}": rng.normal(size=n) for j in range(4)}
+    pq.write_table(pa.table({"id": np.arange(n), **columns}), tmp_path / "pool.parquet",
+                   row_group_size=50_000)
+    del columns
+    pool = PoolFile(str(tmp_path / "pool.parquet"), "id").features(["x0", "x1", "x2", "x3"])
+    base = pa.total_allocated_bytes()
+    peak = 0
+    for start in range(0, n, 65_536):
+        pool[start:start + 65_536]
+        peak = max(peak, pa.total_allocated_bytes() - base)
+    data_bytes = n * 4 * 8
+    assert peak < 0.4 * data_bytes, f"{peak / 1e6:.1f} MB held for {data_bytes / 1e6:.0f} MB"

@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "BackendError",
     "StoreError",
+    "StoreNotFoundError",
     "BundleError",
     "OutputExistsError",
     "PluginWarning",
@@ -76,6 +77,10 @@ class BackendError(PseudolabelError):
 
 class StoreError(PseudolabelError):
     """The label store is corrupt, foreign, or was asked something inconsistent."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """There is no label store at the path (and it was not asked to create one)."""
 
 
 class BundleError(PseudolabelError, ValueError):

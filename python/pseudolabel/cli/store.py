@@ -1,0 +1,374 @@
+"""``pseudolabel query``, ``teach`` and ``status``: the commands that put humans in the loop.
+
+``query`` fits a model on a label store's labels (or takes a model bundle), ranks the pool and
+writes the rows to label next, recording the batch in the store; ``teach`` imports labeled
+files into the store; ``status`` counts labels by class and source. Errors and exit codes are
+the ones every subcommand shares (see :mod:`pseudolabel.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pseudolabel._io import remove_path, replace_path
+from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
+from pseudolabel.cli.options import non_negative_int, positive_int
+from pseudolabel.exceptions import InputError, OutputExistsError, ParameterError
+from pseudolabel.io_pool import PoolFile, read_frame
+from pseudolabel.store import SOURCES, open_store
+from pseudolabel.store.base import as_text_ids
+
+__all__ = ["register_commands"]
+
+
+def register_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``pseudolabel query``, ``teach`` and ``status``."""
+    q = subparsers.add_parser(
+        "query",
+        help="write the pool rows a human should label next (with scores and the model's guess)",
+        description=(
+            "Fit a model on the store's labels (seed + human), score the unlabeled rows of the "
+            "pool and write the N most useful ones to label, with their scores and the model's "
+            "guess, plus an empty 'label' column for annotators. Rows already labeled, and rows "
+            "sent out in earlier batches and not answered yet, are skipped. The batch is "
+            "recorded in the store (a new round)."
+        ),
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("--store", required=True, help="label store (SQLite file)")
+    q.add_argument("--input", required=True, help="the pool: a Parquet or CSV file")
+    q.add_argument("--id-column", default="id", help="id column of the pool (default: id)")
+    q.add_argument("--n", type=positive_int, required=True, help="rows to write")
+    q.add_argument("--output", required=True, help="CSV (or .parquet) file to write")
+    q.add_argument("--strategy", default="entropy", help="query strategy (default: entropy)")
+    q.add_argument("--backend", default="sklearn", help="model backend (default: sklearn = "
+                   "logistic regression)")
+    q.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend parameter (JSON values; repeatable)")
+    q.add_argument("--model", default=None, metavar="BUNDLE",
+                   help="score with a model bundle from `pseudolabel train` instead of fitting "
+                        "one on the store's labels (--backend/--param are then ignored)")
+    q.add_argument("--features", default=None,
+                   help="comma-separated feature columns (default: every column but the id "
+                        "and label columns)")
+    q.add_argument("--use-pseudo", action="store_true",
+                   help="also train on the store's pseudo-labels")
+    q.add_argument("--requery-pending", action="store_true",
+                   help="allow rows of earlier, unanswered batches")
+    q.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    q.set_defaults(func=_cmd_query)
+
+    t = subparsers.add_parser(
+        "teach",
+        help="import labeled rows (annotators' batches, seed labels) into the label store",
+        description=(
+            "Import labels from CSV/Parquet files with an id column and a label column. Rows "
+            "with an empty label are skipped (and counted). Each file is one transaction: an "
+            "unknown id or class rejects the whole file. Importing a file twice adds nothing. "
+            "--source seed creates the store if needed and registers new ids and classes."
+        ),
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("--store", required=True, help="label store (SQLite file)")
+    t.add_argument("files", nargs="+", help="CSV or Parquet files")
+    t.add_argument("--source", choices=SOURCES, default="human", help="default: human")
+    t.add_argument("--annotator", default=None,
+                   help="who labeled (default: the file's 'annotator' column, else none)")
+    t.add_argument("--id-column", default="id")
+    t.add_argument("--label-column", default="label")
+    t.add_argument("--allow-new-classes", action="store_true",
+                   help="declare unknown classes instead of rejecting the file")
+    t.add_argument("--allow-new-ids", action="store_true",
+                   help="register unknown ids instead of rejecting the file")
+    t.set_defaults(func=_cmd_teach)
+
+    s = subparsers.add_parser("status", help="label counts by source and class",
+                              epilog=EXIT_CODES_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--store", required=True, help="label store (SQLite file)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=_cmd_status)
+
+
+def _cmd_teach(args: argparse.Namespace) -> int:
+    seeding = args.source == "seed"
+    store = open_store(args.store, create=seeding)
+    try:
+        for path in args.files:
+            table = read_frame(path, text_columns=(args.id_column, args.label_column))
+            for col in (args.id_column, args.label_column):
+                if col not in table.columns:
+                    raise InputError(
+                        f"{path} has no {col!r} column (columns: {list(table.columns)})"
+                    )
+            has_label = table[args.label_column].notna() & (
+                table[args.label_column].astype(str).str.strip() != ""
+            )
+            rows = table[has_label]
+            n_skipped = int((~has_label).sum())
+            annotator = args.annotator
+            if annotator is None and "annotator" in rows.columns:
+                names = rows["annotator"].dropna().astype(str).unique()
+                if len(names) > 1:
+                    raise InputError(
+                        f"{path} has several annotators ({', '.join(names[:5])}); import one "
+                        "annotator's rows per file or pass --annotator"
+                    )
+                annotator = names[0] if len(names) else None
+            round_ = rows["round"].to_numpy() if "round" in rows.columns else None
+            version = rows["model_version"].to_numpy() if "model_version" in rows.columns else None
+            conf = rows["confidence"].to_numpy() if "confidence" in rows.columns else None
+            result = store.add_labels(
+                rows[args.id_column].to_numpy(),
+                rows[args.label_column].to_numpy(),
+                source=args.source,
+                annotator=annotator,
+                round=round_,
+                confidence=conf,
+                model_version=version,
+                allow_new_ids=seeding or args.allow_new_ids,
+                allow_new_classes=seeding or args.allow_new_classes,
+                origin=os.path.basename(path),
+            )
+            extra = f", {n_skipped} rows without a label skipped" if n_skipped else ""
+            print(
+                f"{path}: {result.n_new} new {args.source} labels, {result.n_duplicate} already "
+                f"in the store{extra}"
+                + (f", {result.n_new_items} new ids" if result.n_new_items else "")
+                + (f", {result.n_new_classes} new classes" if result.n_new_classes else "")
+            )
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        st = store.status()
+    if args.json:
+        print(json.dumps(st.as_dict(), indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"label store {args.store}")
+    print(f"  items {st.n_items}, labeled {st.n_labeled}, round {st.round}, "
+          f"batches {st.n_batches}, sent out and not answered {st.n_pending}")
+    width = max([5] + [len(c) for c in st.counts])
+    print(f"  {'class':<{width}}  " + "  ".join(f"{s:>7}" for s in (*SOURCES, "total")))
+    totals = dict.fromkeys(SOURCES, 0)
+    for cls, by_source in st.counts.items():
+        vals = [by_source.get(s, 0) for s in SOURCES]
+        for s, v in zip(SOURCES, vals):
+            totals[s] += v
+        print(f"  {cls:<{width}}  " + "  ".join(f"{v:>7}" for v in (*vals, sum(vals))))
+    vals = [totals[s] for s in SOURCES]
+    print(f"  {'total':<{width}}  " + "  ".join(f"{v:>7}" for v in (*vals, sum(vals))))
+    print("  label records by source: "
+          + ", ".join(f"{s} {st.n_records.get(s, 0)}" for s in SOURCES))
+    if st.n_conflicts:
+        print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins)")
+    return EXIT_OK
+
+
+def _model_version(backend: str, params: dict[str, Any], labels: Any, strategy: str) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"backend": backend, "params": params, "strategy": strategy},
+                        sort_keys=True, default=str).encode())
+    if len(labels):  # the same bytes as one "id\x1flabel\x1e" update per row, in one go
+        pairs = labels["id"].astype(str) + "\x1f" + labels["label"].astype(str) + "\x1e"
+        h.update(pairs.str.cat().encode())
+    return f"{backend}-{h.hexdigest()[:12]}"
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pseudolabel.active import ActiveLearner
+    from pseudolabel.frozen_learner import FrozenLearner
+    from pseudolabel.strategies.query import take_rows
+
+    if args.n < 1:
+        raise ParameterError(f"--n must be a positive integer, got {args.n}")
+    out = Path(args.output)
+    if os.path.lexists(out) and not args.overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+    _check_output_dir(out)
+    from pseudolabel.batch.bundle import parse_params  # the same --param as `train`
+
+    params = parse_params(args.param)
+    store = open_store(args.store)
+    try:
+        pool = PoolFile(args.input, args.id_column)
+        if args.id_column not in pool.columns:
+            raise InputError(
+                f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
+            )
+        ids = np.asarray(as_text_ids(pool.ids()), dtype=object)
+        dup = pd.Index(ids).duplicated()
+        if dup.any():
+            raise InputError(f"{args.input}: id {ids[np.flatnonzero(dup)[0]]!r} appears twice")
+        bundle = None
+        if args.model:
+            from pseudolabel.batch.bundle import load_bundle
+
+            if args.features:
+                raise ParameterError("--features cannot be combined with --model (the bundle "
+                                     "fixes its feature columns)")
+            bundle = load_bundle(args.model)
+            features = list(bundle.feature_columns)
+        elif args.features:
+            features = [c.strip() for c in args.features.split(",") if c.strip()]
+        else:
+            features = [c for c in pool.columns if c not in (args.id_column, "label")]
+        missing = [c for c in features if c not in pool.columns]
+        if missing:
+            raise InputError(f"{args.input} has no feature column(s) {missing}")
+        if not features:
+            raise InputError(f"{args.input} has no feature columns besides {args.id_column!r}")
+        X = pool.features(features)
+        labels = store.current_labels(include_pseudo=args.use_pseudo)
+        if labels.empty and bundle is None:
+            raise InputError(
+                f"the label store {args.store} has no labels yet; seed it first: "
+                f"pseudolabel teach --store {args.store} --source seed seed.csv"
+            )
+        pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+        in_pool = labels["id"].isin(pos.index)
+        n_outside = int((~in_pool).sum())
+        if n_outside and n_outside == len(labels) and bundle is None:
+            raise InputError(
+                f"none of the store's {len(labels)} labeled ids is in {args.input} (column "
+                f"{args.id_column!r}); is it the right pool?"
+            )
+        if n_outside:
+            print(f"note: {n_outside} labeled ids are not in {args.input} and are not used",
+                  file=sys.stderr)
+        labels = labels[in_pool]
+        lab_rows = pos[labels["id"]].to_numpy()
+        exclude = np.zeros(len(ids), dtype=bool)
+        exclude[lab_rows] = True
+        if not args.requery_pending:
+            pending = pd.Index(store.pending_ids())
+            exclude[pos[pending[pending.isin(pos.index)]].to_numpy()] = True
+        import warnings
+
+        learner: Any
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if bundle is None:
+                learner = ActiveLearner(
+                    _cli_backend(args.backend, params), query_strategy=args.strategy,
+                    classes=store.classes(), random_state=args.seed,
+                )
+                learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))
+                idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
+                version = _model_version(args.backend, params, labels, args.strategy)
+            else:
+                learner = FrozenLearner(
+                    bundle, query_strategy=args.strategy, random_state=args.seed,
+                    X_labeled=take_rows(X, lab_rows) if lab_rows.shape[0] else None,
+                )
+                idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
+                version = f"bundle-{bundle.checksum[:12]}"
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
+        if idx.shape[0] == 0:
+            raise InputError("no unlabeled rows left in the pool to query")
+        P = np.asarray(learner.predict_proba(take_rows(X, idx)))
+        guess = np.asarray(learner.classes_)[np.argmax(P, axis=1)]
+        batch = pool.rows(idx)
+        front = pd.DataFrame(
+            {
+                args.id_column: ids[idx],
+                "label": "",
+                "guess": guess,
+                "guess_confidence": P.max(axis=1),
+                "score": scores,
+                "rank": np.arange(1, idx.shape[0] + 1),
+            }
+        )
+        rest = batch.drop(columns=[args.id_column]).reset_index(drop=True)
+        table = pd.concat([front, rest], axis=1)
+        table.insert(6, "round", 0)
+        table.insert(7, "batch", "")
+        table.insert(8, "model_version", version)
+
+        written: list[bool] = []
+
+        def write_batch_file(info: Any) -> None:
+            # inside the store's transaction: the file is in place before the batch is
+            # committed, and a failure here records nothing
+            table["round"] = info.round
+            table["batch"] = info.batch_id
+            _write_table(table, out, overwrite=args.overwrite)
+            written.append(True)
+
+        try:
+            info = store.record_batch(ids[idx], scores=scores, guesses=guess,
+                                      model_version=version, before_commit=write_batch_file)
+        except BaseException:
+            if written:  # the commit failed: no batch file without its record
+                remove_path(out)
+            raise
+        print(f"wrote {idx.shape[0]} rows to {out} (batch {info.batch_id}, round {info.round}, "
+              f"strategy {args.strategy}, model {version}"
+              + (f", trained on {len(labels)} labels)" if bundle is None else ")"))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _cli_backend(name: str, params: dict[str, Any]) -> Any:
+    """The model of ``pseudolabel query``: ``sklearn`` is a standardized logistic regression
+    (``--param`` values go to ``LogisticRegression``); other backends get the params as is."""
+    from pseudolabel.plugins import as_backend
+
+    if name == "sklearn" and "estimator" not in params:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        params = {"max_iter": 1000, **params}
+        try:
+            model = LogisticRegression(**params)
+        except TypeError as exc:
+            raise ParameterError(f"invalid --param for LogisticRegression: {exc}") from exc
+        return as_backend(make_pipeline(StandardScaler(), model))
+    return as_backend(name, **params)
+
+
+def _check_output_dir(out: Path) -> None:
+    """Refuse an output whose directory is missing or is not a directory, naming both."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise InputError(f"cannot write {out}: the directory {parent} {what}")
+
+
+def _write_table(table: Any, out: Path, *, overwrite: bool) -> None:
+    """Write ``table`` as ``out`` (CSV, TSV or Parquet by suffix) atomically: a temporary
+    sibling, then moved into place; an OS error names ``out``."""
+    suffix = out.suffix.lower()
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if suffix in (".parquet", ".pq"):
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
+        if os.path.lexists(out) and not overwrite:
+            raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+        replace_path(tmp, out)
+    except OSError as exc:
+        if isinstance(exc, OutputExistsError) or exc.errno is None:
+            raise
+        raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(out)) from exc
+    finally:
+        remove_path(tmp)

@@ -1,0 +1,114 @@
+"""A fitted model bundle seen as an active learner that is never refit: :class:`FrozenLearner`.
+
+``pseudolabel query --model BUNDLE`` ranks the pool with a model trained elsewhere. The query
+strategies ask a learner for ``predict_proba``, ``classes_``, the labeled rows (``ranked_batch``)
+and a random generator; :class:`FrozenLearner` answers from the bundle. :meth:`FrozenLearner.query`
+has the signature and meaning of :meth:`pseudolabel.active.ActiveLearner.query`. Committee
+strategies refit members on the labels, which a frozen model cannot do, so they are refused.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
+
+__all__ = ["FrozenLearner"]
+
+
+class FrozenLearner:
+    """A model bundle's backend as a learner for the query strategies.
+
+    Parameters
+    ----------
+    bundle : pseudolabel.batch.bundle.ModelBundle
+        A loaded, verified bundle.
+    query_strategy : str or QueryStrategy, default="entropy"
+        Registered query-strategy name or instance; not a committee strategy.
+    X_labeled : array-like, optional
+        The labeled rows (``ranked_batch`` keeps its picks away from them).
+    random_state : int, default=0
+    chunk_size : int, default=65536
+        Pool rows scored at a time.
+    """
+
+    def __init__(
+        self,
+        bundle: Any,
+        *,
+        query_strategy: Any = "entropy",
+        X_labeled: Any = None,
+        random_state: int = 0,
+        chunk_size: int = 65_536,
+    ) -> None:
+        from pseudolabel.plugins import make_strategy
+        from pseudolabel.strategies.query import QueryByCommittee
+
+        self.bundle = bundle
+        self.backend = bundle.backend
+        self.classes_ = np.asarray(bundle.classes)
+        self.chunk_size = int(chunk_size)
+        self.rng_ = np.random.default_rng(random_state)
+        self.model_version_ = 1
+        self.round_ = 0
+        self.query_strategy_ = make_strategy(query_strategy, kind="query")
+        if isinstance(self.query_strategy_, QueryByCommittee):
+            name = (query_strategy if isinstance(query_strategy, str)
+                    else type(query_strategy).__name__)
+            raise ParameterError(
+                f"--strategy {name} fits a committee on the store's labels; with "
+                "--model use an uncertainty, random or ranked_batch strategy, or drop --model"
+            )
+        if X_labeled is not None:
+            self.X_labeled_ = np.asarray(X_labeled)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of the bundle's model, columns in ``classes_`` order."""
+        return self.backend.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def query(
+        self, X_pool: Any, n: int, *, exclude: Any = None, return_scores: bool = False
+    ) -> Any:
+        """The ``n`` rows of ``X_pool`` to label next, best first.
+
+        As :meth:`pseudolabel.active.ActiveLearner.query`: ``exclude`` (bool mask or int
+        indices) are rows never returned; more than the pool holds returns every row left,
+        with a :class:`~pseudolabel.exceptions.PseudolabelWarning`; ``return_scores`` also
+        returns the scores (higher = more useful to label).
+        """
+        from pseudolabel.strategies.base import exclude_mask
+        from pseudolabel.strategies.query import n_rows
+
+        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+            raise ParameterError(f"n must be a positive integer, got {n!r}")
+        total = n_rows(X_pool)
+        if total == 0:
+            raise InputError("X_pool is empty: there is nothing to query")
+        mask = exclude_mask(exclude, total)
+        available = total if mask is None else int(total - mask.sum())
+        if n > available:
+            warnings.warn(
+                f"asked for {n} rows but the pool has only {available} rows left to query; "
+                f"returning all {available}",
+                PseudolabelWarning,
+                stacklevel=2,
+            )
+        n = min(int(n), available)
+        if n == 0:
+            indices = np.empty(0, dtype=np.int64)
+            scores = np.empty(0, dtype=np.float64)
+        else:
+            indices, scores = self.query_strategy_.query(self, X_pool, n, exclude=mask)
+            indices = np.asarray(indices, dtype=np.int64)
+            scores = np.asarray(scores, dtype=np.float64)
+        self.round_ += 1
+        self.query_indices_, self.query_scores_ = indices, scores
+        return (indices, scores) if return_scores else indices

@@ -1,0 +1,592 @@
+"""The SQLite label store: :class:`SQLiteStore` in one file, and :func:`open_store`.
+
+Built on Python's standard-library ``sqlite3``, the embedded default. Guarantees:
+
+* importing the same labels twice adds nothing (a label is unique per item, label, source and
+  annotator);
+* an import is one transaction: an unknown id or class rejects the whole file, and nothing
+  is written;
+* concurrent writers are safe (WAL journal, ``BEGIN IMMEDIATE``, a busy timeout), also while
+  several of them create the same new store;
+* a file that is not a pseudolabel store (corrupt, or another application's SQLite database)
+  raises :class:`~pseudolabel.exceptions.StoreError` and is never modified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pseudolabel.exceptions import (
+    InputError,
+    ParameterError,
+    StoreError,
+    StoreNotFoundError,
+)
+from pseudolabel.store.base import (
+    GOLD_SOURCES,
+    SOURCES,
+    BatchInfo,
+    ImportResult,
+    LabelStore,
+    StoreStatus,
+    _check_source,
+    _now,
+    _per_row,
+    as_text_ids,
+)
+from pseudolabel.store.layout import APPLICATION_ID, FORMAT, SCHEMA, SCHEMA_VERSION, TABLES
+
+__all__ = ["SQLiteStore", "open_store"]
+
+
+class SQLiteStore(LabelStore):
+    """:class:`LabelStore` in one SQLite file (standard-library ``sqlite3``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file.
+    create : bool, default=False
+        Create the store when the file does not exist (or is empty). Without it a missing
+        file is a :class:`~pseudolabel.exceptions.StoreError`.
+    timeout : float, default=60.0
+        Seconds a writer waits for another writer's transaction to finish.
+
+    Raises
+    ------
+    StoreError
+        The file is missing (without ``create``), not an SQLite database, another
+        application's database, or a store written by a newer pseudolabel.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False, timeout: float = 60.0):
+        self.path = Path(path)
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if self.path.is_dir():
+            raise StoreError(f"label store {str(self.path)!r} is a directory, not a file")
+        if not exists and not create:
+            raise StoreNotFoundError(
+                f"no label store at {str(self.path)!r}; create one by importing seed labels: "
+                f"pseudolabel teach --store {self.path} --source seed seed.csv"
+            )
+        if not exists and not self.path.parent.is_dir():
+            raise StoreNotFoundError(
+                f"cannot create label store {str(self.path)!r}: the directory "
+                f"{str(self.path.parent)!r} does not exist or is not a directory"
+            )
+        self._conn: sqlite3.Connection | None = None
+        self._timeout = float(timeout)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=float(timeout), isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open label store {str(self.path)!r}: {exc}") from exc
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._check_or_init(exists)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the label store {str(self.path)!r} is closed")
+        return self._conn
+
+    # -- opening ----------------------------------------------------------------------------------
+
+    def _check_or_init(self, exists: bool) -> None:
+        app_id, tables = self._read_header()
+        tables.discard("sqlite_sequence")
+        if app_id == 0 and not tables:
+            self._init_schema()
+            return
+        if app_id != APPLICATION_ID:
+            shown = ", ".join(sorted(tables)[:8]) or "none"
+            raise StoreError(
+                f"{str(self.path)!r} is an SQLite database but not a pseudolabel label store "
+                f"(application_id {app_id:#x}, tables: {shown}); refusing to touch it"
+            )
+        try:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"label store {str(self.path)!r} is corrupt: {exc}") from exc
+        if meta.get("format") != FORMAT:
+            raise StoreError(
+                f"label store {str(self.path)!r} has no valid format marker; it is corrupt or "
+                "not a pseudolabel label store"
+            )
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"label store {str(self.path)!r} has schema version {version}, newer than this "
+                f"pseudolabel understands ({SCHEMA_VERSION}); upgrade pseudolabel"
+            )
+        missing = TABLES - tables
+        if missing:
+            raise StoreError(
+                f"label store {str(self.path)!r} is corrupt: tables {sorted(missing)} are missing"
+            )
+
+    def _read_header(self) -> tuple[int, set[str]]:
+        """``PRAGMA application_id`` and the table names, read in ONE read transaction.
+
+        Read apart, another writer's creation could commit between the two reads, and the
+        tables would be seen with application_id 0 (a foreign database). A store that another
+        writer is switching to WAL can answer "locked" at once; that is retried until the
+        busy timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            cur = self._db.cursor()
+            try:
+                cur.execute("BEGIN")
+                try:
+                    app_id = int(cur.execute("PRAGMA application_id").fetchone()[0])
+                    tables = {
+                        r[0]
+                        for r in cur.execute(
+                            "SELECT name FROM sqlite_master WHERE type = 'table'"
+                        ).fetchall()
+                    }
+                finally:
+                    if self._db.in_transaction:
+                        cur.execute("COMMIT")
+                return app_id, tables
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" in text or "busy" in text) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                raise StoreError(
+                    f"{str(self.path)!r} is not a pseudolabel label store: {exc}"
+                ) from exc
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"{str(self.path)!r} is not a pseudolabel label store: {exc}"
+                ) from exc
+
+    def _init_schema(self) -> None:
+        # Two processes creating the same store at once: switching the journal to WAL (and the
+        # first statements after the other process switched it) can answer "database is
+        # locked" at once, without waiting for the busy timeout. Every step is idempotent,
+        # so the creation is simply tried again until the timeout.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                self._try_init_schema()
+                return
+            except StoreError as exc:
+                cause = exc.__cause__
+                locked = isinstance(cause, sqlite3.OperationalError) and (
+                    "locked" in str(cause) or "busy" in str(cause)
+                )
+                if not locked or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _try_init_schema(self) -> None:
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            with self._transaction() as cur:
+                app_id = cur.execute("PRAGMA application_id").fetchone()[0]
+                if app_id not in (0, APPLICATION_ID):  # someone else got there first
+                    raise StoreError(f"{str(self.path)!r} was claimed by another application")
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                cur.executemany(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("format", FORMAT),
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("created_at", _now()),
+                        ("round", "0"),
+                    ],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot create label store {str(self.path)!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any error rolls everything back."""
+        cur = self._db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"label store {str(self.path)!r} is busy or read-only: {exc}") from exc
+        try:
+            yield cur
+        except BaseException:
+            self._db.rollback()
+            raise
+        else:
+            try:
+                cur.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._db.rollback()
+                raise StoreError(f"could not commit to {str(self.path)!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"label store {str(self.path)!r}: {exc}") from exc
+
+    def close(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+            self._conn = None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._errors():
+            return self._db.execute(sql, params).fetchall()
+
+    # -- items and classes ------------------------------------------------------------------------
+
+    def add_items(self, ids: Sequence[Any]) -> int:
+        text = as_text_ids(ids)
+        with self._errors(), self._transaction() as cur:
+            before = self._db.total_changes
+            now = _now()
+            cur.executemany(
+                "INSERT OR IGNORE INTO items (id, added_at) VALUES (?, ?)", ((i, now) for i in text)
+            )
+            return self._db.total_changes - before
+
+    def n_items(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM items")[0][0])
+
+    def classes(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT name FROM classes ORDER BY position")]
+
+    def add_classes(self, classes: Sequence[Any]) -> int:
+        names = as_text_ids(classes, "class")
+        with self._errors(), self._transaction() as cur:
+            return self._add_classes(cur, names)
+
+    def _add_classes(self, cur: sqlite3.Cursor, names: list[str]) -> int:
+        before = self._db.total_changes
+        cur.executemany(
+            "INSERT OR IGNORE INTO classes (position, name) VALUES "
+            "((SELECT COALESCE(MAX(position), -1) + 1 FROM classes), ?)",
+            ((n,) for n in dict.fromkeys(names)),
+        )
+        return self._db.total_changes - before
+
+    # -- labels -----------------------------------------------------------------------------------
+
+    def add_labels(
+        self,
+        ids: Sequence[Any],
+        labels: Sequence[Any],
+        *,
+        source: str,
+        annotator: str | None = None,
+        round: Any = None,
+        confidence: Any = None,
+        model_version: Any = None,
+        allow_new_ids: bool = False,
+        allow_new_classes: bool = False,
+        origin: str | None = None,
+    ) -> ImportResult:
+        _check_source(source)
+        id_text = as_text_ids(ids)
+        label_text = as_text_ids(labels, "label")
+        n = len(id_text)
+        if len(label_text) != n:
+            raise InputError(f"got {n} ids but {len(label_text)} labels")
+        rounds = _per_row(round, n, "round", int)
+        confs = _per_row(confidence, n, "confidence", float)
+        versions = _per_row(model_version, n, "model_version", str)
+        if confs is not None:
+            bad = [c for c in confs if c is not None and not (0.0 <= c <= 1.0) and c == c]
+            if bad:
+                raise InputError(f"confidence must lie in [0, 1], got {bad[0]!r}")
+        # one id given two different labels in the same import is ambiguous
+        import pandas as pd
+
+        pairs = pd.DataFrame({"id": id_text, "label": label_text})
+        distinct = pairs.drop_duplicates()
+        clash = distinct["id"].duplicated(keep=False).to_numpy()
+        if clash.any():
+            bad_id = distinct["id"].to_numpy()[np.flatnonzero(clash)[0]]
+            rows = pairs.index[pairs["id"] == bad_id].tolist()
+            raise InputError(
+                f"id {bad_id!r} is labeled {label_text[rows[0]]!r} at row {rows[0]} and "
+                f"{label_text[rows[1]]!r} at row {rows[1]} of the same import; fix the file"
+            )
+        seen = dict.fromkeys(id_text)
+        who = "" if annotator is None else str(annotator)
+        with self._errors(), self._transaction() as cur:
+            _fill_id_table(cur, seen)
+            unknown = [
+                r[0]
+                for r in cur.execute(
+                    "SELECT id FROM _ids WHERE id NOT IN (SELECT id FROM items) ORDER BY id"
+                ).fetchall()
+            ]
+            cur.execute("DELETE FROM _ids")
+            n_new_items = 0
+            if unknown:
+                if not allow_new_ids:
+                    shown = ", ".join(repr(u) for u in unknown[:5])
+                    raise InputError(
+                        f"{len(unknown)} unknown id(s) not in the label store: {shown}"
+                        f"{' ...' if len(unknown) > 5 else ''}; nothing was imported (ids come "
+                        "from `pseudolabel query` batches or seed imports)"
+                    )
+                now = _now()
+                cur.executemany(
+                    "INSERT OR IGNORE INTO items (id, added_at) VALUES (?, ?)",
+                    ((u, now) for u in unknown),
+                )
+                n_new_items = len(unknown)
+            known = {r[0] for r in cur.execute("SELECT name FROM classes").fetchall()}
+            new_classes = [c for c in dict.fromkeys(label_text) if c not in known]
+            n_new_classes = 0
+            if new_classes:
+                if not allow_new_classes:
+                    shown = ", ".join(repr(c) for c in new_classes[:5])
+                    raise InputError(
+                        f"unknown class(es) {shown}; the store's classes are "
+                        f"{sorted(known) if known else '(none yet)'}; nothing was imported "
+                        "(declare new classes with --allow-new-classes)"
+                    )
+                n_new_classes = self._add_classes(cur, new_classes)
+            current_round = int(
+                cur.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()[0]
+            )
+            now = _now()
+            rows = zip(
+                id_text,
+                label_text,
+                [source] * n,
+                [who] * n,
+                [current_round] * n
+                if rounds is None
+                else [current_round if r is None else r for r in rounds],
+                [None] * n if confs is None else confs,
+                [None] * n if versions is None else versions,
+                [now] * n,
+                [origin] * n,
+            )
+            before = self._db.total_changes
+            cur.executemany(
+                "INSERT OR IGNORE INTO labels (item_id, label, source, annotator, round, "
+                "confidence, model_version, created_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            n_new = self._db.total_changes - before
+            cur.execute(
+                "INSERT INTO imports (origin, source, annotator, n_rows, n_new, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (origin, source, who, n, n_new, now),
+            )
+        return ImportResult(
+            n_rows=n,
+            n_new=n_new,
+            n_duplicate=n - n_new,
+            n_new_items=n_new_items,
+            n_new_classes=n_new_classes,
+        )
+
+    _CURRENT_SQL = """
+        SELECT item_id, label, source, annotator, round, confidence, model_version, created_at
+        FROM (
+            SELECT *, ROW_NUMBER() OVER (
+                PARTITION BY item_id
+                ORDER BY CASE WHEN source = 'pseudo' THEN 1 ELSE 0 END, seq DESC
+            ) AS rk
+            FROM labels WHERE source IN ({sources})
+        ) WHERE rk = 1
+    """
+
+    def _current_sql(self, include_pseudo: bool) -> str:
+        sources = SOURCES if include_pseudo else GOLD_SOURCES
+        return self._CURRENT_SQL.format(sources=", ".join(f"'{s}'" for s in sources))
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Cursor]:
+        """A read transaction: every query inside sees the same state of the store."""
+        with self._errors():
+            cur = self._db.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield cur
+            finally:
+                cur.execute("COMMIT")
+
+    def current_labels(self, *, include_pseudo: bool = False) -> Any:
+        import pandas as pd
+
+        rows = self._read(self._current_sql(include_pseudo) + " ORDER BY item_id")
+        columns = [
+            "id", "label", "source", "annotator", "round", "confidence", "model_version",
+            "created_at",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def history(self, ids: Sequence[Any] | None = None) -> Any:
+        import pandas as pd
+
+        sql = (
+            "SELECT item_id, label, source, annotator, round, confidence, model_version, "
+            "created_at, origin FROM labels"
+        )
+        if ids is None:
+            rows = self._read(sql + " ORDER BY seq")
+        else:
+            text = as_text_ids(ids)
+            with self._snapshot() as cur:  # the temp table takes no write lock on the store
+                try:
+                    _fill_id_table(cur, text)
+                    rows = cur.execute(
+                        sql + " WHERE item_id IN (SELECT id FROM _ids) ORDER BY seq"
+                    ).fetchall()
+                finally:
+                    cur.execute("DELETE FROM _ids")
+        columns = [
+            "id", "label", "source", "annotator", "round", "confidence", "model_version",
+            "created_at", "origin",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    # -- rounds and batches -------------------------------------------------------------------------
+
+    def current_round(self) -> int:
+        return int(self._read("SELECT value FROM meta WHERE key = 'round'")[0][0])
+
+    def record_batch(
+        self,
+        ids: Sequence[Any],
+        *,
+        scores: Any,
+        guesses: Any,
+        model_version: str,
+        before_commit: Callable[[BatchInfo], None] | None = None,
+    ) -> BatchInfo:
+        text = as_text_ids(ids)
+        n = len(text)
+        sc = _per_row(scores, n, "scores", float)
+        gs = _per_row(guesses, n, "guesses", str)
+        with self._errors(), self._transaction() as cur:
+            round_ = int(cur.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()[0]) + 1
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'round'", (str(round_),))
+            batch_id = f"r{round_}-{uuid.uuid4().hex[:8]}"
+            now = _now()
+            cur.execute(
+                "INSERT INTO batches (batch_id, round, model_version, n_rows, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (batch_id, round_, str(model_version), n, now),
+            )
+            cur.executemany(
+                "INSERT OR IGNORE INTO items (id, added_at) VALUES (?, ?)", ((i, now) for i in text)
+            )
+            cur.executemany(
+                "INSERT INTO batch_items (batch_id, item_id, rank, score, guess) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    (batch_id, text[k], k + 1, None if sc is None else sc[k],
+                     None if gs is None else gs[k])
+                    for k in range(n)
+                ),
+            )
+            info = BatchInfo(batch_id=batch_id, round=round_, model_version=str(model_version),
+                             n_rows=n)
+            if before_commit is not None:
+                before_commit(info)
+        return info
+
+    def batch(self, batch_id: str) -> BatchInfo:
+        """The recorded batch ``batch_id``."""
+        rows = self._read(
+            "SELECT batch_id, round, model_version, n_rows FROM batches WHERE batch_id = ?",
+            (str(batch_id),),
+        )
+        if not rows:
+            raise InputError(f"unknown batch {batch_id!r}")
+        b = rows[0]
+        return BatchInfo(batch_id=b[0], round=int(b[1]), model_version=b[2], n_rows=int(b[3]))
+
+    _PENDING_SQL = (
+        "SELECT DISTINCT item_id FROM batch_items WHERE item_id NOT IN "
+        "(SELECT item_id FROM labels WHERE source IN ('seed', 'human'))"
+    )
+
+    def pending_ids(self) -> list[str]:
+        return [r[0] for r in self._read(self._PENDING_SQL + " ORDER BY item_id")]
+
+    def status(self) -> StoreStatus:
+        # counted by SQL in one snapshot: no label table is loaded into memory
+        with self._snapshot() as cur:
+
+            def one(sql: str) -> int:
+                return int(cur.execute(sql).fetchone()[0])
+
+            classes = [r[0] for r in cur.execute("SELECT name FROM classes ORDER BY position")]
+            current = cur.execute(
+                f"SELECT label, source, COUNT(*) FROM ({self._current_sql(True)}) "
+                "GROUP BY label, source ORDER BY label, source"
+            ).fetchall()
+            records = dict(cur.execute("SELECT source, COUNT(*) FROM labels GROUP BY source"))
+            conflicts = one(
+                "SELECT COUNT(*) FROM (SELECT item_id FROM labels WHERE source IN "
+                "('seed', 'human') GROUP BY item_id HAVING COUNT(DISTINCT label) > 1)"
+            )
+            n_items = one("SELECT COUNT(*) FROM items")
+            round_ = one("SELECT value FROM meta WHERE key = 'round'")
+            n_batches = one("SELECT COUNT(*) FROM batches")
+            n_pending = one(f"SELECT COUNT(*) FROM ({self._PENDING_SQL})")
+        counts: dict[str, dict[str, int]] = {c: {} for c in classes}
+        for label, source, k in current:
+            counts.setdefault(label, {})[source] = int(k)
+        return StoreStatus(
+            n_items=n_items,
+            n_labeled=sum(int(k) for _, _, k in current),
+            round=round_,
+            n_batches=n_batches,
+            n_pending=n_pending,
+            counts=counts,
+            n_records={s: int(records.get(s, 0)) for s in SOURCES},
+            n_conflicts=conflicts,
+        )
+
+
+def _fill_id_table(cur: sqlite3.Cursor, ids: Any) -> None:
+    """Put ``ids`` into the connection's temporary table ``_ids``, so that SQL can join any
+    number of them (a list of bound parameters stops at SQLite's variable limit)."""
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS _ids (id TEXT PRIMARY KEY)")
+    cur.execute("DELETE FROM _ids")
+    cur.executemany("INSERT OR IGNORE INTO _ids (id) VALUES (?)", ((i,) for i in ids))
+
+
+def open_store(path: str | os.PathLike[str], *, create: bool = False) -> LabelStore:
+    """Open the label store at ``path`` (SQLite, the embedded default).
+
+    The single place that picks an implementation: a server database would be chosen here
+    from a URL scheme, and every caller would work unchanged.
+    """
+    text = os.fspath(path)
+    if "://" in text and not text.startswith("sqlite://"):
+        raise ParameterError(
+            f"unsupported label store {text!r}: only SQLite files (a path or sqlite:///path) "
+            "are supported"
+        )
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+    return SQLiteStore(text, create=create)
