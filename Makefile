@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml pyproject.toml
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: all demo test test-rust test-python bench build plugins clean
+.PHONY: all demo test test-rust test-python test-types bench build plugins clean
 
 all: build
 
@@ -42,7 +42,12 @@ test-rust:
 test-python: $(VENV)/.plugins
 	$(PY) -m pytest tests $(wildcard plugins/*/tests) -q -p no:cacheprovider
 
-test: test-rust test-python
+# the architecture (import-linter contracts in pyproject.toml) and the types (mypy)
+test-types: $(VENV)/.plugins
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
+
+test: test-rust test-python test-types
 
 bench: $(VENV)/.plugins
 	$(PY) -m pytest benches/test_bench_kernels.py -q -p no:cacheprovider --benchmark-only \

@@ -352,12 +352,12 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"True or False; got {self.guardrail!r}"
             )
         if not isinstance(self.holdout_fraction, numbers.Real) or not (
-            0.0 < self.holdout_fraction < 1.0
+            0.0 < float(self.holdout_fraction) < 1.0
         ):
             raise ParameterError(
                 f"holdout_fraction must be in (0, 1), got {self.holdout_fraction!r}"
             )
-        if not isinstance(self.tolerance, numbers.Real) or not 0.0 <= self.tolerance <= 1.0:
+        if not isinstance(self.tolerance, numbers.Real) or not 0.0 <= float(self.tolerance) <= 1.0:
             raise ParameterError(f"tolerance must be in [0, 1], got {self.tolerance!r}")
         if self.calibration is not None and self.calibration not in _CALIBRATIONS:
             raise ParameterError(

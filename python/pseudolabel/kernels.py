@@ -148,10 +148,10 @@ def _as_int64(value, name: str, what: str = "a non-negative integer") -> int:
     return value
 
 
-def _as_score(score) -> str:
+def _as_score(score: object) -> ScoreName:
     if not isinstance(score, str):
         raise ParameterError(f"score must be one of {', '.join(map(repr, SCORES))}; got {score!r}")
-    return score
+    return score  # type: ignore[return-value]  # the core checks the name
 
 
 def _as_k(k) -> int | None:
