@@ -439,3 +439,14 @@ def test_predict_before_fit():
 
     with pytest.raises(NotFittedError):
         PseudoLabeler().predict(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("labels", [[1, "a"], ["a", 2.5]])
+def test_mixed_label_types_are_a_clear_input_error(labels):
+    from pseudolabel.exceptions import InputError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = np.array(labels * 5 + [-1] * 20, dtype=object)
+    with pytest.raises(InputError, match="mixes label types"):
+        PseudoLabeler().fit(X, y)

@@ -520,3 +520,14 @@ def test_k_best_criterion_identical_to_sklearn(seed, k_best, max_iter):
     assert (ours.n_iter_, ours.termination_condition_) == (
         theirs.n_iter_, theirs.termination_condition_
     )
+
+
+@pytest.mark.parametrize("labels", [[1, "a"], ["a", 2.5], [1, "1"]])
+def test_mixed_label_types_are_a_clear_input_error(labels):
+    from pseudolabel.exceptions import InputError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = np.array(labels * 5 + [-1] * 20, dtype=object)
+    with pytest.raises(InputError, match="mixes label types"):
+        SelfTrainingClassifier(LogisticRegression()).fit(X, y)

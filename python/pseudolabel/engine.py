@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from pseudolabel import kernels
 from pseudolabel._compat import safe_indexing, validate_data
+from pseudolabel._validation import check_label_types
 from pseudolabel.exceptions import (
     BackendError,
     InputError,
@@ -467,6 +468,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"(unlabeled={self.unlabeled!r}); self-training needs some labels"
             )
         y_lab = y[lab_rows]
+        check_label_types(y_lab)
         if y_lab.dtype.kind == "f" and np.isnan(y_lab.astype(float)).any():
             bad = lab_rows[np.isnan(y_lab.astype(float))][0]
             raise InputError(

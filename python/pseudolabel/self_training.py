@@ -32,6 +32,7 @@ from pseudolabel._compat import (
     get_tags,
     validate_data,
 )
+from pseudolabel._validation import check_label_types
 from pseudolabel.exceptions import InputError, ParameterError, ProbabilityError
 from pseudolabel.strategies.base import Decision, SelectionStrategy
 
@@ -338,6 +339,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         unlabeled_mask = self._unlabeled_mask(y)
         has_label = ~unlabeled_mask
         n_labeled = int(has_label.sum())
+        check_label_types(y[has_label])
         if n_labeled == 0:
             raise InputError(
                 f"y has no labeled row: all {n_samples} entries are the unlabeled marker "
