@@ -1,7 +1,7 @@
 """The only module that imports private scikit-learn helpers.
 
 scikit-learn moves and renames its underscore helpers between releases; keeping every such
-import here means one place to fix when it does. Append; do not rewrite others' entries.
+import here means one place to fix when it does.
 """
 
 from __future__ import annotations
