@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +35,11 @@ def test_demo_writes_parquet_and_png(tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     # no temporary files left behind
     assert sorted(p.name for p in out.iterdir()) == ["demo_rounds.png", "pseudo_labels.parquet"]
+    # written through temporary names, yet with the mode the umask gives (not private 0600)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("demo_rounds.png", "pseudo_labels.parquet"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_demo_rejects_bad_fraction(tmp_path, capsys):

@@ -41,14 +41,39 @@ def remove_path(path: Path) -> None:
             pass
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux tells it (``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: Path) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have: temporary files and
+    directories (``mkstemp``, ``mkdtemp``) are private (0600/0700) whatever the umask."""
+    base = 0o777 if path.is_dir() and not path.is_symlink() else 0o666
+    os.chmod(path, base & ~_umask())
+
+
 def replace_path(src: Path, dst: Path) -> None:
     """Move the finished ``src`` (file or directory) to ``dst``, replacing what is there.
+
+    ``src`` first gets the mode the umask gives a new file or directory
+    (:func:`honour_umask`), so outputs written through a temporary name are not private.
 
     An existing ``dst`` is first moved aside (a hidden sibling) and removed only once ``src``
     is in place; if that move fails, the old ``dst`` is put back, so a failure never leaves
     ``dst`` missing. ``src`` and ``dst`` must be on the same file system (siblings).
     """
     src, dst = Path(src), Path(dst)
+    honour_umask(src)
     if not os.path.lexists(dst):
         os.replace(src, dst)
         return

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pseudolabel._io import replace_path
+
 PARQUET_NAME = "pseudo_labels.parquet"
 PNG_NAME = "demo_rounds.png"
 
@@ -50,7 +52,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
-        os.replace(tmp, path)
+        replace_path(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
