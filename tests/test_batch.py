@@ -435,7 +435,7 @@ def test_progress_bar_on_a_terminal(wine, tmp_path):
 
 def test_segments_done_out_of_order_resume_to_the_same_output(wine, tmp_path):
     """Segment states written in any order (as Dask tasks do) resume to the same output."""
-    from pseudolabel.batch.io import inspect_input
+    from pseudolabel.io.tables import inspect_input
 
     mod = importlib.import_module("pseudolabel.batch.label")
     model, pool_path, _ = wine
@@ -461,7 +461,7 @@ def test_segments_done_out_of_order_resume_to_the_same_output(wine, tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(sizes=st.lists(st.integers(0, 40), max_size=12), chunk_rows=st.integers(1, 50))
 def test_rebatch_cuts_exact_chunks_whatever_the_batches(sizes, chunk_rows):
-    from pseudolabel.batch.io import _rebatch
+    from pseudolabel.io.tables import _rebatch
 
     batches, start = [], 0
     for n in sizes:

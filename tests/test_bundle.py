@@ -233,3 +233,49 @@ def test_cli_train_and_exit_codes(wine_parquet, tmp_path, capsys):
     assert code == 3
     assert "modified or is corrupt" in capsys.readouterr().err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_bundle_file_that_is_a_symlink_out_of_the_bundle_is_refused(wine_parquet, tmp_path):
+    train_bundle(wine_parquet, backend="lightgbm", target="target", id_column="row_id",
+                 output=tmp_path / "m", params=LGB)
+    model_file = tmp_path / "m" / "model" / "model.txt"
+    outside = tmp_path / "elsewhere.txt"
+    shutil.copyfile(model_file, outside)  # same bytes, so the checksum still matches
+    model_file.unlink()
+    model_file.symlink_to(outside)
+    with pytest.raises(BundleError, match="model/model.txt is a symlink"):
+        load_bundle(tmp_path / "m")
+
+
+def test_unreadable_bundle_file_is_named(wine_parquet, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    train_bundle(wine_parquet, backend="lightgbm", target="target", id_column="row_id",
+                 output=tmp_path / "m", params=LGB)
+    model_file = tmp_path / "m" / "model" / "model.txt"
+    model_file.chmod(0)
+    try:
+        with pytest.raises(BundleError, match="model.txt: cannot read this bundle file"):
+            load_bundle(tmp_path / "m")
+    finally:
+        model_file.chmod(0o644)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_bundle_modes_follow_the_umask(wine_parquet, tmp_path, umask):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        train_bundle(wine_parquet, backend="lightgbm", target="target", id_column="row_id",
+                     output=tmp_path / "m", params=LGB)
+    finally:
+        os.umask(old)
+    root = tmp_path / "m"
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert mode == expected, (path, oct(mode), oct(expected))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pseudolabel.batch.io import count_rows, expand_inputs, inspect_input
+from pseudolabel.io.tables import count_rows, expand_inputs, inspect_input
 from pseudolabel.batch.label import (
     DEFAULT_CHUNK_ROWS,
     DecisionSpec,

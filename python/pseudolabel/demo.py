@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pseudolabel._io import replace_path
+from pseudolabel.io.atomic import replace_path
 
 PARQUET_NAME = "pseudo_labels.parquet"
 PNG_NAME = "demo_rounds.png"

@@ -4,7 +4,7 @@ A query strategy walks the pool in row slices and then takes a few chosen rows b
 :class:`PoolFile` serves both from a CSV or Parquet file. A Parquet pool is never loaded whole:
 :class:`ParquetPool` streams slices record batch by record batch and reads only the row
 groups a take touches. Whole tables (CSV, labeled files for ``teach``) are read by
-:func:`read_frame` through the batch jobs' reader, :func:`pseudolabel.batch.io.read_table`,
+:func:`read_frame` through the batch jobs' reader, :func:`pseudolabel.io.tables.read_table`,
 with the id and label columns kept as text.
 """
 
@@ -37,7 +37,7 @@ def read_frame(path: str, *, text_columns: Sequence[str] = ()) -> Any:
         raise FileNotFoundError(f"no such file: {path}")
     suffix = p.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        from pseudolabel.batch.io import read_table
+        from pseudolabel.io.tables import read_table
 
         return read_table(str(p)).to_pandas()
     if suffix not in _DELIMITED:

@@ -488,6 +488,72 @@ class TopK:
         """The best rows seen so far, best first."""
         return Selection(self._indices.copy(), self._labels.copy(), self._scores.copy())
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The accumulator's whole state as named arrays (for ``np.savez``; no pickle).
+
+        Optional parameters that are None are left out; :meth:`from_arrays` rebuilds an
+        equal accumulator.
+        """
+        arrays: dict[str, np.ndarray] = {
+            "score": np.array(self.score),
+            "largest": np.array(self.largest),
+            "inclusive": np.array(self.inclusive),
+            "n_rows": np.array(self.n_rows, dtype=np.int64),
+            "indices": self._indices.copy(),
+            "labels": self._labels.copy(),
+            "scores": self._scores.copy(),
+            "ranges": self._ranges.copy(),
+        }
+        if self.k is not None:
+            arrays["k"] = np.array(self.k, dtype=np.int64)
+        if self.per_class_k is not None:
+            arrays["per_class_k"] = np.asarray(self.per_class_k, dtype=np.int64)
+        if self.threshold is not None:
+            arrays["threshold"] = np.asarray(self.threshold, dtype=np.float64)
+        if self.n_classes is not None:
+            arrays["n_classes"] = np.array(self.n_classes, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> TopK:
+        """Rebuild an accumulator saved by :meth:`to_arrays` (a dict or an ``NpzFile``).
+
+        Raises
+        ------
+        ParameterError
+            A required array is missing or has the wrong shape.
+        """
+        required = ("score", "largest", "inclusive", "n_rows", "indices", "labels", "scores")
+        missing = [name for name in required if name not in arrays]
+        if missing:
+            raise ParameterError(f"TopK state lacks array(s) {', '.join(missing)}")
+
+        def scalar_or_array(name: str):
+            value = np.asarray(arrays[name])
+            return value.item() if value.ndim == 0 else value
+
+        k = int(arrays["k"]) if "k" in arrays else None
+        per_class_k = scalar_or_array("per_class_k") if "per_class_k" in arrays else None
+        threshold = scalar_or_array("threshold") if "threshold" in arrays else None
+        topk = cls(k, per_class_k=per_class_k, score=_as_score(str(np.asarray(arrays["score"]))),
+                   largest=bool(arrays["largest"]), threshold=threshold,
+                   inclusive=bool(arrays["inclusive"]))
+        indices = np.asarray(arrays["indices"], dtype=np.int64)
+        labels = np.asarray(arrays["labels"], dtype=np.int64)
+        scores = np.asarray(arrays["scores"], dtype=np.float64)
+        if not (indices.ndim == labels.ndim == scores.ndim == 1
+                and len(indices) == len(labels) == len(scores)):
+            raise ParameterError("TopK state arrays indices, labels and scores must be 1-D "
+                                 "and of one length")
+        topk.n_classes = int(arrays["n_classes"]) if "n_classes" in arrays else None
+        topk.n_rows = int(arrays["n_rows"])
+        ranges = np.asarray(arrays["ranges"], dtype=np.int64)
+        if ranges.ndim != 2 or ranges.shape[1] != 2:
+            raise ParameterError(f"TopK state array ranges must have shape (m, 2), got {ranges.shape}")
+        topk._indices, topk._labels, topk._scores = indices, labels, scores
+        topk._ranges = ranges
+        return topk
+
     def __len__(self) -> int:
         return len(self._indices)
 

@@ -223,7 +223,7 @@ def check_sample_weight(factory: Callable[[], Any]) -> None:
 
 def check_save_load(factory: Callable[[], Any]) -> None:
     """save/load round trip: identical probabilities and classes; corrupt files are refused."""
-    from pseudolabel._io import looks_like_pickle
+    from pseudolabel.io.atomic import looks_like_pickle
     from pseudolabel.backends.base import Backend, read_metadata
 
     X, y = make_blobs_data(seed=4)

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pseudolabel._io import replace_path, sha256_file
+from pseudolabel.io.atomic import replace_path, sha256_file
 from pseudolabel._version import __version__
 from pseudolabel.exceptions import (
     BackendError,

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel._io import looks_like_pickle, publish
-from pseudolabel._io import sha256_file as _sha256
+from pseudolabel.io.atomic import honour_umask, looks_like_pickle, make_temp_dir, publish
+from pseudolabel.io.atomic import sha256_file
 from pseudolabel._version import __version__
 from pseudolabel.exceptions import (
     BundleError,
@@ -214,7 +213,7 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp = make_temp_dir(path.parent, f".{path.name}.tmp-")
     try:
         backend.save(tmp / "model")
         files = _bundle_files(tmp)
@@ -248,11 +247,30 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
         except TypeError as exc:
             raise BundleError(f"bundle manifest is not JSON-serializable: {exc}") from exc
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+        honour_umask(tmp)
         publish(tmp, path, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read this bundle file ({exc.strerror or exc})"
+                          ) from exc
+
+
+def _links_out(root: Path, path: Path) -> bool:
+    """Whether ``path`` or a directory between ``root`` and it is a symlink."""
+    current = path
+    while current != root and current != current.parent:
+        if current.is_symlink():
+            return True
+        current = current.parent
+    return False
 
 
 def read_manifest(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
@@ -268,12 +286,17 @@ def read_manifest(path: str | os.PathLike, *, trust_pickle: bool = False) -> dic
     if not root.is_dir():
         raise BundleError(f"{root}: no such model bundle directory")
     mpath = root / MANIFEST_NAME
+    if mpath.is_symlink():
+        raise BundleError(f"{mpath}: the manifest is a symlink; a bundle holds its files itself")
     if not mpath.is_file():
         raise BundleError(f"{root}: not a model bundle (no {MANIFEST_NAME})")
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{mpath}: corrupt manifest ({exc})") from exc
+    except OSError as exc:
+        raise BundleError(f"{mpath}: cannot read the manifest ({exc.strerror or exc})"
+                          ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise BundleError(f"{mpath}: not a pseudolabel model bundle manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -290,6 +313,9 @@ def read_manifest(path: str | os.PathLike, *, trust_pickle: bool = False) -> dic
         f = root / rel
         if ".." in Path(rel).parts or Path(rel).is_absolute():
             raise BundleError(f"{mpath}: file entry {rel!r} points outside the bundle")
+        if _links_out(root, f):
+            raise BundleError(f"{root}: file {rel} is a symlink or lies behind one; a "
+                              "bundle holds its files itself")
         if not f.is_file():
             raise BundleError(f"{root}: file {rel} listed in the manifest is missing")
         if _sha256(f) != digest:
@@ -428,7 +454,7 @@ def train_bundle(input: str | os.PathLike, *, backend: str, target: str,
     """
     import pyarrow as pa
 
-    from pseudolabel.batch.io import expand_inputs, read_table, table_to_matrix
+    from pseudolabel.io.tables import expand_inputs, read_table, table_to_matrix
     from pseudolabel.plugins import make_backend
 
     output = Path(output)

@@ -2,7 +2,7 @@
 
 How a job runs
 --------------
-Input files are read chunk by chunk (:mod:`pseudolabel.batch.io`). Each chunk is scored by
+Input files are read chunk by chunk (:mod:`pseudolabel.io.tables`). Each chunk is scored by
 the bundle's backend and summarized by :func:`pseudolabel.kernels.summarize`; its output
 rows (id, label, confidence, margin, selected, optional probabilities) are written as one
 Parquet part, ``part-FFFFF-CCCCCC.parquet`` (file number, chunk number).
@@ -60,9 +60,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pseudolabel._io import publish, remove_path
+from pseudolabel.io.atomic import publish, remove_path
 from pseudolabel.batch.bundle import ModelBundle, load_bundle
-from pseudolabel.batch.io import (
+from pseudolabel.io.tables import (
     Chunk,
     InputFile,
     check_columns,

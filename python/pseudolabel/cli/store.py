@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel._io import remove_path, replace_path
+from pseudolabel.io.atomic import remove_path, replace_path
 from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
 from pseudolabel.cli.options import non_negative_int, positive_int
 from pseudolabel.exceptions import InputError, OutputExistsError, ParameterError

@@ -1,4 +1,4 @@
-"""Input readers for batch jobs: Parquet, CSV and ``.npy``, streamed in chunks of rows.
+"""The one table reader: Parquet, CSV and ``.npy`` inputs streamed in chunks of rows.
 
 Every reader yields :class:`Chunk` objects of exactly ``chunk_rows`` rows (the last chunk of
 a file may be shorter), whatever the block or row-group layout of the file, so the chunking
