@@ -250,14 +250,17 @@ def test_freematch_matches_reference_over_rounds(rounds, momentum):
     strategy = FreeMatchStrategy(momentum=momentum)
     strategy.start(n_classes=c, n_labeled=5, n_unlabeled=len(rounds[0]))
     tau, p_tilde = 1.0 / c, np.full(c, 1.0 / c)
+    seen_float32 = False
     for r, P in enumerate(rounds, start=1):
         decision = strategy.select(P, round=r)
         P64 = P.astype(np.float64)
         tau = momentum * tau + (1 - momentum) * P64.max(axis=1).mean()
         p_tilde = momentum * p_tilde + (1 - momentum) * P64.mean(axis=0)
         T = p_tilde / p_tilde.max() * tau
-        # float32 input: the kernel's statistics carry float32 round-off
-        rtol = 1e-9 if P.dtype == np.float64 else 1e-6
+        # float32 input: the kernel's statistics carry float32 round-off, and the moving
+        # averages carry it into every later round, float64 ones included
+        seen_float32 = seen_float32 or P.dtype == np.float32
+        rtol = 1e-6 if seen_float32 else 1e-9
         np.testing.assert_allclose(decision.thresholds, T, rtol=rtol)
         conf, label = ref_conf_label(P)
         keep = P.max(axis=1) > T.astype(P.dtype)[label]
