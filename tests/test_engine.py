@@ -332,7 +332,7 @@ def test_lightgbm_dataframe_with_continued_boosting():
         strategy="threshold", guardrail="holdout", n_more=5, max_iter=3, random_state=0,
     ).fit(df, y_part)
     assert model.backend_.name == "lightgbm"
-    assert model._continue is True
+    assert model.continue_training_ is True
     assert model.score(df, y) > 0.7
 
 
@@ -430,7 +430,7 @@ class NaNBackend(SklearnBackend):
 def test_nan_probabilities_from_backend():
     X, y = load_iris(return_X_y=True)
     y_part = np.where(np.arange(len(y)) % 5 == 0, y, -1)
-    with pytest.raises(ProbabilityError, match="non-finite probability .* row 0, column 0"):
+    with pytest.raises(ProbabilityError, match="invalid probability at row 0, column 0: NaN"):
         PseudoLabeler(backend=NaNBackend(estimator=_lr())).fit(X, y_part)
 
 
