@@ -450,3 +450,12 @@ def test_mixed_label_types_are_a_clear_input_error(labels):
     y = np.array(labels * 5 + [-1] * 20, dtype=object)
     with pytest.raises(InputError, match="mixes label types"):
         PseudoLabeler().fit(X, y)
+
+
+@pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
+def test_single_labeled_class_with_boosting_is_an_input_error(backend):
+    # not the backend's ProbabilityError on a (n, 2) matrix: the labels are the problem
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.array([0] * 8 + [-1] * 32)
+    with pytest.raises(InputError, match="only one class"):
+        PseudoLabeler(backend=backend, backend_params={"n_estimators": 5}).fit(X, y)
