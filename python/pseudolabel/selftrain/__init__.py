@@ -1,9 +1,9 @@
 """Self-training estimators: the drop-in ``SelfTrainingClassifier`` and the ``PseudoLabeler``.
 
 * :mod:`pseudolabel.selftrain.classifier`: ``SelfTrainingClassifier`` (scikit-learn's, with
-  strategies);
+  strategies); :mod:`pseudolabel.selftrain.delegation`: its fitted estimator's methods;
 * :mod:`pseudolabel.selftrain.pseudolabeler`: ``PseudoLabeler`` (guardrail, calibration,
-  history);
+  history); :mod:`pseudolabel.selftrain.history`: its per-round record and plugin events;
 * :mod:`pseudolabel.selftrain.guardrail`: splits, evaluation, the acceptance test, out-of-fold
   predictions;
 * :mod:`pseudolabel.selftrain.chain`: one training set and its model (fit / continue / predict);

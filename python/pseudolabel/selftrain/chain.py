@@ -15,10 +15,12 @@ import numpy as np
 from scipy import sparse
 
 from pseudolabel._compat import safe_indexing
+from pseudolabel._validation import copy_strategy
 from pseudolabel.exceptions import BackendError, InputError, ParameterError
 from pseudolabel.loop.pseudoset import PseudoSet
 
-__all__ = ["Chain", "FitData", "fit_chain", "predict_chain", "stack_rows", "take_rows"]
+__all__ = ["Chain", "FitData", "fit_chain", "make_chains", "predict_chain", "stack_rows",
+           "take_rows"]
 
 
 def is_dataframe(X: Any) -> bool:
@@ -92,6 +94,27 @@ class Chain:
 
     def restore(self, state: tuple[Any, PseudoSet]) -> None:
         self.backend, self.pseudo_set = state
+
+
+def make_chains(
+    mode: str, splits: list[tuple[np.ndarray, np.ndarray]] | None, strategy: Any,
+    n_labeled: int,
+) -> tuple[list[Chain], Chain]:
+    """The chains of a fit and its main chain, each with its own copy of ``strategy``.
+
+    ``"cv"``: one chain per fold plus the main chain on every labeled row; ``"holdout"``: the
+    main chain trains on the split's training rows; ``"none"``: the main chain only.
+    """
+    everything, empty = np.arange(n_labeled), np.empty(0, np.int64)
+    if mode == "cv" and splits:
+        chains = [Chain(train, val, copy_strategy(strategy)) for train, val in splits]
+        main = Chain(everything, empty, copy_strategy(strategy))
+        return [*chains, main], main
+    if mode == "holdout" and splits:
+        main = Chain(splits[0][0], splits[0][1], copy_strategy(strategy))
+    else:
+        main = Chain(everything, empty, copy_strategy(strategy))
+    return [main], main
 
 
 def _seed_backend(backend: Any, seed: int) -> None:

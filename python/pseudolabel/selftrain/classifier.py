@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils import safe_mask
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
+from sklearn.utils.metadata_routing import process_routing
+from sklearn.utils.validation import column_or_1d, has_fit_parameter
 
 from pseudolabel._compat import (
     HasMethods,
@@ -43,24 +42,10 @@ from pseudolabel._validation import (
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.loop.round import run_round
+from pseudolabel.selftrain.delegation import DelegatesToEstimator
 from pseudolabel.strategies.base import SelectionStrategy
 
 __all__ = ["SelfTrainingClassifier"]
-
-
-def _estimator_has(attr: str):
-    """``available_if`` check: the fitted ``estimator_`` (or else ``estimator``) has ``attr``.
-
-    ``getattr`` raises the wrapped estimator's own ``AttributeError``, which ``available_if``
-    chains as the cause of its error, so users see which object lacks the method.
-    """
-
-    def check(self: SelfTrainingClassifier) -> bool:
-        delegate = self.estimator_ if hasattr(self, "estimator_") else self.estimator
-        getattr(delegate, attr)
-        return True
-
-    return check
 
 
 def _sample_weight_key(estimator: Any) -> str | None:
@@ -79,7 +64,9 @@ def _sample_weight_key(estimator: Any) -> str | None:
     return "sample_weight" if has_fit_parameter(estimator, "sample_weight") else None
 
 
-class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class SelfTrainingClassifier(
+    DelegatesToEstimator, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Self-training classifier: a drop-in for ``sklearn.semi_supervised.SelfTrainingClassifier``.
 
     Fits ``estimator`` on the labeled rows, predicts the unlabeled rows, adds the selected
@@ -299,6 +286,27 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         """
         _raise_for_params(params, self, "fit")
         self.estimator_ = clone(self.estimator)
+        X, y, labeled, fit_params = self._check_training_input(X, y, sample_weight, params)
+        self.strategy_ = self._make_strategy()
+        pseudo_set, any_weights = self._run_rounds(X, y, labeled, fit_params)
+        pool = np.flatnonzero(~labeled)
+        if self.n_iter_ == self.max_iter:
+            self.termination_condition_ = "max_iter"
+        if pseudo_set.size == pool.shape[0]:
+            self.termination_condition_ = "all_labeled"
+
+        if getattr(self.strategy_, "reinitialize", False) and self.n_iter_ > 0:
+            self.estimator_ = clone(self.estimator)
+        self._fit_estimator(X, fit_params, any_weights)
+        self.classes_ = self.estimator_.classes_
+        self.pseudo_weight_ = self._pseudo_weight
+        del self._has_label, self._pseudo_weight
+        return self
+
+    def _check_training_input(
+        self, X: Any, y: Any, sample_weight: Any, params: dict
+    ) -> tuple[Any, np.ndarray, np.ndarray, dict]:
+        """Validated ``X`` and ``y``, the mask of labeled rows and the estimator's fit params."""
         X, y = self._validate_xy(X, y)
         n_samples = X.shape[0]
 
@@ -338,15 +346,24 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                 UserWarning,
             )
 
-        strategy = self._make_strategy()
-        self.strategy_ = strategy
+        return X, y, labeled, fit_params
+
+    def _run_rounds(
+        self, X: Any, y: np.ndarray, labeled: np.ndarray, fit_params: dict
+    ) -> tuple[PseudoSet, bool]:
+        """The self-training rounds; the final pseudo-set and whether any weights were given.
+
+        Sets ``n_iter_`` and, when a round ends the run, ``termination_condition_``.
+        """
+        strategy = self.strategy_
+        n_labeled = int(labeled.sum())
         # the scikit-learn criteria predict only the rows still unlabeled, like scikit-learn;
         # a strategy sees the whole pool every round (with the taken rows excluded unless it
         # rebuilds), so that its pool statistics are whole-pool statistics
         sklearn_mode = self.strategy is None
         rebuild = bool(getattr(strategy, "rebuild", False))
         reinitialize = bool(getattr(strategy, "reinitialize", False))
-        pool = np.flatnonzero(unlabeled)  # rows of X in the unlabeled pool
+        pool = np.flatnonzero(~labeled)  # rows of X in the unlabeled pool
         pseudo_set = PseudoSet.empty()
         self._hold(y, labeled, pool, pseudo_set, None)
         any_weights = False
@@ -435,18 +452,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                 self.termination_condition_ = "no_change"
                 break
 
-        if self.n_iter_ == self.max_iter:
-            self.termination_condition_ = "max_iter"
-        if pseudo_set.size == pool.shape[0]:
-            self.termination_condition_ = "all_labeled"
-
-        if reinitialize and self.n_iter_ > 0:
-            self.estimator_ = clone(self.estimator)
-        self._fit_estimator(X, fit_params, any_weights)
-        self.classes_ = self.estimator_.classes_
-        self.pseudo_weight_ = self._pseudo_weight
-        del self._has_label, self._pseudo_weight
-        return self
+        return pseudo_set, any_weights
 
     # ------------------------------------------------------------------ fit helpers
 
@@ -514,131 +520,6 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         return counts / counts.sum()
 
     # ------------------------------------------------------------------ delegation
-
-    def _route(self, method: str, params: dict) -> dict:
-        _raise_for_params(params, self, method)
-        if _routing_enabled():
-            return dict(getattr(process_routing(self, method, **params).estimator, method))
-        return {}
-
-    def _check_X(self, X: Any) -> Any:
-        return validate_data(
-            self, X, accept_sparse=True, ensure_all_finite=False, reset=False
-        )
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X: Any, **params: Any) -> np.ndarray:
-        """Predict the class of each row of ``X`` with the fitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.predict`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        routed = self._route("predict", params)
-        return self.estimator_.predict(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
-        """Class probabilities of each row of ``X``, columns in ``classes_`` order.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.predict_proba`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        routed = self._route("predict_proba", params)
-        return self.estimator_.predict_proba(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X: Any, **params: Any) -> np.ndarray:
-        """The fitted estimator's ``decision_function`` on ``X``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.decision_function`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        routed = self._route("decision_function", params)
-        return self.estimator_.decision_function(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X: Any, **params: Any) -> np.ndarray:
-        """Log class probabilities of each row of ``X``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.predict_log_proba`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        routed = self._route("predict_log_proba", params)
-        return self.estimator_.predict_log_proba(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X: Any, y: Any, **params: Any) -> float:
-        """The fitted estimator's ``score`` on ``X``, ``y`` (accuracy for classifiers).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        **params : dict
-            Metadata for ``estimator_.score`` (with metadata routing enabled).
-
-        Returns
-        -------
-        float
-        """
-        check_is_fitted(self)
-        routed = self._route("score", params)
-        return self.estimator_.score(self._check_X(X), y, **routed)
-
-    def get_metadata_routing(self) -> MetadataRouter:
-        """Metadata routing of this object: everything goes to ``estimator``.
-
-        Returns
-        -------
-        MetadataRouter
-        """
-        router = MetadataRouter(owner=self)
-        router.add(
-            estimator=self.estimator,
-            method_mapping=(
-                MethodMapping()
-                .add(callee="fit", caller="fit")
-                .add(callee="score", caller="fit")
-                .add(callee="predict", caller="predict")
-                .add(callee="predict_proba", caller="predict_proba")
-                .add(callee="decision_function", caller="decision_function")
-                .add(callee="predict_log_proba", caller="predict_log_proba")
-                .add(callee="score", caller="score")
-            ),
-        )
-        return router
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

@@ -20,10 +20,11 @@ from sklearn.utils.validation import column_or_1d
 from pseudolabel._compat import validate_data
 from pseudolabel._validation import check_label_types, unlabeled_mask
 from pseudolabel.exceptions import InputError, ParameterError
+from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.loop.records import plain
 from pseudolabel.selftrain.chain import is_dataframe, stack_rows
 
-__all__ = ["TrainingInput", "read_training_input", "check_X"]
+__all__ = ["TrainingInput", "check_X", "fitted_rows", "read_training_input"]
 
 
 @dataclass(frozen=True)
@@ -181,3 +182,30 @@ def read_training_input(
     y_encoded = np.searchsorted(classes, y_labeled).astype(np.int64)
     weight = _sample_weight(sample_weight, n_x, X.shape[0])
     return TrainingInput(X, y, n_x, labeled_rows, pool_rows, classes, y_encoded, weight)
+
+
+def fitted_rows(
+    train: TrainingInput, pseudo_set: PseudoSet, marker: Any, has_more_rows: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``transduction_``, ``labeled_iter_`` and ``pseudo_confidence_`` over the training rows.
+
+    The label of each row (given, pseudo-label, or the unlabeled marker), the round it got it
+    (0: given, -1: never) and the confidence of its pseudo-label (NaN elsewhere).
+    """
+    y, n_x = train.y, train.n_x
+    if y.dtype.kind in "iub" and (marker is None or isinstance(marker, numbers.Integral)):
+        transduction = y.copy()
+        if has_more_rows:
+            transduction[n_x:] = marker if marker is not None else -1
+    else:
+        transduction = y.astype(object)
+        if has_more_rows:
+            transduction[n_x:] = marker
+    rows = train.pool_rows[pseudo_set.rows]
+    transduction[rows] = train.classes[pseudo_set.labels]
+    labeled_iter = np.full(train.n_rows, -1, dtype=np.int64)
+    labeled_iter[train.labeled_rows] = 0
+    labeled_iter[rows] = pseudo_set.round
+    confidence = np.full(train.n_rows, np.nan)
+    confidence[rows] = pseudo_set.confidence
+    return transduction, labeled_iter, confidence

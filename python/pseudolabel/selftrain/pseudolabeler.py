@@ -20,7 +20,6 @@ score the labels-only baseline, run the rounds, fit the final model, set the fit
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -38,9 +37,16 @@ from pseudolabel._compat import HasMethods, Interval, StrOptions, validate_param
 from pseudolabel._validation import copy_strategy, default_estimator
 from pseudolabel.exceptions import ParameterError, PseudolabelWarning
 from pseudolabel.loop.pseudoset import PseudoSet
-from pseudolabel.loop.records import RoundRecord, RoundResult, WeightSummary, plain
+from pseudolabel.loop.records import RoundResult
 from pseudolabel.loop.round import run_round
-from pseudolabel.selftrain.chain import Chain, FitData, fit_chain, predict_chain, take_rows
+from pseudolabel.selftrain.chain import (
+    Chain,
+    FitData,
+    fit_chain,
+    make_chains,
+    predict_chain,
+    take_rows,
+)
 from pseudolabel.selftrain.guardrail import (
     GUARDRAILS,
     Evaluation,
@@ -50,7 +56,13 @@ from pseudolabel.selftrain.guardrail import (
     out_of_fold_predictions,
     resolve_mode,
 )
-from pseudolabel.selftrain.inputs import TrainingInput, check_X, read_training_input
+from pseudolabel.selftrain.history import emit_round, round_record
+from pseudolabel.selftrain.inputs import (
+    TrainingInput,
+    check_X,
+    fitted_rows,
+    read_training_input,
+)
 
 __all__ = ["PseudoLabeler", "DEFAULT_STRATEGY"]
 
@@ -369,17 +381,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             mode = "none"
         self.guardrail_ = mode
-        everything, empty = np.arange(n_labeled), np.empty(0, np.int64)
-        if mode == "cv" and splits:
-            chains = [Chain(tr, va, copy_strategy(strategy)) for tr, va in splits]
-            main = Chain(everything, empty, copy_strategy(strategy))
-            chains.append(main)
-        elif mode == "holdout" and splits:
-            main = Chain(splits[0][0], splits[0][1], copy_strategy(strategy))
-            chains = [main]
-        else:
-            main = Chain(everything, empty, copy_strategy(strategy))
-            chains = [main]
+        chains, main = make_chains(mode, splits, strategy, n_labeled)
         data = FitData(
             X_labeled=take_rows(train.X, train.labeled_rows),
             X_pool=take_rows(train.X, train.pool_rows), y_encoded=train.y_encoded,
@@ -508,10 +510,11 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 for chain, state in zip(run.chains, saved):
                     chain.restore(state)
                 rolled_back += 1
-            record = self._record(main_result, evaluation, last_reference, decision,
-                                  temperature, time.perf_counter() - round_started)
+            record = round_record(main_result, self.classes_, evaluation, last_reference,
+                                  decision, temperature, time.perf_counter() - round_started)
             self.history_.append(record.as_dict())
-            self._emit(run, record, main_result)
+            emit_round(record, main_result, self.classes_, run.data.pool_rows,
+                       run.estimator_name)
             self._log(
                 f"round {round}: selected {record.n_selected} ({record.n_new} new), pseudo-set "
                 f"{record.n_pseudo}, validation "
@@ -525,33 +528,6 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if not run.rebuild and run.main.pseudo_set.size == n_pool:
                 self.termination_condition_ = "all_labeled"
                 break
-
-    def _record(
-        self, result: RoundResult, evaluation: Evaluation | None,
-        reference: Evaluation | None, decision: str, temperature: float | None, seconds: float,
-    ) -> RoundRecord:
-        """The ``history_`` record of a round (the main chain's selection)."""
-        return RoundRecord(
-            round=result.round,
-            n_predicted=result.n_predicted,
-            n_selected=result.n_selected,
-            n_new=result.n_new,
-            selected_per_class={
-                plain(c): int(n) for c, n in zip(self.classes_, result.per_class)
-            },
-            n_pseudo=result.pseudo_set.size,
-            thresholds=plain(result.thresholds),
-            sample_weight=WeightSummary.of(result.pseudo_set.weights, result.pseudo_set.size),
-            validation_score=None if evaluation is None else evaluation.accuracy,
-            reference_score=None if evaluation is None or reference is None
-            else reference.accuracy,
-            validation_brier=None if evaluation is None else evaluation.brier,
-            reference_brier=None if reference is None else reference.brier,
-            accepted=decision != "rolled_back",
-            decision=decision,
-            temperature=temperature,
-            seconds=seconds,
-        )
 
     def _fit_final_model(self, run: _Fit) -> None:
         """The model users get: the main chain's, refit on every labeled row after a holdout."""
@@ -571,52 +547,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self, train: TrainingInput, pseudo_set: PseudoSet, has_more_rows: bool
     ) -> None:
         """``transduction_``, ``labeled_iter_`` and ``pseudo_confidence_`` over the rows."""
-        y, n_x, marker = train.y, train.n_x, self.unlabeled
-        if y.dtype.kind in "iub" and (marker is None or isinstance(marker, numbers.Integral)):
-            transduction = y.copy()
-            if has_more_rows:
-                transduction[n_x:] = marker if marker is not None else -1
-        else:
-            transduction = y.astype(object)
-            if has_more_rows:
-                transduction[n_x:] = marker
-        rows = train.pool_rows[pseudo_set.rows]
-        transduction[rows] = self.classes_[pseudo_set.labels]
-        self.transduction_ = transduction
-        labeled_iter = np.full(train.n_rows, -1, dtype=np.int64)
-        labeled_iter[train.labeled_rows] = 0
-        labeled_iter[rows] = pseudo_set.round
-        self.labeled_iter_ = labeled_iter
-        confidence = np.full(train.n_rows, np.nan)
-        confidence[rows] = pseudo_set.confidence
-        self.pseudo_confidence_ = confidence
-
-    def _emit(self, run: _Fit, record: RoundRecord, result: RoundResult) -> None:
-        """Fire the plugin events for one round (the main chain's selection)."""
-        from pseudolabel import plugins
-
-        if result.n_selected:
-            plugins.emit_labels_selected(
-                source="self_training",
-                round=record.round,
-                indices=run.data.pool_rows[result.rows],  # rows of X (+ X_unlabeled)
-                labels=self.classes_[result.labels],
-                confidence=result.confidence,
-                estimator=run.estimator_name,
-            )
-        entry = record.as_dict()
-        plugins.emit_round_end(
-            source="self_training",
-            estimator=run.estimator_name,
-            round=record.round,
-            n_selected=record.n_selected,
-            n_selected_per_class=record.selected_per_class,
-            thresholds=record.thresholds,
-            score=record.validation_score,
-            accepted=record.accepted,
-            seconds=record.seconds,
-            extra={k: entry[k] for k in ("decision", "n_new", "n_pseudo", "reference_score",
-                                         "validation_brier", "sample_weight", "temperature")},
+        self.transduction_, self.labeled_iter_, self.pseudo_confidence_ = fitted_rows(
+            train, pseudo_set, self.unlabeled, has_more_rows
         )
 
     def _log(self, message: str) -> None:
