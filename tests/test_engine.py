@@ -459,3 +459,20 @@ def test_single_labeled_class_with_boosting_is_an_input_error(backend):
     y = np.array([0] * 8 + [-1] * 32)
     with pytest.raises(InputError, match="only one class"):
         PseudoLabeler(backend=backend, backend_params={"n_estimators": 5}).fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"max_iter": True}, "'max_iter' parameter of PseudoLabeler must be an int.*Got True"),
+    ({"n_folds": 1.5}, "'n_folds' parameter of PseudoLabeler.*Got 1.5"),
+    ({"tolerance": 2}, "'tolerance' parameter of PseudoLabeler.*Got 2 instead"),
+    ({"backend_params": [1]}, "'backend_params' parameter of PseudoLabeler.*Got \\[1\\]"),
+    ({"strategy": None}, "'strategy' parameter of PseudoLabeler.*Got None"),
+])
+def test_parameter_constraints_name_the_parameter_and_value(params, match):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ParameterError, match=match) as info:
+        PseudoLabeler(**params).fit(X, y)
+    # scikit-learn's own error type too, so code written for scikit-learn catches it
+    assert isinstance(info.value, InvalidParameterError)

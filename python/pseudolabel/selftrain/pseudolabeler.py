@@ -33,7 +33,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from pseudolabel import kernels
-from pseudolabel._compat import HasMethods, Interval, StrOptions, validate_parameters
+from pseudolabel._compat import (
+    HasMethods,
+    Interval,
+    ParameterConstraintError,
+    StrOptions,
+    validate_parameters,
+)
 from pseudolabel._validation import copy_strategy, default_estimator
 from pseudolabel.exceptions import ParameterError, PseudolabelWarning
 from pseudolabel.loop.pseudoset import PseudoSet
@@ -283,6 +289,13 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         """The constraints, then the rules that tie two parameters together."""
         validate_parameters(self)
+        for name in ("max_iter", "n_folds", "patience", "n_more", "max_pseudo_per_class"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)):  # an int to scikit-learn's constraints
+                raise ParameterConstraintError(
+                    f"The {name!r} parameter of {type(self).__name__} must be an int, not a "
+                    f"bool. Got {value!r} instead."
+                )
         if self.estimator is not None and self.backend is not None:
             raise ParameterError("pass either estimator= or backend=, not both")
         if self.backend_params and not isinstance(self.backend, str):
