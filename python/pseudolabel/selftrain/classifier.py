@@ -478,8 +478,8 @@ class SelfTrainingClassifier(
 
     def _fit_estimator(self, X: Any, fit_params: dict, any_weights: bool) -> None:
         rows = self._has_label
-        idx = np.flatnonzero(rows)
-        params = _check_method_params(X, fit_params, idx) if fit_params else {}
+        positions = np.flatnonzero(rows)
+        params = _check_method_params(X, fit_params, positions) if fit_params else {}
         if any_weights:
             key = "sample_weight" if _routing_enabled() else _sample_weight_key(self.estimator_)
             if key is None:
@@ -488,7 +488,7 @@ class SelfTrainingClassifier(
                     f"pseudo-labels but {type(self.estimator_).__name__}.fit does not accept "
                     "sample_weight; use an estimator that does, or another strategy"
                 )
-            weights = self._pseudo_weight[idx]
+            weights = self._pseudo_weight[positions]
             if params.get(key) is not None:
                 weights = np.asarray(params[key], dtype=np.float64) * weights
             params[key] = weights

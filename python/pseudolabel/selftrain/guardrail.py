@@ -59,8 +59,8 @@ def make_splits(
     n_val = max(int(round(holdout_fraction * n)), n_classes)
     if n - n_val < n_classes or counts.min() < 2:
         return None
-    sss = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
-    return [next(sss.split(np.zeros(n), y_encoded))]
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+    return [next(splitter.split(np.zeros(n), y_encoded))]
 
 
 @dataclass(frozen=True)

@@ -602,10 +602,10 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        P = self.predict_proba(X)
-        if P.shape[0] == 0:
+        proba = self.predict_proba(X)
+        if proba.shape[0] == 0:
             return self.classes_[np.empty(0, np.int64)]
-        return self.classes_[kernels.summarize(P).label]
+        return self.classes_[kernels.summarize(proba).label]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
