@@ -332,7 +332,7 @@ def test_lightgbm_dataframe_with_continued_boosting():
         strategy="threshold", guardrail="holdout", n_more=5, max_iter=3, random_state=0,
     ).fit(df, y_part)
     assert model.backend_.name == "lightgbm"
-    assert model._continue is True
+    assert model.continue_training_ is True
     assert model.score(df, y) > 0.7
 
 
@@ -430,7 +430,7 @@ class NaNBackend(SklearnBackend):
 def test_nan_probabilities_from_backend():
     X, y = load_iris(return_X_y=True)
     y_part = np.where(np.arange(len(y)) % 5 == 0, y, -1)
-    with pytest.raises(ProbabilityError, match="non-finite probability .* row 0, column 0"):
+    with pytest.raises(ProbabilityError, match="invalid probability at row 0, column 0: NaN"):
         PseudoLabeler(backend=NaNBackend(estimator=_lr())).fit(X, y_part)
 
 
@@ -450,3 +450,29 @@ def test_mixed_label_types_are_a_clear_input_error(labels):
     y = np.array(labels * 5 + [-1] * 20, dtype=object)
     with pytest.raises(InputError, match="mixes label types"):
         PseudoLabeler().fit(X, y)
+
+
+@pytest.mark.parametrize("backend", ["lightgbm", "xgboost"])
+def test_single_labeled_class_with_boosting_is_an_input_error(backend):
+    # not the backend's ProbabilityError on a (n, 2) matrix: the labels are the problem
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.array([0] * 8 + [-1] * 32)
+    with pytest.raises(InputError, match="only one class"):
+        PseudoLabeler(backend=backend, backend_params={"n_estimators": 5}).fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"max_iter": True}, "'max_iter' parameter of PseudoLabeler must be an int.*Got True"),
+    ({"n_folds": 1.5}, "'n_folds' parameter of PseudoLabeler.*Got 1.5"),
+    ({"tolerance": 2}, "'tolerance' parameter of PseudoLabeler.*Got 2 instead"),
+    ({"backend_params": [1]}, "'backend_params' parameter of PseudoLabeler.*Got \\[1\\]"),
+    ({"strategy": None}, "'strategy' parameter of PseudoLabeler.*Got None"),
+])
+def test_parameter_constraints_name_the_parameter_and_value(params, match):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ParameterError, match=match) as info:
+        PseudoLabeler(**params).fit(X, y)
+    # scikit-learn's own error type too, so code written for scikit-learn catches it
+    assert isinstance(info.value, InvalidParameterError)

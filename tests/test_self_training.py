@@ -531,3 +531,33 @@ def test_mixed_label_types_are_a_clear_input_error(labels):
     y = np.array(labels * 5 + [-1] * 20, dtype=object)
     with pytest.raises(InputError, match="mixes label types"):
         SelfTrainingClassifier(LogisticRegression()).fit(X, y)
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("criterion", ["threshold", "k_best"])
+def test_single_labeled_class_with_boosting_fits_like_sklearn(library, criterion):
+    # LightGBM and XGBoost fit one class as a binary problem: predict_proba has two columns
+    # while classes_ has one; scikit-learn's class fits, and so does ours, to the same result
+    if library == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        est = LGBMClassifier(n_estimators=5, n_jobs=1, verbose=-1, random_state=0)
+    else:
+        from xgboost import XGBClassifier
+
+        est = XGBClassifier(n_estimators=5, n_jobs=1, random_state=0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.array([0] * 8 + [-1] * 32)
+    params = dict(criterion=criterion, k_best=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ours = SelfTrainingClassifier(est, **params).fit(X, y)
+        theirs = SklearnSelfTraining(est, **params).fit(X, y)
+    np.testing.assert_array_equal(ours.transduction_, theirs.transduction_)
+    np.testing.assert_array_equal(ours.labeled_iter_, theirs.labeled_iter_)
+    assert (ours.n_iter_, ours.termination_condition_) == (
+        theirs.n_iter_, theirs.termination_condition_
+    )
+    np.testing.assert_array_equal(ours.classes_, [0])
+    np.testing.assert_array_equal(ours.predict(X[:5]), theirs.predict(X[:5]))

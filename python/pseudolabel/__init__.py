@@ -20,8 +20,8 @@ _LAZY: dict[str, str] = {
     "make_backend": "pseudolabel.plugins",
     "make_strategy": "pseudolabel.plugins",
     "as_backend": "pseudolabel.plugins",
-    "PseudoLabeler": "pseudolabel.engine",
-    "SelfTrainingClassifier": "pseudolabel.self_training",
+    "PseudoLabeler": "pseudolabel.selftrain.pseudolabeler",
+    "SelfTrainingClassifier": "pseudolabel.selftrain.classifier",
     "ActiveLearner": "pseudolabel.active",
     "LearningCurve": "pseudolabel.active",
 }

@@ -23,13 +23,34 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
             kwargs["force_all_finite"] = kwargs.pop("ensure_all_finite")
         return estimator._validate_data(X, y, **kwargs)
 
-# --- used by pseudolabel.self_training (SelfTrainingClassifier) ------------------------------
+# parameter validation of our estimators (their ``_parameter_constraints``)
 from sklearn.base import _fit_context  # noqa: E402,F401  (>= 1.3)
 from sklearn.utils._param_validation import (  # noqa: E402,F401
     HasMethods,
     Interval,
+    InvalidParameterError,
     StrOptions,
 )
+
+from pseudolabel.exceptions import ParameterError  # noqa: E402
+
+
+class ParameterConstraintError(ParameterError, InvalidParameterError):
+    """A parameter outside its ``_parameter_constraints``: both our ``ParameterError`` and
+    scikit-learn's ``InvalidParameterError``, so either ``except`` clause catches it."""
+
+
+def validate_parameters(estimator: object) -> None:
+    """Check ``estimator``'s parameters against its ``_parameter_constraints``.
+
+    scikit-learn's message names the parameter, what it must be and the value it got; the
+    error is a :class:`ParameterConstraintError`.
+    """
+    try:
+        estimator._validate_params()  # type: ignore[attr-defined]
+    except InvalidParameterError as exc:
+        raise ParameterConstraintError(str(exc)) from None
+
 from sklearn.utils.metadata_routing import (  # noqa: E402,F401
     _raise_for_params,
     _routing_enabled,

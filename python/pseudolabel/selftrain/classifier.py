@@ -3,9 +3,10 @@
 With its scikit-learn parameters the class behaves exactly like
 ``sklearn.semi_supervised.SelfTrainingClassifier`` (same fitted attributes, selection
 semantics, termination rules, warnings, verbose messages and errors), while the selection runs
-through :mod:`pseudolabel.kernels`. Keyword-only extras add any registered selection strategy
-(``strategy=``), a configurable marker for unlabeled rows (``unlabeled=``), and a
-``sample_weight`` that is sliced to the rows each fit uses.
+through :mod:`pseudolabel.kernels` and the shared round (:func:`pseudolabel.loop.round.run_round`
+over a :class:`~pseudolabel.loop.pseudoset.PseudoSet`). Keyword-only extras add any registered
+selection strategy (``strategy=``), a configurable marker for unlabeled rows (``unlabeled=``),
+and a ``sample_weight`` that is sliced to the rows each fit uses.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils import safe_mask
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
+from sklearn.utils.metadata_routing import process_routing
+from sklearn.utils.validation import column_or_1d, has_fit_parameter
 
 from pseudolabel._compat import (
     HasMethods,
@@ -32,29 +32,20 @@ from pseudolabel._compat import (
     get_tags,
     validate_data,
 )
-from pseudolabel._validation import check_label_types
-from pseudolabel.exceptions import InputError, ParameterError, ProbabilityError
-from pseudolabel.strategies.base import Decision, SelectionStrategy
+from pseudolabel._validation import (
+    check_estimator_proba,
+    check_label_types,
+    copy_strategy,
+    is_missing_marker,
+    unlabeled_mask,
+)
+from pseudolabel.exceptions import InputError, ParameterError
+from pseudolabel.loop.pseudoset import PseudoSet
+from pseudolabel.loop.round import run_round
+from pseudolabel.selftrain.delegation import DelegatesToEstimator
+from pseudolabel.strategies.base import SelectionStrategy
 
 __all__ = ["SelfTrainingClassifier"]
-
-#: predict_proba values this far outside [0, 1] are round-off and get clipped
-_PROBA_TOL = 1e-9
-
-
-def _estimator_has(attr: str):
-    """``available_if`` check: the fitted ``estimator_`` (or else ``estimator``) has ``attr``.
-
-    ``getattr`` raises the wrapped estimator's own ``AttributeError``, which ``available_if``
-    chains as the cause of its error, so users see which object lacks the method.
-    """
-
-    def check(self: SelfTrainingClassifier) -> bool:
-        delegate = self.estimator_ if hasattr(self, "estimator_") else self.estimator
-        getattr(delegate, attr)
-        return True
-
-    return check
 
 
 def _sample_weight_key(estimator: Any) -> str | None:
@@ -73,27 +64,9 @@ def _sample_weight_key(estimator: Any) -> str | None:
     return "sample_weight" if has_fit_parameter(estimator, "sample_weight") else None
 
 
-def _pseudo_set_key(rows: np.ndarray, labels: np.ndarray) -> bytes:
-    """A digest of a pseudo-set (rows with their label column), independent of row order."""
-    import hashlib
-
-    order = np.argsort(rows, kind="stable")
-    digest = hashlib.blake2b(np.ascontiguousarray(rows[order], dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(labels[order], dtype=np.int64).tobytes())
-    return digest.digest()
-
-
-def _is_missing_marker(marker: Any) -> bool:
-    """True for the markers that mean "missing value": None and NaN."""
-    if marker is None:
-        return True
-    try:
-        return bool(isinstance(marker, (float, np.floating)) and np.isnan(marker))
-    except TypeError:  # pragma: no cover - defensive
-        return False
-
-
-class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class SelfTrainingClassifier(
+    DelegatesToEstimator, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Self-training classifier: a drop-in for ``sklearn.semi_supervised.SelfTrainingClassifier``.
 
     Fits ``estimator`` on the labeled rows, predicts the unlabeled rows, adds the selected
@@ -239,9 +212,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
 
             strategy = make_strategy(self.strategy, kind="selection")
         else:
-            strategy = clone(self.strategy) if hasattr(self.strategy, "get_params") else (
-                self.strategy
-            )
+            strategy = copy_strategy(self.strategy)
         if not (hasattr(strategy, "start") and hasattr(strategy, "select")):
             raise ParameterError(
                 f"strategy {self.strategy!r} is not a selection strategy (it needs start() "
@@ -249,27 +220,9 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
             )
         return strategy
 
-    def _unlabeled_mask(self, y: np.ndarray) -> np.ndarray:
-        marker = self.unlabeled
-        if _is_missing_marker(marker):
-            if y.dtype.kind == "f":
-                return np.isnan(y)
-            if y.dtype.kind == "O":
-                import pandas as pd
-
-                return np.asarray(pd.isna(y), dtype=bool)
-            return np.zeros(y.shape[0], dtype=bool)
-        mask = y == marker
-        if not isinstance(mask, np.ndarray) or mask.shape != y.shape:
-            raise ParameterError(
-                f"unlabeled={marker!r} cannot be compared with the labels in y (dtype "
-                f"{y.dtype})"
-            )
-        return mask.astype(bool, copy=False)
-
     def _validate_xy(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
         accept = ["csr", "csc", "lil", "dok"]
-        if _is_missing_marker(self.unlabeled):
+        if is_missing_marker(self.unlabeled):
             # NaN marks unlabeled rows: y must not go through the finiteness check
             if y is None:
                 raise InputError(
@@ -333,13 +286,34 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         """
         _raise_for_params(params, self, "fit")
         self.estimator_ = clone(self.estimator)
+        X, y, labeled, fit_params = self._check_training_input(X, y, sample_weight, params)
+        self.strategy_ = self._make_strategy()
+        pseudo_set, any_weights = self._run_rounds(X, y, labeled, fit_params)
+        pool = np.flatnonzero(~labeled)
+        if self.n_iter_ == self.max_iter:
+            self.termination_condition_ = "max_iter"
+        if pseudo_set.size == pool.shape[0]:
+            self.termination_condition_ = "all_labeled"
+
+        if getattr(self.strategy_, "reinitialize", False) and self.n_iter_ > 0:
+            self.estimator_ = clone(self.estimator)
+        self._fit_estimator(X, fit_params, any_weights)
+        self.classes_ = self.estimator_.classes_
+        self.pseudo_weight_ = self._pseudo_weight
+        del self._has_label, self._pseudo_weight
+        return self
+
+    def _check_training_input(
+        self, X: Any, y: Any, sample_weight: Any, params: dict
+    ) -> tuple[Any, np.ndarray, np.ndarray, dict]:
+        """Validated ``X`` and ``y``, the mask of labeled rows and the estimator's fit params."""
         X, y = self._validate_xy(X, y)
         n_samples = X.shape[0]
 
-        unlabeled_mask = self._unlabeled_mask(y)
-        has_label = ~unlabeled_mask
-        n_labeled = int(has_label.sum())
-        check_label_types(y[has_label])
+        unlabeled = unlabeled_mask(y, self.unlabeled)
+        labeled = ~unlabeled
+        n_labeled = int(labeled.sum())
+        check_label_types(y[labeled])
         if n_labeled == 0:
             raise InputError(
                 f"y has no labeled row: all {n_samples} entries are the unlabeled marker "
@@ -372,26 +346,32 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                 UserWarning,
             )
 
-        strategy = self._make_strategy()
-        self.strategy_ = strategy
+        return X, y, labeled, fit_params
+
+    def _run_rounds(
+        self, X: Any, y: np.ndarray, labeled: np.ndarray, fit_params: dict
+    ) -> tuple[PseudoSet, bool]:
+        """The self-training rounds; the final pseudo-set and whether any weights were given.
+
+        Sets ``n_iter_`` and, when a round ends the run, ``termination_condition_``.
+        """
+        strategy = self.strategy_
+        n_labeled = int(labeled.sum())
         # the scikit-learn criteria predict only the rows still unlabeled, like scikit-learn;
         # a strategy sees the whole pool every round (with the taken rows excluded unless it
         # rebuilds), so that its pool statistics are whole-pool statistics
         sklearn_mode = self.strategy is None
         rebuild = bool(getattr(strategy, "rebuild", False))
         reinitialize = bool(getattr(strategy, "reinitialize", False))
-        pool = np.flatnonzero(unlabeled_mask)  # rows of X in the unlabeled pool
-
-        self.transduction_ = np.copy(y)
-        self.labeled_iter_ = np.full(n_samples, -1, dtype=np.int64)
-        self.labeled_iter_[has_label] = 0
-        pseudo_weight = np.where(has_label, 1.0, 0.0)
+        pool = np.flatnonzero(~labeled)  # rows of X in the unlabeled pool
+        pseudo_set = PseudoSet.empty()
+        self._hold(y, labeled, pool, pseudo_set, None)
         any_weights = False
         self.n_iter_ = 0
         started = False
         # pseudo-sets seen so far (rebuild strategies): a repeat ends the run, so a cycle
         # between pseudo-sets cannot loop forever with max_iter=None
-        seen: set[bytes] = {_pseudo_set_key(np.empty(0, np.int64), np.empty(0, np.int64))}
+        seen = {pseudo_set.key()}
 
         from pseudolabel.plugins import emit_labels_selected, emit_round_end
 
@@ -401,13 +381,13 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
             if rebuild:
                 # a rebuilt pseudo-set may cover the whole pool and still change next round
                 return pool.shape[0] > 0
-            return not np.all(has_label)
+            return pseudo_set.size < pool.shape[0]
 
         while more_rounds():
             self.n_iter_ += 1
             if reinitialize and self.n_iter_ > 1:
                 self.estimator_ = clone(self.estimator)
-            self._fit_estimator(X, has_label, fit_params, pseudo_weight, any_weights)
+            self._fit_estimator(X, fit_params, any_weights)
             classes = self.estimator_.classes_
             if not started:
                 self._check_predict_proba()
@@ -415,7 +395,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                     n_classes=len(classes),
                     n_labeled=n_labeled,
                     n_unlabeled=int(pool.shape[0]),
-                    class_prior=self._class_prior(y[~unlabeled_mask], classes),
+                    class_prior=self._class_prior(y[labeled], classes),
                     random_state=None,
                 )
                 started = True
@@ -424,53 +404,33 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                     round=0, n_selected=0,
                 )
 
-            if sklearn_mode:
-                rows = np.flatnonzero(~has_label)
-                exclude = None
-            else:
-                rows = pool
-                exclude = None if rebuild else has_label[pool]
-            proba = self._predict_pool(X, rows, len(classes))
-            decision = strategy.select(proba, round=self.n_iter_, exclude=exclude)
-            if not isinstance(decision, Decision):
-                raise ParameterError(
-                    f"{type(strategy).__name__}.select() must return a Decision, got "
-                    f"{type(decision).__name__}"
-                )
-            selected = rows[decision.indices]
-            labels = classes[decision.labels]
-
+            result = run_round(
+                pseudo_set, strategy=strategy, n_pool=pool.shape[0], n_classes=len(classes),
+                predict=lambda rows: self._predict_pool(X, pool[rows], len(classes)),
+                round=self.n_iter_, rebuild=rebuild, predict_all=not sklearn_mode,
+            )
+            pseudo_set = result.pseudo_set
+            any_weights = any_weights or result.weights is not None
             if rebuild:
-                changed = self._rebuild(
-                    pool, selected, labels, decision, seen, has_label, pseudo_weight
-                )
-                n_new = int(selected.shape[0])
-                any_weights = any_weights or decision.weights is not None
+                key = pseudo_set.key()
+                changed = key not in seen
+                seen.add(key)
             else:
-                self.transduction_[selected] = labels
-                has_label[selected] = True
-                self.labeled_iter_[selected] = self.n_iter_
-                if decision.weights is not None:
-                    pseudo_weight[selected] = decision.weights
-                    any_weights = True
-                else:
-                    pseudo_weight[selected] = 1.0
-                n_new = int(selected.shape[0])
-                changed = n_new > 0
+                changed = result.n_selected > 0
+            self._hold(y, labeled, pool, pseudo_set, classes)
 
-            if n_new:
-                confidence = proba[decision.indices, decision.labels]
+            selected = pool[result.rows]
+            if result.n_selected:
                 emit_labels_selected(
                     source="self_training", round=self.n_iter_, indices=selected,
-                    labels=labels, confidence=confidence,
+                    labels=classes[result.labels], confidence=result.confidence,
                     estimator=type(self.estimator_).__name__,
                 )
-            counts = np.bincount(decision.labels, minlength=len(classes))
             emit_round_end(
                 source="self_training", estimator=type(self.estimator_).__name__,
-                round=self.n_iter_, n_selected=n_new,
-                n_selected_per_class=dict(zip(classes.tolist(), counts.tolist())),
-                thresholds=decision.thresholds,
+                round=self.n_iter_, n_selected=result.n_selected,
+                n_selected_per_class=dict(zip(classes.tolist(), result.per_class.tolist())),
+                thresholds=result.thresholds,
             )
 
             if not changed:
@@ -480,37 +440,46 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
             if self.verbose:
                 if rebuild:
                     print(
-                        f"End of iteration {self.n_iter_}, pseudo-labeled {n_new} of "
-                        f"{pool.shape[0]} unlabeled rows."
+                        f"End of iteration {self.n_iter_}, pseudo-labeled "
+                        f"{result.n_selected} of {pool.shape[0]} unlabeled rows."
                     )
                 else:
-                    print(f"End of iteration {self.n_iter_}, added {n_new} new labels.")
+                    print(f"End of iteration {self.n_iter_}, added {result.n_selected} new "
+                          "labels.")
 
             exhausted = getattr(strategy, "exhausted", None)
             if exhausted is not None and exhausted(self.n_iter_):
                 self.termination_condition_ = "no_change"
                 break
 
-        if self.n_iter_ == self.max_iter:
-            self.termination_condition_ = "max_iter"
-        if np.all(has_label):
-            self.termination_condition_ = "all_labeled"
-
-        if reinitialize and self.n_iter_ > 0:
-            self.estimator_ = clone(self.estimator)
-        self._fit_estimator(X, has_label, fit_params, pseudo_weight, any_weights)
-        self.classes_ = self.estimator_.classes_
-        self.pseudo_weight_ = pseudo_weight
-        return self
+        return pseudo_set, any_weights
 
     # ------------------------------------------------------------------ fit helpers
 
-    def _fit_estimator(
-        self, X: Any, rows: np.ndarray, fit_params: dict, pseudo_weight: np.ndarray,
-        any_weights: bool,
+    def _hold(
+        self, y: np.ndarray, labeled: np.ndarray, pool: np.ndarray, pseudo_set: PseudoSet,
+        classes: np.ndarray | None,
     ) -> None:
-        idx = np.flatnonzero(rows)
-        params = _check_method_params(X, fit_params, idx) if fit_params else {}
+        """The per-row state of a pseudo-set: ``transduction_``, ``labeled_iter_``, weights.
+
+        scikit-learn's economy: the labels of the next fit (``transduction_``), which rows it
+        uses, each row's round and weight, all over the rows of ``X``.
+        """
+        rows = pool[pseudo_set.rows]
+        self.transduction_ = np.copy(y)
+        self._has_label = labeled.copy()
+        self.labeled_iter_ = np.where(labeled, 0, -1).astype(np.int64)
+        self._pseudo_weight = np.where(labeled, 1.0, 0.0)
+        if classes is not None and rows.size:
+            self.transduction_[rows] = classes[pseudo_set.labels]
+            self._has_label[rows] = True
+            self.labeled_iter_[rows] = pseudo_set.round
+            self._pseudo_weight[rows] = 1.0 if pseudo_set.weights is None else pseudo_set.weights
+
+    def _fit_estimator(self, X: Any, fit_params: dict, any_weights: bool) -> None:
+        rows = self._has_label
+        positions = np.flatnonzero(rows)
+        params = _check_method_params(X, fit_params, positions) if fit_params else {}
         if any_weights:
             key = "sample_weight" if _routing_enabled() else _sample_weight_key(self.estimator_)
             if key is None:
@@ -519,7 +488,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
                     f"pseudo-labels but {type(self.estimator_).__name__}.fit does not accept "
                     "sample_weight; use an estimator that does, or another strategy"
                 )
-            weights = pseudo_weight[idx]
+            weights = self._pseudo_weight[positions]
             if params.get(key) is not None:
                 weights = np.asarray(params[key], dtype=np.float64) * weights
             params[key] = weights
@@ -536,40 +505,12 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
             ) from exc
 
     def _predict_pool(self, X: Any, rows: np.ndarray, n_classes: int) -> np.ndarray:
-        if rows.shape[0] == 0:
-            return np.empty((0, n_classes), dtype=np.float64)
+        """Probabilities of the rows ``rows`` of ``X`` (checked at the estimator boundary)."""
         mask = np.zeros(X.shape[0], dtype=bool)
         mask[rows] = True
-        proba = np.asarray(self.estimator_.predict_proba(X[safe_mask(X, mask)]))
-        if proba.ndim != 2 or proba.shape != (rows.shape[0], n_classes):
-            raise ProbabilityError(
-                f"{type(self.estimator_).__name__}.predict_proba returned shape "
-                f"{proba.shape}, expected ({rows.shape[0]}, {n_classes})"
-            )
-        if proba.dtype.kind != "f":
-            proba = proba.astype(np.float64)
-        finite = np.isfinite(proba)
-        if not finite.all():
-            r, c = np.argwhere(~finite)[0]
-            raise ProbabilityError(
-                f"{type(self.estimator_).__name__}.predict_proba returned "
-                f"{proba[r, c]} for row {int(rows[r])} of X, class {c}; probabilities must "
-                "be finite"
-            )
-        outside = (proba < 0.0) | (proba > 1.0)
-        if outside.any():
-            # float round-off (1.0000000000000002 from a normalisation) is clipped; anything
-            # further out is a broken predict_proba
-            far = (proba < -_PROBA_TOL) | (proba > 1.0 + _PROBA_TOL)
-            if far.any():
-                r, c = np.argwhere(far)[0]
-                raise ProbabilityError(
-                    f"{type(self.estimator_).__name__}.predict_proba returned "
-                    f"{proba[r, c]} for row {int(rows[r])} of X, class {c}; probabilities "
-                    "must lie in [0, 1]"
-                )
-            proba = np.clip(proba, 0.0, 1.0)
-        return proba
+        proba = self.estimator_.predict_proba(X[safe_mask(X, mask)])
+        return check_estimator_proba(proba, n_classes=n_classes, rows=rows,
+                                     source=type(self.estimator_).__name__)
 
     @staticmethod
     def _class_prior(y_labeled: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
@@ -578,161 +519,7 @@ class SelfTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
             return None
         return counts / counts.sum()
 
-    def _rebuild(
-        self, pool: np.ndarray, selected: np.ndarray, labels: np.ndarray, decision: Decision,
-        seen: set[bytes], has_label: np.ndarray, pseudo_weight: np.ndarray,
-    ) -> bool:
-        """Replace the pseudo-set by this round's decision.
-
-        Returns False when the new pseudo-set (rows and labels; weights aside) equals one
-        of an earlier round (or the empty set before round 1): nothing new to learn.
-        """
-        before = self.transduction_[pool].copy()
-        before_held = has_label[pool].copy()
-        self.transduction_[pool] = self.unlabeled
-        has_label[pool] = False
-        pseudo_weight[pool] = 0.0
-        self.transduction_[selected] = labels
-        has_label[selected] = True
-        pseudo_weight[selected] = 1.0 if decision.weights is None else decision.weights
-        # a row keeps its labeled_iter_ while it keeps the same pseudo-label
-        held = has_label[pool]
-        same = held & before_held & (self.transduction_[pool] == before)
-        it = self.labeled_iter_[pool]
-        it = np.where(same, it, np.where(held, self.n_iter_, -1))
-        self.labeled_iter_[pool] = it
-        key = _pseudo_set_key(selected, decision.labels)
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
-
     # ------------------------------------------------------------------ delegation
-
-    def _route(self, method: str, params: dict) -> dict:
-        _raise_for_params(params, self, method)
-        if _routing_enabled():
-            return dict(getattr(process_routing(self, method, **params).estimator, method))
-        return {}
-
-    def _check_X(self, X: Any) -> Any:
-        return validate_data(
-            self, X, accept_sparse=True, ensure_all_finite=False, reset=False
-        )
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X: Any, **params: Any) -> np.ndarray:
-        """Predict the class of each row of ``X`` with the fitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.predict`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        routed = self._route("predict", params)
-        return self.estimator_.predict(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
-        """Class probabilities of each row of ``X``, columns in ``classes_`` order.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.predict_proba`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        routed = self._route("predict_proba", params)
-        return self.estimator_.predict_proba(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X: Any, **params: Any) -> np.ndarray:
-        """The fitted estimator's ``decision_function`` on ``X``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.decision_function`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        routed = self._route("decision_function", params)
-        return self.estimator_.decision_function(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X: Any, **params: Any) -> np.ndarray:
-        """Log class probabilities of each row of ``X``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        **params : dict
-            Metadata for ``estimator_.predict_log_proba`` (with metadata routing enabled).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        routed = self._route("predict_log_proba", params)
-        return self.estimator_.predict_log_proba(self._check_X(X), **routed)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X: Any, y: Any, **params: Any) -> float:
-        """The fitted estimator's ``score`` on ``X``, ``y`` (accuracy for classifiers).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        **params : dict
-            Metadata for ``estimator_.score`` (with metadata routing enabled).
-
-        Returns
-        -------
-        float
-        """
-        check_is_fitted(self)
-        routed = self._route("score", params)
-        return self.estimator_.score(self._check_X(X), y, **routed)
-
-    def get_metadata_routing(self) -> MetadataRouter:
-        """Metadata routing of this object: everything goes to ``estimator``.
-
-        Returns
-        -------
-        MetadataRouter
-        """
-        router = MetadataRouter(owner=self)
-        router.add(
-            estimator=self.estimator,
-            method_mapping=(
-                MethodMapping()
-                .add(callee="fit", caller="fit")
-                .add(callee="score", caller="fit")
-                .add(callee="predict", caller="predict")
-                .add(callee="predict_proba", caller="predict_proba")
-                .add(callee="decision_function", caller="decision_function")
-                .add(callee="predict_log_proba", caller="predict_log_proba")
-                .add(callee="score", caller="score")
-            ),
-        )
-        return router
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

@@ -1,0 +1,614 @@
+"""``PseudoLabeler``: self-training with a guardrail, calibration and a per-round history.
+
+One round of self-training (:func:`pseudolabel.loop.round.run_round`): predict the pool, let
+the strategy decide which rows get which pseudo-labels (and weights), refit on labels +
+pseudo-labels. ``PseudoLabeler`` adds what a production pipeline needs on top of that loop:
+
+* a **guardrail** (:mod:`pseudolabel.selftrain.guardrail`) that accepts a round only when
+  out-of-fold (or held-out) accuracy on the labeled rows does not fall, and rolls it back
+  otherwise, so the engine does not make a model worse than the labels alone;
+* optional **calibration** of the pool probabilities (temperature scaling fitted on the
+  guardrail's out-of-fold predictions, see :mod:`pseudolabel.calibration`);
+* **speed** options: continued boosting (``continue_fit``) instead of refitting, per-class
+  caps on pseudo-labels, and predicting only the rows still undecided;
+* a per-round ``history_`` and the ``pseudolabel_round_end`` /
+  ``pseudolabel_labels_selected`` plugin events.
+
+``fit`` runs named steps: read the input, set up the chains (:mod:`pseudolabel.selftrain.chain`),
+score the labels-only baseline, run the rounds, fit the final model, set the fitted state.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, replace
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from pseudolabel import kernels
+from pseudolabel._compat import (
+    HasMethods,
+    Interval,
+    ParameterConstraintError,
+    StrOptions,
+    validate_parameters,
+)
+from pseudolabel._validation import copy_strategy, default_estimator
+from pseudolabel.exceptions import ParameterError, PseudolabelWarning
+from pseudolabel.loop.pseudoset import PseudoSet
+from pseudolabel.loop.records import RoundResult
+from pseudolabel.loop.round import run_round
+from pseudolabel.selftrain.chain import (
+    Chain,
+    FitData,
+    fit_chain,
+    make_chains,
+    predict_chain,
+    take_rows,
+)
+from pseudolabel.selftrain.guardrail import (
+    GUARDRAILS,
+    Evaluation,
+    accept,
+    evaluate,
+    make_splits,
+    out_of_fold_predictions,
+    resolve_mode,
+)
+from pseudolabel.selftrain.history import emit_round, round_record
+from pseudolabel.selftrain.inputs import (
+    TrainingInput,
+    check_X,
+    fitted_rows,
+    read_training_input,
+)
+
+__all__ = ["PseudoLabeler", "DEFAULT_STRATEGY"]
+
+#: The strategy ``PseudoLabeler()`` uses; chosen from ``benches/bench_quality.py`` (see README).
+DEFAULT_STRATEGY = "class_balanced"
+
+
+@dataclass
+class _Fit:
+    """The state of one ``fit``: the shared data, the chains and the strategy's policy."""
+
+    data: FitData
+    chains: list[Chain]
+    main: Chain
+    eval_chains: list[Chain]
+    mode: str
+    rebuild: bool
+    reinitialize: bool
+    continued: bool
+    estimator_name: str
+
+
+class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Self-training classifier with a guardrail, calibration and per-round history.
+
+    ``PseudoLabeler()`` with no arguments, or with just an estimator, is the recommended
+    configuration: the strategy and guardrail defaults come from the quality benchmark in
+    ``benches/bench_quality.py`` (see the README).
+
+    Parameters
+    ----------
+    estimator : estimator object with ``predict_proba``, default=None
+        A scikit-learn classifier, wrapped through :func:`pseudolabel.plugins.as_backend`.
+        ``None`` (and no ``backend``) uses a scaled logistic regression.
+    backend : str or Backend, default=None
+        A registered backend name (``"lightgbm"``, ``"xgboost"``, ``"sklearn"``, a plugin's)
+        or a :class:`~pseudolabel.backends.base.Backend` instance. Exclusive with
+        ``estimator``.
+    backend_params : dict, default=None
+        Keyword arguments for the backend named by ``backend``.
+    strategy : str or SelectionStrategy, default=DEFAULT_STRATEGY
+        A registered selection strategy name or a strategy object. The strategy decides which
+        rows get which pseudo-labels each round, their sample weights, and whether the
+        pseudo-set is rebuilt (``rebuild``) and the model refit from scratch
+        (``reinitialize``) every round.
+    strategy_params : dict, default=None
+        Keyword arguments for the strategy named by ``strategy``.
+    max_iter : int, default=10
+        Maximum number of self-training rounds.
+    guardrail : {"auto", "cv", "holdout", "none"}, default="auto"
+        How a round is judged. ``"cv"`` runs ``n_folds`` extra self-training chains, each on
+        the labeled rows minus one fold, and accepts a round only when the pooled
+        out-of-fold evaluation on the labeled rows says it helps; a rejected round is rolled
+        back. ``"holdout"`` trains on the labeled rows
+        minus a stratified ``holdout_fraction`` and scores on it, then refits once on every
+        labeled row and the accepted pseudo-labels (one fit per round instead of
+        ``n_folds + 1``). ``"auto"``: ``"cv"`` up to 20,000 rows (labeled + pool), else
+        ``"holdout"``.
+        ``"none"`` accepts every round. The rule: a round is accepted when its out-of-fold
+        accuracy is not significantly below the labels-only model's (paired sign test, one
+        standard error) and it either is significantly more accurate than the last accepted
+        round or has a Brier score at most ``1 + tolerance`` times that round's.
+    n_folds : int, default=3
+        Folds for ``guardrail="cv"`` (and for out-of-fold calibration without a guardrail).
+    holdout_fraction : float, default=0.25
+        Share of the labeled rows held out by ``guardrail="holdout"``.
+    tolerance : float, default=0.01
+        Relative increase of the out-of-fold Brier score a round may cause and still be
+        accepted (see the guardrail rule below).
+    patience : int, default=1
+        Stop after this many consecutive rolled-back rounds.
+    calibration : {"temperature"} or None, default=None
+        Calibrate the pool probabilities before selection by temperature scaling fitted on
+        out-of-fold predictions for the labeled rows.
+    max_pseudo_per_class : int or None, default=None
+        Cap on the pseudo-labels of one class added in a round (the most confident are kept).
+    continue_training : {"auto", True, False}, default="auto"
+        Add ``n_more`` boosting rounds on labels + pseudo-labels (``Backend.continue_fit``)
+        instead of refitting from scratch. ``"auto"``: when the backend can and the strategy
+        does not ask to reinitialize the model.
+    n_more : int, default=25
+        Boosting rounds added per self-training round with continued training.
+    predict_pool : {"undecided", "all"}, default="undecided"
+        Rows predicted each round for strategies that accumulate pseudo-labels: only those
+        without one yet, or the whole pool (strategies that rebuild always see the whole
+        pool).
+    unlabeled : scalar or None, default=-1
+        Marker of unlabeled rows in ``y``. ``None`` or ``np.nan`` mark missing values
+        (NaN/None) as unlabeled, so that -1 can be a real class.
+    classes : array-like or None, default=None
+        The full label space. A class listed here with no labeled row is an error; without
+        it the classes are those of the labeled rows.
+    random_state : int, RandomState or None, default=None
+        Seeds fold splits and the strategies.
+    verbose : bool, default=False
+        Print one line per round.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    backend_ : Backend
+        The final fitted backend.
+    estimator_ : estimator
+        The final fitted scikit-learn estimator, when the backend wraps one.
+    transduction_ : ndarray of shape (n_samples,)
+        Labels of the training rows (``X`` then ``X_unlabeled``): the given label, the
+        accepted pseudo-label, or the unlabeled marker for rows never labeled.
+    labeled_iter_ : ndarray of shape (n_samples,)
+        Round in which a row got its label: 0 for labeled rows, -1 for never.
+    pseudo_confidence_ : ndarray of shape (n_samples,)
+        Model confidence of the accepted pseudo-label when it was selected (NaN elsewhere).
+    n_iter_ : int
+        Rounds run.
+    termination_condition_ : {"max_iter", "no_change", "all_labeled", "guardrail"}
+    history_ : list of dict
+        One record per round: ``round``, ``n_predicted``, ``n_selected``, ``n_new``,
+        ``selected_per_class``, ``n_pseudo``, ``thresholds``, ``sample_weight`` (min, mean,
+        max, sum of the pseudo-label weights), ``validation_score``, ``reference_score``,
+        ``validation_brier``, ``accepted``, ``decision`` (``"accepted"``, ``"rolled_back"``
+        or ``"unchecked"``), ``temperature`` and ``seconds``.
+    guardrail_ : str
+        The guardrail mode used ("cv", "holdout" or "none").
+    continue_training_ : bool
+        Whether rounds added boosting rounds to the model (``continue_fit``) instead of
+        refitting it.
+    baseline_score_ : float or None
+        Out-of-fold / held-out accuracy of the labels-only model.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from pseudolabel import PseudoLabeler
+    >>> X, y = load_iris(return_X_y=True)
+    >>> y_partial = y.copy()
+    >>> y_partial[np.random.default_rng(0).random(len(y)) > 0.2] = -1
+    >>> model = PseudoLabeler(random_state=0).fit(X, y_partial)
+    >>> model.predict(X[:3])
+    array([0, 0, 0])
+    """
+
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"]), None],
+        "backend": [str, HasMethods(["fit", "predict_proba", "clone"]), None],
+        "backend_params": [dict, None],
+        "strategy": [str, HasMethods(["select"])],
+        "strategy_params": [dict, None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "guardrail": [StrOptions(set(GUARDRAILS)), "boolean", None],
+        "n_folds": [Interval(Integral, 2, None, closed="left")],
+        "holdout_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
+        "tolerance": [Interval(Real, 0.0, 1.0, closed="both")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "calibration": [StrOptions({"temperature"}), None],
+        "max_pseudo_per_class": [Interval(Integral, 1, None, closed="left"), None],
+        "continue_training": [StrOptions({"auto"}), "boolean"],
+        "n_more": [Interval(Integral, 1, None, closed="left")],
+        "predict_pool": [StrOptions({"undecided", "all"})],
+        "unlabeled": "no_validation",
+        "classes": ["array-like", None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        backend=None,
+        backend_params=None,
+        strategy=DEFAULT_STRATEGY,
+        strategy_params=None,
+        max_iter=10,
+        guardrail="auto",
+        n_folds=3,
+        holdout_fraction=0.25,
+        tolerance=0.01,
+        patience=1,
+        calibration=None,
+        max_pseudo_per_class=None,
+        continue_training="auto",
+        n_more=25,
+        predict_pool="undecided",
+        unlabeled=-1,
+        classes=None,
+        random_state=None,
+        verbose=False,
+    ):
+        self.estimator = estimator
+        self.backend = backend
+        self.backend_params = backend_params
+        self.strategy = strategy
+        self.strategy_params = strategy_params
+        self.max_iter = max_iter
+        self.guardrail = guardrail
+        self.n_folds = n_folds
+        self.holdout_fraction = holdout_fraction
+        self.tolerance = tolerance
+        self.patience = patience
+        self.calibration = calibration
+        self.max_pseudo_per_class = max_pseudo_per_class
+        self.continue_training = continue_training
+        self.n_more = n_more
+        self.predict_pool = predict_pool
+        self.unlabeled = unlabeled
+        self.classes = classes
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------------------------
+    # set-up: parameters, backend, strategy
+    # ----------------------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        """The constraints, then the rules that tie two parameters together."""
+        validate_parameters(self)
+        for name in ("max_iter", "n_folds", "patience", "n_more", "max_pseudo_per_class"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)):  # an int to scikit-learn's constraints
+                raise ParameterConstraintError(
+                    f"The {name!r} parameter of {type(self).__name__} must be an int, not a "
+                    f"bool. Got {value!r} instead."
+                )
+        if self.estimator is not None and self.backend is not None:
+            raise ParameterError("pass either estimator= or backend=, not both")
+        if self.backend_params and not isinstance(self.backend, str):
+            raise ParameterError("backend_params needs backend= set to a backend name")
+        if self.strategy_params and not isinstance(self.strategy, str):
+            raise ParameterError("strategy_params needs strategy= set to a strategy name")
+
+    def _make_backend(self, sparse_input: bool) -> Any:
+        from pseudolabel import plugins
+
+        if isinstance(self.backend, str):
+            return plugins.make_backend(self.backend, **(self.backend_params or {}))
+        if self.backend is not None:
+            return self.backend.clone()
+        estimator = (
+            default_estimator(sparse=sparse_input) if self.estimator is None else self.estimator
+        )
+        if not hasattr(estimator, "predict_proba"):
+            raise ParameterError(
+                f"estimator {type(estimator).__name__} has no predict_proba: self-training "
+                "needs class probabilities (for SVC pass probability=True; wrap other "
+                "classifiers in sklearn.calibration.CalibratedClassifierCV)"
+            )
+        return plugins.as_backend(clone(estimator))
+
+    def _make_strategy(self) -> Any:
+        from pseudolabel import plugins
+
+        if isinstance(self.strategy, str):
+            return plugins.make_strategy(
+                self.strategy, kind="selection", **(self.strategy_params or {})
+            )
+        return copy_strategy(self.strategy)
+
+    # ----------------------------------------------------------------------------------
+    # fit
+    # ----------------------------------------------------------------------------------
+
+    def fit(self, X, y, X_unlabeled=None, sample_weight=None):
+        """Self-train on the labeled rows of ``X`` and the unlabeled pool.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels; rows equal to ``unlabeled`` (default -1) belong to the pool.
+        X_unlabeled : same type as X, default=None
+            More unlabeled rows, appended to the pool.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows of ``X``: labeled rows keep theirs, pseudo-labeled rows of
+            ``X`` multiply it into the strategy's weight.
+
+        Returns
+        -------
+        self : PseudoLabeler
+        """
+        started = time.perf_counter()
+        self._check_params()
+        train = read_training_input(self, X, y, X_unlabeled, sample_weight)
+        self.classes_ = train.classes
+        if train.pool_rows.size == 0:
+            warnings.warn("y contains no unlabeled samples", PseudolabelWarning, stacklevel=2)
+        run = self._set_up(train)
+        baseline = self._baseline(run, started)
+        self._run_rounds(run, baseline)
+        self.continue_training_ = run.continued
+        self._fit_final_model(run)
+        self._set_fitted_state(train, run.main.pseudo_set, X_unlabeled is not None)
+        return self
+
+    def _set_up(self, train: TrainingInput) -> _Fit:
+        """Backend prototype, strategy, guardrail mode and the started, fitted chains."""
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        prototype = self._make_backend(sparse.issparse(train.X))
+        strategy = self._make_strategy()
+        reinitialize = bool(getattr(strategy, "reinitialize", False))
+        can_continue = bool(getattr(getattr(prototype, "capabilities", None),
+                                    "continued_training", False))
+        if self.continue_training is True and not can_continue:
+            raise ParameterError(
+                f"continue_training=True but backend {getattr(prototype, 'name', prototype)!r} "
+                "cannot continue training"
+            )
+        n_classes = train.classes.size
+        n_labeled = train.labeled_rows.size
+        mode = resolve_mode(self.guardrail, train.n_rows)
+        splits = make_splits(mode, train.y_encoded, n_classes, seed, n_folds=self.n_folds,
+                             holdout_fraction=self.holdout_fraction)
+        if splits is None:
+            if mode != "none":
+                warnings.warn(
+                    f"too few labeled rows ({n_labeled}) for guardrail={mode!r}; every round "
+                    "is accepted unchecked",
+                    PseudolabelWarning,
+                    stacklevel=3,
+                )
+            mode = "none"
+        self.guardrail_ = mode
+        chains, main = make_chains(mode, splits, strategy, n_labeled)
+        data = FitData(
+            X_labeled=take_rows(train.X, train.labeled_rows),
+            X_pool=take_rows(train.X, train.pool_rows), y_encoded=train.y_encoded,
+            labeled_rows=train.labeled_rows, pool_rows=train.pool_rows,
+            sample_weight=train.sample_weight, n_classes=n_classes, prototype=prototype,
+            seed=seed, n_more=self.n_more,
+        )
+        class_prior = np.bincount(train.y_encoded, minlength=n_classes) / n_labeled
+        for chain in chains:
+            if hasattr(chain.strategy, "start"):
+                chain.strategy.start(
+                    n_classes=n_classes, n_labeled=int(chain.train.size),
+                    n_unlabeled=int(train.pool_rows.size), class_prior=class_prior,
+                    random_state=seed,
+                )
+            chain.backend = fit_chain(data, chain, chain.pseudo_set, from_scratch=True)
+        name = (type(self.estimator).__name__ if self.estimator is not None
+                else str(getattr(prototype, "name", type(prototype).__name__)))
+        return _Fit(
+            data=data, chains=chains, main=main, eval_chains=[c for c in chains if c.val.size],
+            mode=mode, rebuild=bool(getattr(strategy, "rebuild", False)),
+            reinitialize=reinitialize,
+            continued=bool(self.continue_training) and can_continue and not reinitialize,
+            estimator_name=name,
+        )
+
+    def _baseline(self, run: _Fit, started: float) -> Evaluation | None:
+        """Round 0: the labels-only models' evaluation, reported as the baseline."""
+        from pseudolabel import plugins
+
+        baseline = evaluate(run.data, run.eval_chains)
+        self.baseline_score_ = None if baseline is None else baseline.accuracy
+        self.baseline_brier_ = None if baseline is None else baseline.brier
+        plugins.emit_round_end(
+            source="self_training", estimator=run.estimator_name, round=0, n_selected=0,
+            score=self.baseline_score_, accepted=True, seconds=time.perf_counter() - started,
+            extra={"decision": "baseline", "guardrail": run.mode},
+        )
+        self._log(
+            f"round 0: labels only ({run.data.y_encoded.size} labeled, "
+            f"{run.data.pool_rows.size} in the pool), guardrail {run.mode}"
+            + ("" if baseline is None else f", validation {baseline.accuracy:.4f}")
+        )
+        return baseline
+
+    def _temperature(self, run: _Fit, evaluation: Evaluation | None) -> float | None:
+        """Temperature fitted on out-of-fold predictions (``calibration="temperature"``)."""
+        if self.calibration != "temperature":
+            return None
+        if evaluation is None:
+            evaluation = out_of_fold_predictions(run.data, self.n_folds, run.data.seed)
+            if evaluation is None:
+                return None
+        from pseudolabel.calibration import fit_temperature
+
+        return fit_temperature(evaluation.proba, evaluation.truth)
+
+    def _round(self, run: _Fit, chain: Chain, round: int, temperature: float | None) -> RoundResult:
+        """One round of ``chain``: the candidate pseudo-set from its current model."""
+        data = run.data
+
+        def predict(rows: np.ndarray) -> np.ndarray:
+            proba = predict_chain(chain, take_rows(data.X_pool, rows))
+            if temperature is None:
+                return proba
+            from pseudolabel.calibration import apply_temperature
+
+            return apply_temperature(proba, temperature)
+
+        result = run_round(
+            chain.pseudo_set, strategy=chain.strategy, predict=predict,
+            n_pool=data.pool_rows.size, n_classes=data.n_classes, round=round,
+            rebuild=run.rebuild, predict_all=self.predict_pool == "all",
+            max_per_class=self.max_pseudo_per_class,
+        )
+        if result.stop is None and run.rebuild and result.weights is None and (
+            chain.pseudo_set.weights is None and result.pseudo_set.same_labels(chain.pseudo_set)
+        ):
+            return replace(result, stop="no_change", stop_message="the pseudo-set did not change")
+        return result
+
+    def _run_rounds(self, run: _Fit, baseline: Evaluation | None) -> None:
+        """Self-training rounds until ``max_iter``, no change, a full pool or the guardrail."""
+        reference = baseline
+        temperature = self._temperature(run, baseline)
+        self.history_: list[dict[str, Any]] = []
+        self.n_iter_ = 0
+        self.termination_condition_ = "max_iter"
+        n_pool = run.data.pool_rows.size
+        if n_pool == 0:
+            self.termination_condition_ = "all_labeled"
+        rolled_back = 0
+        for round in range(1, self.max_iter + 1) if n_pool else ():
+            round_started = time.perf_counter()
+            saved = [chain.state() for chain in run.chains]
+            results = [self._round(run, chain, round, temperature) for chain in run.chains]
+            main_result = results[run.chains.index(run.main)]
+            self.n_iter_ = round
+            if main_result.stop is not None:
+                for chain, state in zip(run.chains, saved):
+                    chain.restore(state)
+                self.termination_condition_ = main_result.stop
+                self._log(f"round {round}: {main_result.stop_message}; stopping")
+                self.n_iter_ = round - 1
+                break
+            for chain, result in zip(run.chains, results):
+                if result.stop is None:
+                    chain.backend = fit_chain(run.data, chain, result.pseudo_set,
+                                              from_scratch=not run.continued)
+            evaluation = evaluate(run.data, run.eval_chains)
+            if evaluation is None or reference is None or baseline is None:  # no guardrail
+                accepted, decision = True, "unchecked"
+            else:
+                accepted = accept(evaluation, reference, baseline, self.tolerance)
+                decision = "accepted" if accepted else "rolled_back"
+            last_reference = reference
+            if accepted:
+                for chain, result in zip(run.chains, results):
+                    if result.stop is None:
+                        chain.pseudo_set = result.pseudo_set
+                if evaluation is not None:
+                    reference = evaluation
+                    temperature = self._temperature(run, evaluation)
+                rolled_back = 0
+            else:
+                for chain, state in zip(run.chains, saved):
+                    chain.restore(state)
+                rolled_back += 1
+            record = round_record(main_result, self.classes_, evaluation, last_reference,
+                                  decision, temperature, time.perf_counter() - round_started)
+            self.history_.append(record.as_dict())
+            emit_round(record, main_result, self.classes_, run.data.pool_rows,
+                       run.estimator_name)
+            self._log(
+                f"round {round}: selected {record.n_selected} ({record.n_new} new), pseudo-set "
+                f"{record.n_pseudo}, validation "
+                f"{'-' if record.validation_score is None else f'{record.validation_score:.4f}'}"
+                f" vs {'-' if record.reference_score is None else f'{record.reference_score:.4f}'}"
+                f" -> {decision} ({record.seconds:.2f}s)"
+            )
+            if rolled_back >= self.patience:
+                self.termination_condition_ = "guardrail"
+                break
+            if not run.rebuild and run.main.pseudo_set.size == n_pool:
+                self.termination_condition_ = "all_labeled"
+                break
+
+    def _fit_final_model(self, run: _Fit) -> None:
+        """The model users get: the main chain's, refit on every labeled row after a holdout."""
+        main = run.main
+        if run.mode == "holdout":
+            final = Chain(np.arange(run.data.y_encoded.size), np.empty(0, np.int64), None)
+            self.backend_ = fit_chain(run.data, final, main.pseudo_set, from_scratch=True)
+        else:
+            self.backend_ = main.backend
+        estimator = getattr(self.backend_, "estimator_", None)
+        if estimator is None:
+            estimator = getattr(self.backend_, "estimator", None)
+        if estimator is not None:
+            self.estimator_ = estimator
+
+    def _set_fitted_state(
+        self, train: TrainingInput, pseudo_set: PseudoSet, has_more_rows: bool
+    ) -> None:
+        """``transduction_``, ``labeled_iter_`` and ``pseudo_confidence_`` over the rows."""
+        self.transduction_, self.labeled_iter_, self.pseudo_confidence_ = fitted_rows(
+            train, pseudo_set, self.unlabeled, has_more_rows
+        )
+
+    def _log(self, message: str) -> None:
+        if self.verbose:
+            print(f"[PseudoLabeler] {message}", flush=True)
+
+    # ----------------------------------------------------------------------------------
+    # prediction
+    # ----------------------------------------------------------------------------------
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "backend_")
+        return self.backend_.predict_proba(check_X(self, X, reset=False))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        if proba.shape[0] == 0:
+            return self.classes_[np.empty(0, np.int64)]
+        return self.classes_[kernels.summarize(proba).label]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = False
+        return tags
