@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.io.atomic import honour_umask, looks_like_pickle, make_temp_dir, publish
+from pseudolabel.io.atomic import looks_like_pickle, make_temp_dir, publish
 from pseudolabel.io.atomic import sha256_file
 from pseudolabel._version import __version__
 from pseudolabel.exceptions import (
@@ -247,7 +247,6 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
         except TypeError as exc:
             raise BundleError(f"bundle manifest is not JSON-serializable: {exc}") from exc
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
-        honour_umask(tmp)
         publish(tmp, path, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

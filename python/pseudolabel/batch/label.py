@@ -60,7 +60,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pseudolabel.io.atomic import publish, remove_path
+from pseudolabel.io.atomic import (
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_json,
+    publish,
+    remove_path,
+)
 from pseudolabel.batch.bundle import ModelBundle, load_bundle
 from pseudolabel.io.tables import (
     Chunk,
@@ -258,32 +264,13 @@ def part_name(file_index: int, chunk_index: int) -> str:
     return f"part-{file_index:05d}-{chunk_index:06d}.parquet"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` beside ``path``, then rename into place; a failure leaves no file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        remove_path(tmp)
-        raise
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def _atomic_write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
-
-
 # Dictionary encoding only pays for the label column: trying it on unique floats and ids
 # costs three times the CPU of the whole write and makes larger files.
 _PARQUET_OPTIONS = {"use_dictionary": ["label"], "compression": "snappy"}
 
 
 def _atomic_write_table(path: Path, table: pa.Table) -> None:
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, **_PARQUET_OPTIONS))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, **_PARQUET_OPTIONS))
 
 
 # TopK states are written by this module into its own work directory. They are loaded
@@ -450,8 +437,8 @@ def _commit_chunk(part: Path, table: pa.Table, topk_path: Path, topk_bytes: byte
     """Write one chunk's results in crash-safe order (each write atomic)."""
     _atomic_write_table(part, table)
     if topk_bytes is not None:
-        _atomic_write_bytes(topk_path, topk_bytes)
-    _atomic_write_bytes(state_path, state_text.encode())
+        atomic_write_bytes(topk_path, topk_bytes)
+    atomic_write_bytes(state_path, state_text.encode())
 
 
 class _Writer:
@@ -621,7 +608,7 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
                                               "complete": False})
             if not st["complete"]:
                 st["complete"] = True
-                _atomic_write_json(_segment_state_path(work, index, last_seg), st)
+                atomic_write_json(_segment_state_path(work, index, last_seg), st)
     rows: list[int] = []
     class_counts = np.zeros(C, dtype=np.int64)
     selected_counts = np.zeros(C, dtype=np.int64)
@@ -813,7 +800,7 @@ def prepare_job(model: str | os.PathLike | ModelBundle, output: str | os.PathLik
             (staging / _WORK / d).mkdir(parents=True, exist_ok=True)
     _acquire_lock(staging / _WORK / "lock", staging)
     if not resumed:
-        _atomic_write_json(staging / _WORK / "job.json", spec)
+        atomic_write_json(staging / _WORK / "job.json", spec)
     plan = Plan(
         bundle_path=str(bundle.path.absolute()), trust_pickle=trust_pickle,
         bundle_checksum=bundle.checksum, feature_columns=features, id_column=id_column,
@@ -924,7 +911,7 @@ def selected_rows_of(job: Job, topk) -> tuple[np.ndarray, np.ndarray]:
     sel = topk.result()
     order = np.argsort(sel.indices, kind="stable")
     rows = np.asarray(sel.indices, dtype=np.int64)[order]
-    _atomic_write_bytes(job.plan.work / "selection.npy", _npy_bytes(rows))
+    atomic_write_bytes(job.plan.work / "selection.npy", _npy_bytes(rows))
     return rows, np.asarray(sel.labels, dtype=np.int64)[order]
 
 
@@ -981,7 +968,7 @@ def complete_job(job: Job, results: Sequence[FileResult], *, selected_labels: np
     else:
         if not parts:  # an empty input still gives a readable dataset with the schema
             _atomic_write_table(staging / part_name(0, 0), plan.schema().empty_table())
-        _atomic_write_json(staging / SUMMARY_NAME, summary)
+        atomic_write_json(staging / SUMMARY_NAME, summary)
         shutil.rmtree(plan.work)
         publish(staging, output, overwrite=job.overwrite)
     return result

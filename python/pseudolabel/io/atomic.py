@@ -57,28 +57,21 @@ def current_umask() -> int:
 
 
 def honour_umask(path: str | os.PathLike[str]) -> None:
-    """Give ``path`` (and, for a directory, everything below it) the umask's default modes.
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would: ``0o777 & ~umask`` for a
+    directory, ``0o666 & ~umask`` for a file (keeping execute bits it already had).
 
-    Directories get ``0o777 & ~umask``; files ``0o666 & ~umask``, keeping execute bits the
-    file already had. Symlinks are left alone.
+    Only ``path`` itself is changed: ``tempfile.mkstemp``/``mkdtemp`` make just the temporary
+    they create private, and what is written inside it with ``open`` already follows the
+    umask. Symlinks are left alone.
     """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return
     mask = current_umask()
-
-    def fix(p: str) -> None:
-        st = os.lstat(p)
-        if stat.S_ISLNK(st.st_mode):
-            return
-        if stat.S_ISDIR(st.st_mode):
-            os.chmod(p, 0o777 & ~mask)
-        else:
-            execute = st.st_mode & 0o111
-            os.chmod(p, (0o666 | execute) & ~mask)
-
-    fix(os.fspath(path))
-    if os.path.isdir(path) and not os.path.islink(path):
-        for root, dirs, files in os.walk(path):
-            for name in (*dirs, *files):
-                fix(os.path.join(root, name))
+    if stat.S_ISDIR(st.st_mode):
+        os.chmod(path, 0o777 & ~mask)
+    else:
+        os.chmod(path, ((0o666 | (st.st_mode & 0o111)) & ~mask))
 
 
 def make_temp_dir(parent: Path, prefix: str) -> Path:
