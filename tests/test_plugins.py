@@ -21,6 +21,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+import pseudolabel
 from pseudolabel import cli, hookspecs, plugins
 from pseudolabel.backends import Backend, LightGBMBackend, SklearnBackend, XGBoostBackend
 from pseudolabel.exceptions import (
@@ -589,3 +590,65 @@ def test_readme_plugins_section_runs(tmp_path, monkeypatch):
         namespace["restored"].predict_proba(namespace["X"]),
         namespace["backend"].predict_proba(namespace["X"]),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the module layout: registries a leaf, lookup next to what it builds, no import circle
+
+
+def test_public_names_stay_where_the_docs_say_and_are_the_ones_defined_next_to_their_job():
+    import pseudolabel.backends.lookup as backend_lookup
+    import pseudolabel.cli.plugins as cli_plugins
+    import pseudolabel.events as events
+    import pseudolabel.registry as registry
+    import pseudolabel.strategies.lookup as strategy_lookup
+
+    assert plugins.make_backend is backend_lookup.make_backend
+    assert plugins.as_backend is backend_lookup.as_backend
+    assert plugins.load_backend is backend_lookup.load_backend
+    assert plugins.make_strategy is strategy_lookup.make_strategy
+    assert plugins.emit_round_end is events.emit_round_end
+    assert plugins.emit_labels_selected is events.emit_labels_selected
+    assert plugins.list_plugins is cli_plugins.list_plugins
+    assert plugins.BackendRegistry is registry.BackendRegistry
+    assert plugins.StrategyRegistry is registry.StrategyRegistry
+    assert hookspecs.RoundSummary is events.RoundSummary is RoundSummary
+    assert hookspecs.LabelsSelected is events.LabelsSelected is LabelsSelected
+    assert pseudolabel.make_backend is backend_lookup.make_backend
+    with pytest.raises(AttributeError, match="no attribute 'make_bakend'"):
+        plugins.make_bakend  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'RoundSumary'"):
+        hookspecs.RoundSumary  # noqa: B018
+
+
+def _import_cycles(graph) -> set[tuple[str, str]]:
+    """Pairs of modules that import each other, directly or through others."""
+    cycles = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.chain_exists(importer=imported, imported=module):
+                cycles.add(tuple(sorted((module, imported))))
+    return cycles
+
+
+def test_no_import_circle_through_the_plugin_machinery():
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("pseudolabel", exclude_type_checking_imports=True)
+    plugin_floor = {
+        "pseudolabel.registry", "pseudolabel.hookspecs", "pseudolabel.plugins",
+        "pseudolabel.events", "pseudolabel.backends.lookup", "pseudolabel.strategies.lookup",
+        "pseudolabel.cli.plugins", "pseudolabel.backends.base", "pseudolabel.backends",
+    }
+    touching = {pair for pair in _import_cycles(graph) if plugin_floor & set(pair)}
+    assert touching == set()
+    # the manager imports none of what it registers; the registries are a leaf
+    assert graph.find_modules_directly_imported_by("pseudolabel.registry") == {
+        "pseudolabel.exceptions"
+    }
+    for module in ("pseudolabel.plugins", "pseudolabel.registry", "pseudolabel.hookspecs"):
+        reached = graph.find_upstream_modules(module)
+        assert not {m for m in reached if m.startswith("pseudolabel.backends")}, module
+        assert not {m for m in reached if m.startswith("pseudolabel.strategies")}, module
+    # a backend never reaches a loop
+    reached = graph.find_upstream_modules("pseudolabel.backends", as_package=True)
+    assert not {m for m in reached if m.split(".")[1] in {"loop", "selftrain", "active", "batch", "cli"}}

@@ -1,4 +1,4 @@
-"""Every pluggy hook specification of pseudolabel, and the read-only event payloads.
+"""Every pluggy hook specification of pseudolabel (what each hook receives and when it is called).
 
 Plugins implement these hooks with :data:`hookimpl`::
 
@@ -29,16 +29,15 @@ No hook is ``firstresult``: every implementation is called and return values are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+import importlib
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pluggy
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from pseudolabel.plugins import BackendRegistry, StrategyRegistry
+from pseudolabel.registry import BackendRegistry, StrategyRegistry
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; the payloads sit above the plugin manager
+    from pseudolabel.events import LabelsSelected, RoundSummary
 
 __all__ = [
     "PROJECT_NAME",
@@ -60,150 +59,16 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: Marks a plugin's function as the implementation of a hook.
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-
-def _readonly_array(values: Any, dtype: Any = None) -> np.ndarray:
-    """Return a read-only 1-D copy of ``values`` (never a view of the caller's array)."""
-    arr = np.array(values, dtype=dtype, copy=True)
-    if arr.ndim != 1:
-        arr = arr.reshape(-1)
-    arr.setflags(write=False)
-    return arr
+#: The event payloads live in :mod:`pseudolabel.events` (which fires the hooks and so imports the
+#: plugin manager, which imports this module); they stay importable from here, resolved on first
+#: access.
+_PAYLOADS = ("RoundSummary", "LabelsSelected")
 
 
-def _readonly_mapping(values: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
-    return MappingProxyType({key: _freeze(value) for key, value in dict(values or {}).items()})
-
-
-def _freeze(value: Any) -> Any:
-    """Read-only copy of nested containers: mappings, lists/tuples/sets and numpy arrays."""
-    if isinstance(value, np.ndarray):
-        arr = value.copy()
-        arr.setflags(write=False)
-        return arr
-    if isinstance(value, Mapping):
-        return _readonly_mapping(value)
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, (set, frozenset)):
-        return frozenset(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-@dataclass(frozen=True)
-class RoundSummary:
-    """Read-only summary of one self-training or active-learning round.
-
-    Attributes
-    ----------
-    source : str
-        The loop that ran the round: ``"self_training"``, ``"active_learning"``, or a name
-        chosen by a third-party loop.
-    estimator : str
-        Class name of the model (or backend) fitted in this round.
-    round : int
-        Round number, starting at 0 for the fit on the labeled data only.
-    n_selected : int
-        Number of rows pseudo-labeled (self-training) or queried (active learning) this round.
-    n_selected_per_class : Mapping
-        Class label -> number of rows selected for that class this round (read-only).
-    thresholds : float, tuple of float or None
-        Confidence threshold(s) used, one per class when per-class, ``None`` when the
-        strategy has no threshold.
-    score : float or None
-        Validation score after the round, ``None`` when no validation data was given.
-    accepted : bool
-        Whether the round's model was kept (``False`` when a validation check rolled it back).
-    seconds : float
-        Wall-clock seconds the round took.
-    extra : Mapping
-        Anything else the loop wants to report (read-only).
-    """
-
-    source: str
-    estimator: str
-    round: int
-    n_selected: int
-    n_selected_per_class: Mapping[Any, int] = field(default_factory=dict)
-    thresholds: float | tuple[float, ...] | None = None
-    score: float | None = None
-    accepted: bool = True
-    seconds: float = 0.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # frozen: assign the normalized values through object.__setattr__
-        set_ = object.__setattr__
-        set_(self, "round", int(self.round))
-        set_(self, "n_selected", int(self.n_selected))
-        set_(
-            self,
-            "n_selected_per_class",
-            _readonly_mapping({_plain(k): int(v) for k, v in dict(self.n_selected_per_class).items()}),
-        )
-        thresholds = self.thresholds
-        if thresholds is not None:
-            arr = np.asarray(thresholds, dtype=np.float64)
-            thresholds = float(arr) if arr.ndim == 0 else tuple(float(t) for t in arr.ravel())
-        set_(self, "thresholds", thresholds)
-        set_(self, "score", None if self.score is None else float(self.score))
-        set_(self, "accepted", bool(self.accepted))
-        set_(self, "seconds", float(self.seconds))
-        set_(self, "extra", _readonly_mapping(self.extra))
-
-
-@dataclass(frozen=True)
-class LabelsSelected:
-    """Read-only record of the rows a loop just labeled (pseudo-labels or queried rows).
-
-    Attributes
-    ----------
-    source : str
-        The loop that selected the rows (see :class:`RoundSummary`).
-    round : int
-        Round number.
-    indices : numpy.ndarray
-        int64 row indices into the unlabeled pool / dataset the loop works on (read-only).
-    labels : numpy.ndarray
-        The label given to each row, in the user's label space (class labels, not column
-        indices); for active-learning queries, the model's current guess (read-only).
-    confidence : numpy.ndarray
-        float64 score of each row: the predicted probability of its label for self-training,
-        the query score for active learning (read-only).
-    estimator : str
-        Class name of the model that produced the labels (may be empty).
-    """
-
-    source: str
-    round: int
-    indices: np.ndarray
-    labels: np.ndarray
-    confidence: np.ndarray
-    estimator: str = ""
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        indices = _readonly_array(self.indices, dtype=np.int64)
-        labels = _readonly_array(self.labels)
-        confidence = _readonly_array(self.confidence, dtype=np.float64)
-        if not (len(indices) == len(labels) == len(confidence)):
-            raise ValueError(
-                "LabelsSelected needs indices, labels and confidence of the same length, got "
-                f"{len(indices)}, {len(labels)} and {len(confidence)}"
-            )
-        set_(self, "round", int(self.round))
-        set_(self, "indices", indices)
-        set_(self, "labels", labels)
-        set_(self, "confidence", confidence)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalar -> Python scalar, so summaries print and serialize cleanly."""
-    return value.item() if isinstance(value, np.generic) else value
+def __getattr__(name: str) -> Any:
+    if name in _PAYLOADS:
+        return getattr(importlib.import_module("pseudolabel.events"), name)
+    raise AttributeError(f"module 'pseudolabel.hookspecs' has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +86,7 @@ def pseudolabel_add_backends(registry: BackendRegistry) -> None:
 
     Parameters
     ----------
-    registry : pseudolabel.plugins.BackendRegistry
+    registry : pseudolabel.registry.BackendRegistry
         Call ``registry.add_backend(name, factory, *, description="")``. ``factory`` is a
         :class:`pseudolabel.backends.Backend` subclass or any callable that takes the backend
         parameters as keyword arguments and returns a ``Backend``. Registering a name that
@@ -238,7 +103,7 @@ def pseudolabel_add_strategies(registry: StrategyRegistry) -> None:
 
     Parameters
     ----------
-    registry : pseudolabel.plugins.StrategyRegistry
+    registry : pseudolabel.registry.StrategyRegistry
         Call ``registry.add_strategy(name, factory, *, kind="selection", description="")``
         with ``kind="selection"`` for a :class:`~pseudolabel.strategies.base.SelectionStrategy`
         and ``kind="query"`` for a :class:`~pseudolabel.strategies.base.QueryStrategy`. Names are
@@ -256,7 +121,7 @@ def pseudolabel_round_end(summary: RoundSummary) -> None:
 
     Called by the loops (``SelfTrainingClassifier``, ``PseudoLabeler``, ``ActiveLearner``...)
     after each round, including round 0 (the fit on labeled data only), through
-    :func:`pseudolabel.plugins.emit_round_end`. Not ``firstresult``; return values are ignored.
+    :func:`pseudolabel.events.emit_round_end`. Not ``firstresult``; return values are ignored.
 
     Parameters
     ----------
@@ -269,7 +134,7 @@ def pseudolabel_round_end(summary: RoundSummary) -> None:
 def pseudolabel_labels_selected(selection: LabelsSelected) -> None:
     """Observe the rows a loop has just labeled.
 
-    Called through :func:`pseudolabel.plugins.emit_labels_selected` by the self-training loops
+    Called through :func:`pseudolabel.events.emit_labels_selected` by the self-training loops
     once per round with a non-empty selection (before ``pseudolabel_round_end`` of that round),
     and by active learning for each batch of queried rows and each batch of pseudo-labels.
     Not ``firstresult``; return values are ignored.

@@ -1,4 +1,4 @@
-"""Plugin manager, backend and strategy registries, and name lookup.
+"""The plugin manager: discovery, registration and the process-wide manager.
 
 pseudolabel is extended with `pluggy <https://pluggy.readthedocs.io>`_ plugins. A plugin is a
 module (or any object) with functions marked by :data:`hookimpl` that implement the hooks in
@@ -25,44 +25,43 @@ Discovery
 
 Lookup
 ------
-:func:`make_backend`, :func:`as_backend` and :func:`make_strategy` use the process-wide manager
-returned by :func:`get_plugin_manager`. Tests (and applications that want full control) use
-:func:`isolated_plugin_manager` to run with a fresh manager that holds the built-ins and only the
-plugins they register, whatever happens to be installed.
+The manager holds registries (:mod:`pseudolabel.registry`) and knows nothing of what they
+build. Name lookup lives next to what it builds: :func:`make_backend`, :func:`as_backend` and
+:func:`load_backend` in :mod:`pseudolabel.backends.lookup`, :func:`make_strategy` in
+:mod:`pseudolabel.strategies.lookup`; the event emitters in :mod:`pseudolabel.events`; the
+``pseudolabel plugins`` command in :mod:`pseudolabel.cli.plugins`. They all use the process-wide
+manager returned by :func:`get_plugin_manager`, and stay importable from this module
+(``pseudolabel.plugins.make_backend``...), resolved on first access so that this module imports
+none of them. Tests (and applications that want full control) use :func:`isolated_plugin_manager`
+to run with a fresh manager that holds the built-ins and only the plugins they register, whatever
+happens to be installed.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import importlib
 import importlib.metadata
-import json
 import os
-import re
-import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 import pluggy
 
 from pseudolabel import hookspecs
 from pseudolabel._version import __version__
-from pseudolabel.exceptions import (
-    DuplicateNameError,
-    ParameterError,
-    PluginError,
-    PluginWarning,
-    UnknownNameError,
+from pseudolabel.exceptions import DuplicateNameError, ParameterError, PluginError, PluginWarning
+from pseudolabel.hookspecs import PROJECT_NAME, hookimpl
+from pseudolabel.registry import (
+    DISABLE_ENV,
+    STRATEGY_KINDS,
+    BackendRegistry,
+    RegistryEntry,
+    StrategyRegistry,
 )
-from pseudolabel.hookspecs import PROJECT_NAME, LabelsSelected, RoundSummary, hookimpl
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pseudolabel.backends.base import Backend
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -91,243 +90,37 @@ __all__ = [
 
 #: The entry-point group external plugins are discovered from.
 ENTRY_POINT_GROUP = PROJECT_NAME
-#: Environment variable: comma-separated plugin names to skip, or ``all``.
-DISABLE_ENV = "PSEUDOLABEL_DISABLE_PLUGINS"
 #: Built-in plugin modules, registered through the same hooks as external plugins.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "pseudolabel.backends",
     "pseudolabel.strategies.selection",
     "pseudolabel.strategies.query",
 )
-#: The two kinds of strategies.
-STRATEGY_KINDS: tuple[str, ...] = ("selection", "query")
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-
-# --------------------------------------------------------------------------------------------
-# registries
-
-
-@dataclass(frozen=True)
-class RegistryEntry:
-    """One registered backend or strategy.
-
-    Attributes
-    ----------
-    name : str
-        The name users look it up by.
-    kind : str
-        ``"backend"`` or ``"strategy"``.
-    factory : callable
-        Class or callable taking the parameters as keyword arguments.
-    plugin : str
-        Name of the plugin that registered it.
-    version : str or None
-        Version of that plugin's distribution, when known.
-    description : str
-        One-line description given at registration.
-    strategy_kind : str or None
-        ``"selection"`` or ``"query"`` for strategies, ``None`` for backends.
-    """
-
-    name: str
-    kind: str
-    factory: Callable[..., Any]
-    plugin: str
-    version: str | None
-    description: str = ""
-    strategy_kind: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready view used by ``pseudolabel plugins --json``."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "plugin": self.plugin,
-            "version": self.version,
-            "strategy_kind": self.strategy_kind,
-            "description": self.description,
-        }
+#: Names defined next to what they look up or fire, re-exported here: name -> module.
+_ELSEWHERE: dict[str, str] = {
+    "make_backend": "pseudolabel.backends.lookup",
+    "as_backend": "pseudolabel.backends.lookup",
+    "load_backend": "pseudolabel.backends.lookup",
+    "make_strategy": "pseudolabel.strategies.lookup",
+    "emit_round_end": "pseudolabel.events",
+    "emit_labels_selected": "pseudolabel.events",
+    "list_plugins": "pseudolabel.cli.plugins",
+    "register_commands": "pseudolabel.cli.plugins",
+}
 
 
-class _Registry:
-    """Shared bookkeeping: which plugin is registering right now, and roll-back."""
-
-    _kind = ""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str | None, str], RegistryEntry] = {}
-        self._plugin: str | None = None
-        self._version: str | None = None
-
-    @contextlib.contextmanager
-    def _registering(self, plugin: str, version: str | None) -> Iterator[None]:
-        self._plugin, self._version = plugin, version
-        try:
-            yield
-        finally:
-            self._plugin, self._version = None, None
-
-    def _rollback(self, plugin: str) -> None:
-        for key in [k for k, e in self._entries.items() if e.plugin == plugin]:
-            del self._entries[key]
-
-    def _check_new(self, name: Any, factory: Any, what: str) -> str:
-        if self._plugin is None:
-            raise PluginError(
-                f"{what}s can only be added from a pseudolabel_add_{what}s hook "
-                "(register a plugin instead of calling the registry directly)"
-            )
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise PluginError(
-                f"plugin {self._plugin!r} registered an invalid {what} name {name!r}: use "
-                "letters, digits, '_', '-' and '.', starting with a letter or digit"
-            )
-        if not callable(factory):
-            raise PluginError(
-                f"plugin {self._plugin!r} registered {what} {name!r} with a factory that is "
-                f"not callable: {factory!r}"
-            )
-        return name
-
-    def _insert(self, key: tuple[str | None, str], label: str, entry: RegistryEntry) -> None:
-        """Add ``entry`` under ``key``; a name taken by another plugin is an error."""
-        if key in self._entries:
-            other = self._entries[key].plugin
-            raise DuplicateNameError(
-                f"{label} {entry.name!r} is registered twice: by plugin {other!r} and by "
-                f"plugin {self._plugin!r}; uninstall or disable one of them "
-                f"({DISABLE_ENV}={self._plugin})"
-            )
-        self._entries[key] = entry
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __iter__(self) -> Iterator[RegistryEntry]:
-        return iter(sorted(self._entries.values(), key=lambda e: (e.strategy_kind or "", e.name)))
+def __getattr__(name: str) -> Any:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pseudolabel.plugins' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
-class BackendRegistry(_Registry):
-    """Registry handed to ``pseudolabel_add_backends``; maps backend names to factories."""
-
-    _kind = "backend"
-
-    def add_backend(
-        self, name: str, factory: Callable[..., Backend], *, description: str = ""
-    ) -> None:
-        """Register a backend.
-
-        Parameters
-        ----------
-        name : str
-            Name users pass to :func:`make_backend` (letters, digits, ``_ - .``).
-        factory : callable
-            A :class:`~pseudolabel.backends.Backend` subclass, or a callable that takes the
-            backend parameters as keyword arguments and returns a ``Backend``.
-        description : str, optional
-            One line shown by ``pseudolabel plugins``.
-
-        Raises
-        ------
-        DuplicateNameError
-            If another plugin already registered ``name``; the message names both plugins.
-        """
-        name = self._check_new(name, factory, "backend")
-        entry = RegistryEntry(
-            name, "backend", factory, self._plugin or "", self._version, str(description)
-        )
-        self._insert((None, name), "backend", entry)
-
-    def get(self, name: str) -> RegistryEntry:
-        """Return the entry for ``name``; :class:`UnknownNameError` lists the known names."""
-        try:
-            return self._entries[(None, name)]
-        except (KeyError, TypeError):
-            known = ", ".join(self.names()) or "(none)"
-            raise UnknownNameError(
-                f"unknown backend {name!r}; known backends: {known}"
-            ) from None
-
-    def names(self) -> list[str]:
-        """Sorted names of every registered backend."""
-        return sorted(name for _, name in self._entries)
-
-    def __contains__(self, name: object) -> bool:
-        return (None, name) in self._entries
-
-
-class StrategyRegistry(_Registry):
-    """Registry handed to ``pseudolabel_add_strategies``; names are unique per kind."""
-
-    _kind = "strategy"
-
-    def add_strategy(
-        self,
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        kind: str = "selection",
-        description: str = "",
-    ) -> None:
-        """Register a selection strategy (``kind="selection"``) or query strategy (``"query"``).
-
-        Parameters
-        ----------
-        name : str
-            Name users pass to :func:`make_strategy`.
-        factory : callable
-            Strategy class or a callable taking the strategy parameters as keyword arguments.
-        kind : {"selection", "query"}
-            Self-training selection strategy or active-learning query strategy. A selection
-            strategy and a query strategy may share a name.
-        description : str, optional
-            One line shown by ``pseudolabel plugins``.
-
-        Raises
-        ------
-        DuplicateNameError
-            If another plugin already registered ``name`` for the same ``kind``.
-        """
-        name = self._check_new(name, factory, "strategy")
-        if kind not in STRATEGY_KINDS:
-            raise PluginError(
-                f"plugin {self._plugin!r} registered strategy {name!r} with kind {kind!r}; "
-                f"kind must be one of {', '.join(map(repr, STRATEGY_KINDS))}"
-            )
-        entry = RegistryEntry(
-            name, "strategy", factory, self._plugin or "", self._version, str(description), kind
-        )
-        self._insert((kind, name), f"{kind} strategy", entry)
-
-    def get(self, name: str, kind: str) -> RegistryEntry:
-        """Return the entry for ``name`` of ``kind``; unknown names list the known ones."""
-        _check_kind(kind)
-        try:
-            return self._entries[(kind, name)]
-        except (KeyError, TypeError):
-            known = ", ".join(self.names(kind)) or "(none)"
-            raise UnknownNameError(
-                f"unknown {kind} strategy {name!r}; known {kind} strategies: {known}"
-            ) from None
-
-    def names(self, kind: str) -> list[str]:
-        """Sorted names of the registered strategies of ``kind``."""
-        _check_kind(kind)
-        return sorted(name for k, name in self._entries if k == kind)
-
-    def __contains__(self, key: object) -> bool:
-        """``(kind, name) in registry``."""
-        return key in self._entries
-
-
-def _check_kind(kind: Any) -> str:
-    if kind not in STRATEGY_KINDS:
-        raise ParameterError(
-            f"strategy kind must be one of {', '.join(map(repr, STRATEGY_KINDS))}, got {kind!r}"
-        )
-    return kind
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ELSEWHERE))
 
 
 # --------------------------------------------------------------------------------------------
@@ -434,7 +227,7 @@ class PluginManager(pluggy.PluginManager):
                 self._strategies = registry
             return self._strategies
 
-    def _run_registration(self, hook_name: str, registry: _Registry) -> None:
+    def _run_registration(self, hook_name: str, registry: BackendRegistry | StrategyRegistry) -> None:
         # Each implementation is called on its own so that the registry knows which plugin is
         # registering (for duplicate errors and `pseudolabel plugins`), and so that one broken
         # external plugin is skipped with a warning instead of taking the others down.
@@ -453,7 +246,7 @@ class PluginManager(pluggy.PluginManager):
                     raise PluginError(
                         f"plugin {plugin_name!r}: {hook_name} cannot be a hook wrapper"
                     )
-                with registry._registering(plugin_name, self.plugin_version(plugin_name)):
+                with registry.registering(plugin_name, self.plugin_version(plugin_name)):
                     try:
                         impl.function(*[kwargs[arg] for arg in impl.argnames])
                     except DuplicateNameError:
@@ -461,7 +254,7 @@ class PluginManager(pluggy.PluginManager):
                     except Exception as exc:
                         if plugin_name in self.builtin_plugins:
                             raise
-                        registry._rollback(plugin_name)
+                        registry.rollback(plugin_name)
                         reason = f"{hook_name} raised {type(exc).__name__}: {exc}"
                         self.failed_plugins[plugin_name] = reason
                         warnings.warn(
@@ -675,239 +468,3 @@ def isolated_plugin_manager(
         yield pm
     finally:
         set_plugin_manager(old)
-
-
-# --------------------------------------------------------------------------------------------
-# lookup
-
-
-def make_backend(name: str, **params: Any) -> Backend:
-    """Create the backend registered as ``name`` with ``params``.
-
-    Parameters
-    ----------
-    name : str
-        A registered backend name (``"sklearn"``, ``"lightgbm"``, ``"xgboost"``, or one from
-        a plugin; ``pseudolabel plugins`` lists them).
-    **params
-        Passed to the backend factory, e.g. ``estimator=LogisticRegression()`` for
-        ``"sklearn"`` or LightGBM parameters for ``"lightgbm"``.
-
-    Returns
-    -------
-    Backend
-        An unfitted backend.
-
-    Raises
-    ------
-    UnknownNameError
-        ``name`` is not registered; the message lists the known backends.
-    ParameterError
-        The factory rejected the parameters.
-    """
-    from pseudolabel.backends.base import Backend
-
-    if not isinstance(name, str):
-        raise ParameterError(f"backend name must be a str, got {type(name).__name__}")
-    entry = get_plugin_manager().backends.get(name)
-    try:
-        backend = entry.factory(**params)
-    except TypeError as exc:
-        raise ParameterError(
-            f"backend {name!r} (plugin {entry.plugin!r}) rejected the parameters "
-            f"{sorted(params)}: {exc}"
-        ) from exc
-    if not isinstance(backend, Backend):
-        raise PluginError(
-            f"backend {name!r} from plugin {entry.plugin!r} returned "
-            f"{type(backend).__name__}, which is not a pseudolabel.backends.Backend"
-        )
-    return backend
-
-
-def as_backend(obj: Any, **params: Any) -> Backend:
-    """Turn a backend name, a :class:`Backend` or an estimator instance into a ``Backend``.
-
-    * a ``Backend`` is returned as is;
-    * a ``str`` is looked up with :func:`make_backend` (``params`` are passed on);
-    * an estimator whose class a registered backend claims (its ``estimator_types``; the
-      built-ins claim ``lightgbm.LGBMClassifier`` and ``xgboost.XGBClassifier``) becomes that
-      native backend with the estimator's parameters that differ from their defaults (see
-      :meth:`Backend.from_estimator`), so it is saved in the library's own format (LightGBM
-      text, XGBoost UBJ) rather than through skops;
-    * any other estimator with ``fit`` goes to the ``sklearn`` backend.
-
-    The estimator passed in is never fitted or modified: backends fit a clone.
-    """
-    from pseudolabel.backends.base import Backend
-
-    if isinstance(obj, Backend):
-        if params:
-            raise ParameterError(
-                f"parameters {sorted(params)} can only be given with a backend name, not with "
-                f"a {type(obj).__name__} instance"
-            )
-        return obj
-    if isinstance(obj, str):
-        return make_backend(obj, **params)
-    if params:
-        raise ParameterError(
-            f"parameters {sorted(params)} can only be given with a backend name, not with an "
-            "estimator instance (set them on the estimator)"
-        )
-    if not hasattr(obj, "fit"):
-        raise ParameterError(
-            f"expected a backend name, a pseudolabel Backend or an estimator with fit(), got "
-            f"{type(obj).__name__}"
-        )
-    qualnames = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(obj).__mro__}
-    top_names = {f"{cls.__module__.split('.')[0]}.{cls.__qualname__}" for cls in type(obj).__mro__}
-    for entry in get_plugin_manager().backends:
-        factory = entry.factory
-        claimed = getattr(factory, "estimator_types", ())
-        if isinstance(factory, type) and issubclass(factory, Backend) and claimed:
-            if any(t in qualnames or t in top_names for t in claimed):
-                return factory.from_estimator(obj)
-    return make_backend("sklearn", estimator=obj)
-
-
-def load_backend(path: str | os.PathLike[str], **kwargs: Any) -> Backend:
-    """Load a backend saved with :meth:`Backend.save`, whatever its type.
-
-    The backend name recorded in the saved metadata is looked up in the registry, so a model
-    saved by a plugin backend loads as long as that plugin is installed.
-    """
-    from pseudolabel.backends.base import read_metadata
-
-    meta = read_metadata(path)
-    entry = get_plugin_manager().backends.get(meta["backend"])
-    factory = entry.factory
-    loader = getattr(factory, "load", None)
-    if loader is None:
-        raise PluginError(
-            f"backend {meta['backend']!r} from plugin {entry.plugin!r} has no load() classmethod"
-        )
-    return loader(path, **kwargs)
-
-
-def make_strategy(name_or_instance: Any, *, kind: str, **params: Any) -> Any:
-    """Create the ``kind`` strategy registered as ``name``; instances pass through.
-
-    Parameters
-    ----------
-    name_or_instance : str or strategy instance
-        A registered strategy name, or an already-built strategy (returned unchanged).
-    kind : {"selection", "query"}
-        Self-training selection strategy or active-learning query strategy.
-    **params
-        Passed to the strategy factory (only with a name).
-
-    Raises
-    ------
-    UnknownNameError
-        The name is not registered for ``kind``; the message lists the known ones.
-    ParameterError
-        ``kind`` is invalid, ``params`` came with an instance, or the factory rejected them.
-    """
-    _check_kind(kind)
-    if not isinstance(name_or_instance, str):
-        if name_or_instance is None:
-            raise ParameterError(f"expected a {kind} strategy name or instance, got None")
-        if params:
-            raise ParameterError(
-                f"parameters {sorted(params)} can only be given with a strategy name, not "
-                f"with a {type(name_or_instance).__name__} instance"
-            )
-        return name_or_instance
-    entry = get_plugin_manager().strategies.get(name_or_instance, kind)
-    try:
-        return entry.factory(**params)
-    except TypeError as exc:
-        raise ParameterError(
-            f"{kind} strategy {name_or_instance!r} (plugin {entry.plugin!r}) rejected the "
-            f"parameters {sorted(params)}: {exc}"
-        ) from exc
-
-
-# --------------------------------------------------------------------------------------------
-# events
-
-
-def emit_round_end(**fields: Any) -> RoundSummary:
-    """Build a :class:`~pseudolabel.hookspecs.RoundSummary` and call ``pseudolabel_round_end``.
-
-    The loops call this once per round; ``fields`` are the ``RoundSummary`` fields. Returns the
-    summary (handy for the caller's own history).
-    """
-    summary = RoundSummary(**fields)
-    get_plugin_manager().hook.pseudolabel_round_end(summary=summary)
-    return summary
-
-
-def emit_labels_selected(**fields: Any) -> LabelsSelected:
-    """Build a :class:`~pseudolabel.hookspecs.LabelsSelected` and call
-    ``pseudolabel_labels_selected``. The arrays are copied and made read-only."""
-    selection = LabelsSelected(**fields)
-    get_plugin_manager().hook.pseudolabel_labels_selected(selection=selection)
-    return selection
-
-
-# --------------------------------------------------------------------------------------------
-# `pseudolabel plugins`
-
-
-def list_plugins(pm: PluginManager | None = None) -> list[dict[str, Any]]:
-    """Every backend and strategy as ``{"name", "kind", "plugin", "version", ...}`` dicts."""
-    pm = get_plugin_manager() if pm is None else pm
-    return [entry.as_dict() for entry in pm.entries()]
-
-
-def register_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``pseudolabel plugins`` to the command line."""
-    p = subparsers.add_parser(
-        "plugins",
-        help="list the backends and strategies that plugins provide",
-        description=(
-            "List every backend and strategy with the plugin that provides it and that "
-            f"plugin's version. {DISABLE_ENV}=name1,name2 (or 'all') blocks external plugins."
-        ),
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print a JSON list of objects with keys name, kind, plugin, version "
-        "(plus strategy_kind and description)",
-    )
-    p.set_defaults(func=_run_plugins_command)
-
-
-def _run_plugins_command(args: argparse.Namespace) -> int:
-    try:
-        return _print_plugins(args)
-    except BrokenPipeError:  # `pseudolabel plugins | head`: the reader went away, not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-
-
-def _print_plugins(args: argparse.Namespace) -> int:
-    pm = get_plugin_manager()
-    rows = list_plugins(pm)
-    if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
-    table = [("NAME", "KIND", "PLUGIN", "VERSION", "DESCRIPTION")]
-    for row in rows:
-        kind = row["kind"] if row["strategy_kind"] is None else f"{row['kind']} ({row['strategy_kind']})"
-        description = row["description"].replace("``", "")  # reST literals read badly here
-        table.append((row["name"], kind, row["plugin"], row["version"] or "-", description))
-    widths = [max(len(str(r[i])) for r in table) for i in range(4)]
-    for r in table:
-        cells = [str(c).ljust(w) for c, w in zip(r[:4], widths)]
-        print("  ".join([*cells, r[4]]).rstrip())
-    if pm.blocked_plugins:
-        print(f"\nblocked by {DISABLE_ENV}: {', '.join(sorted(pm.blocked_plugins))}")
-    for name, reason in sorted(pm.failed_plugins.items()):
-        print(f"failed: {name}: {reason}")
-    return 0

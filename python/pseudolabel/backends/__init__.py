@@ -15,16 +15,12 @@ xgboost    ``xgboost.XGBClassifier`` (parameters passed through)        XGBoost 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pseudolabel.backends.base import Backend, Capabilities
 from pseudolabel.backends.lightgbm import LightGBMBackend
 from pseudolabel.backends.sklearn import SklearnBackend
 from pseudolabel.backends.xgboost import XGBoostBackend
 from pseudolabel.hookspecs import hookimpl
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pseudolabel.plugins import BackendRegistry
+from pseudolabel.registry import BackendRegistry
 
 __all__ = ["Backend", "Capabilities", "SklearnBackend", "LightGBMBackend", "XGBoostBackend"]
 

@@ -38,7 +38,9 @@ from pseudolabel.exceptions import (
     InputError,
     MissingDependencyError,
     ParameterError,
+    PluginError,
 )
+from pseudolabel.plugins import get_plugin_manager
 
 __all__ = [
     "Capabilities",
@@ -311,9 +313,9 @@ class Backend:
     def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> Backend:
         """Load a backend saved with :meth:`save`.
 
-        On the base class this dispatches to the backend named in ``backend.json`` (see
-        :func:`pseudolabel.plugins.load_backend`). Extra keyword arguments go to the backend
-        (the ``sklearn`` backend takes ``trusted=`` for skops).
+        On the base class this dispatches to the backend registered under the name in
+        ``backend.json`` (also :func:`pseudolabel.plugins.load_backend`). Extra keyword arguments
+        go to the backend (the ``sklearn`` backend takes ``trusted=`` for skops).
 
         Raises
         ------
@@ -321,11 +323,16 @@ class Backend:
             The directory is missing, not a saved backend, from another backend, edited or
             corrupt.
         """
-        if cls is Backend:
-            from pseudolabel.plugins import load_backend
-
-            return load_backend(path, **kwargs)
         meta = read_metadata(path)
+        if cls is Backend:
+            entry = get_plugin_manager().backends.get(meta["backend"])
+            loader = getattr(entry.factory, "load", None)
+            if loader is None:
+                raise PluginError(
+                    f"backend {meta['backend']!r} from plugin {entry.plugin!r} has no load() "
+                    "classmethod"
+                )
+            return loader(path, **kwargs)
         if meta["backend"] != cls.name:
             raise BundleError(
                 f"{path} holds a {meta['backend']!r} backend, not {cls.name!r}; use "

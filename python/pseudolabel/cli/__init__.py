@@ -57,7 +57,7 @@ __all__ = [
 #: Modules that contribute subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: list[str] = [
     "pseudolabel.demo",
-    "pseudolabel.plugins",
+    "pseudolabel.cli.plugins",
     "pseudolabel.cli.batch",
     "pseudolabel.cli.store",
 ]
