@@ -512,3 +512,165 @@ def test_predict_proba_columns_follow_classes(data):
             np.testing.assert_allclose(proba[:, j], reference[:, ref_col])
         else:
             assert (proba[:, j] == 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# the one probability check; float32 model output stays float32
+
+
+from pseudolabel.backends import check_probabilities  # noqa: E402
+from pseudolabel.backends.checks import PROBA_TOLERANCE  # noqa: E402
+from pseudolabel.exceptions import ProbabilityError  # noqa: E402
+
+
+class _FixedOutput(SklearnBackend):
+    """A backend whose model output is replaced by ``output(P)`` (dtype or values)."""
+
+    name = "fixed_output"
+
+    def __init__(self, output=None, **params):
+        super().__init__(**params)
+        self._output = output
+
+    def clone(self):
+        return type(self)(self._output, **self.get_params())
+
+    def _predict_model(self, X):
+        return self._output(super()._predict_model(X))
+
+
+def _fitted(output):
+    X, y = load_wine(return_X_y=True)
+    backend = _FixedOutput(output, estimator=make_pipeline(StandardScaler(), LogisticRegression()))
+    return backend.fit(X, y), X
+
+
+@pytest.mark.parametrize("dtype, expected", [
+    (np.float32, np.float32), (np.float64, np.float64), (np.float16, np.float64),
+    (np.longdouble, np.float64),
+])
+def test_predict_proba_keeps_float32_and_makes_other_floats_float64(dtype, expected):
+    backend, X = _fitted(lambda P: P.astype(dtype))
+    P = backend.predict_proba(X)
+    assert P.dtype == expected and P.flags.c_contiguous
+    reference = np.clip(backend.estimator_.predict_proba(X).astype(dtype).astype(expected), 0, 1)
+    np.testing.assert_array_equal(P, reference)
+
+
+def test_predict_proba_keeps_float32_with_a_class_absent_from_y():
+    X, y = load_wine(return_X_y=True)
+    backend = _FixedOutput(lambda P: P.astype(np.float32), estimator=LogisticRegression(max_iter=2000))
+    backend.fit(X, y, classes=[0, 1, 2, 7])
+    P = backend.predict_proba(X)
+    assert P.dtype == np.float32 and P.shape == (len(X), 4) and (P[:, 3] == 0).all()
+
+
+@pytest.mark.parametrize("output, match", [
+    (lambda P: np.where(np.arange(P.shape[0])[:, None] == 3, np.nan, P), "row 3, column 0: NaN"),
+    (lambda P: np.where(np.arange(P.shape[1]) == 2, np.inf, P), "row 0, column 2: inf"),
+    (lambda P: P - 0.5, "row 0, column [0-2]: -0.[0-9]+; probabilities must lie in"),
+    (lambda P: P[:, :2], r"shape \(178, 2\), expected \(178, 3\)"),
+    (lambda P: P.astype(str), "dtype <U"),
+])
+def test_predict_proba_refuses_invalid_output_naming_row_and_column(output, match):
+    backend, X = _fitted(output)
+    with pytest.raises(ProbabilityError, match=match) as info:
+        backend.predict_proba(X)
+    assert "backend 'fixed_output'" in str(info.value)
+
+
+def test_check_probabilities_clips_round_off_and_never_touches_the_callers_array():
+    proba = np.array([[1.0 + 1e-12, -1e-12], [0.25, 0.75]])
+    before = proba.copy()
+    checked = check_probabilities(proba, n_rows=2, n_classes=2, source="m")
+    np.testing.assert_array_equal(checked, [[1.0, 0.0], [0.25, 0.75]])
+    np.testing.assert_array_equal(proba, before)
+    with pytest.raises(ProbabilityError, match="row 12, column 1: NaN"):
+        check_probabilities(np.array([[0.5, 0.5], [0.5, np.nan]]), n_rows=2, n_classes=2,
+                            source="m", rows=np.array([4, 12]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([np.float16, np.float32, np.float64, np.int64, np.bool_]),
+    st.integers(1, 6), st.integers(1, 4),
+    st.data(),
+)
+def test_check_probabilities_matches_a_numpy_reference(dtype, n, k, data):
+    values = data.draw(st.lists(
+        st.one_of(st.floats(-0.01, 1.01), st.sampled_from([0.0, 1.0, 1.0 + 1e-12, -1e-12]),
+                  st.just(float("nan"))),
+        min_size=n * k, max_size=n * k,
+    ))
+    raw = np.asarray(values, dtype=np.float64).reshape(n, k)
+    if dtype in (np.int64, np.bool_):
+        raw = np.nan_to_num(raw, nan=0.0).round()
+        raw = np.clip(raw, 0, 1)
+    proba = raw.astype(dtype)
+    expected_dtype = np.float32 if dtype == np.float32 else np.float64
+    as_float = proba.astype(expected_dtype)
+    bad = ~np.isfinite(as_float)  # non-finite values are reported first, then far-out ones
+    if not bad.any():
+        bad = (as_float < -PROBA_TOLERANCE) | (as_float > 1 + PROBA_TOLERANCE)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        with pytest.raises(ProbabilityError, match=f"row {row}, column {column}:"):
+            check_probabilities(proba, n_rows=n, n_classes=k, source="m")
+        return
+    checked = check_probabilities(proba, n_rows=n, n_classes=k, source="m")
+    assert checked.dtype == expected_dtype
+    np.testing.assert_array_equal(checked, np.clip(as_float, 0.0, 1.0))
+
+
+def test_xgboost_float32_output_arrives_float32():
+    pytest.importorskip("xgboost")
+    from pseudolabel import kernels
+
+    X, y = load_wine(return_X_y=True)
+    backend = XGBoostBackend(n_estimators=20, max_depth=3, random_state=0, n_jobs=1).fit(X, y)
+    raw = backend.model_.predict_proba(X)
+    if raw.dtype != np.float32:  # pragma: no cover - depends on the installed XGBoost
+        pytest.skip(f"this XGBoost returns {raw.dtype}")
+    P = backend.predict_proba(X)
+    assert P.dtype == np.float32
+    np.testing.assert_array_equal(P, np.clip(raw, 0.0, 1.0))
+    assert kernels.summarize(P).confidence.dtype == np.float32
+
+
+def test_lightgbm_output_keeps_the_dtype_lightgbm_returns():
+    pytest.importorskip("lightgbm")
+    X, y = load_wine(return_X_y=True)
+    backend = LightGBMBackend(n_estimators=20, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
+    raw = np.asarray(backend.booster_.predict(X))
+    P = backend.predict_proba(X)
+    assert P.dtype == raw.dtype
+    np.testing.assert_array_equal(P, np.clip(raw, 0.0, 1.0))
+
+
+class _XGBoostAsFloat64(XGBoostBackend):
+    """The XGBoost backend as it was: every prediction cast to float64."""
+
+    def _predict_model(self, X):
+        return np.asarray(super()._predict_model(X), dtype=np.float64)
+
+
+def test_float32_to_the_kernels_leaves_self_training_results_unchanged():
+    pytest.importorskip("xgboost")
+    from pseudolabel import PseudoLabeler
+
+    X, y = load_wine(return_X_y=True)
+    y_part = np.where(np.arange(len(y)) % 4 == 0, y, -1)
+    params = {"n_estimators": 15, "max_depth": 3, "random_state": 0, "n_jobs": 1}
+    models = [
+        PseudoLabeler(backend=backend(**params), strategy="threshold", max_iter=3,
+                      random_state=0).fit(X, y_part)
+        for backend in (XGBoostBackend, _XGBoostAsFloat64)
+    ]
+    float32, float64 = models
+    assert float32.backend_.predict_proba(X).dtype == np.float32
+    assert float64.backend_.predict_proba(X).dtype == np.float64
+    assert sum(r["n_selected"] for r in float32.history_) > 0
+    assert [r["n_selected"] for r in float32.history_] == [r["n_selected"] for r in float64.history_]
+    np.testing.assert_array_equal(float32.transduction_, float64.transduction_)
+    np.testing.assert_array_equal(float32.predict(X), float64.predict(X))
+    np.testing.assert_allclose(float32.predict_proba(X), float64.predict_proba(X), rtol=0, atol=1e-6)

@@ -108,12 +108,20 @@ def _names(exc_type: Any) -> str:
 
 
 def _check_proba(proba: Any, n: int, k: int) -> np.ndarray:
+    """``predict_proba`` output must need nothing from the one probability check, and sum to 1."""
+    from pseudolabel.backends.checks import check_probabilities
+    from pseudolabel.exceptions import ProbabilityError
+
     assert isinstance(proba, np.ndarray), f"predict_proba returned {type(proba).__name__}"
-    assert proba.shape == (n, k), f"predict_proba shape {proba.shape}, expected {(n, k)}"
-    assert proba.dtype.kind == "f", f"predict_proba dtype {proba.dtype}, expected float"
-    assert np.isfinite(proba).all(), "predict_proba returned NaN or infinity"
-    assert (proba >= -1e-12).all() and (proba <= 1 + 1e-12).all(), "probabilities outside [0, 1]"
-    sums = proba.sum(axis=1)
+    try:
+        checked = check_probabilities(proba, n_rows=n, n_classes=k, source="predict_proba")
+    except ProbabilityError as exc:
+        raise AssertionError(str(exc)) from exc
+    assert checked.dtype == proba.dtype, (
+        f"predict_proba dtype {proba.dtype}, expected float32 or float64"
+    )
+    assert np.array_equal(checked, proba), "predict_proba returned values outside [0, 1]"
+    sums = proba.sum(axis=1, dtype=np.float64)
     assert np.allclose(sums, 1.0, atol=1e-6), f"rows do not sum to 1 (min {sums.min()}, max {sums.max()})"
     return proba
 

@@ -16,13 +16,21 @@ xgboost    ``xgboost.XGBClassifier`` (parameters passed through)        XGBoost 
 from __future__ import annotations
 
 from pseudolabel.backends.base import Backend, Capabilities
+from pseudolabel.backends.checks import check_probabilities
 from pseudolabel.backends.lightgbm import LightGBMBackend
 from pseudolabel.backends.sklearn import SklearnBackend
 from pseudolabel.backends.xgboost import XGBoostBackend
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.registry import BackendRegistry
 
-__all__ = ["Backend", "Capabilities", "SklearnBackend", "LightGBMBackend", "XGBoostBackend"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "SklearnBackend",
+    "LightGBMBackend",
+    "XGBoostBackend",
+    "check_probabilities",
+]
 
 
 @hookimpl

@@ -6,7 +6,9 @@ every backend, so that plugin authors implement four small methods and get the r
 * label handling: string and integer labels; ``classes=`` fixes the label space, and classes
   absent from ``y`` get a column of zeros (never a silently shifted column);
 * input checks with clear :mod:`pseudolabel.exceptions` errors (lengths, empty input, feature
-  count, sample weights, predicting before fitting);
+  count, sample weights, predicting before fitting) and the one probability check of the
+  model's output (:func:`~pseudolabel.backends.checks.check_probabilities`: float32 stays
+  float32, NaN and values outside [0, 1] are refused);
 * the on-disk format: :meth:`Backend.save` writes a directory holding the model in the model
   library's own safe format plus ``backend.json`` (backend name, parameters, classes, a SHA-256
   of the model file), atomically: a failed save leaves nothing behind.
@@ -40,11 +42,13 @@ from pseudolabel.exceptions import (
     ParameterError,
     PluginError,
 )
+from pseudolabel.backends.checks import check_probabilities, check_sample_weight, encode_labels
 from pseudolabel.plugins import get_plugin_manager
 
 __all__ = [
     "Capabilities",
     "Backend",
+    "check_probabilities",
     "encode_labels",
     "check_sample_weight",
     "import_optional",
@@ -235,22 +239,23 @@ class Backend:
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape ``(n_samples, len(classes_))``, columns in ``classes_`` order."""
+        """Class probabilities, shape ``(n_samples, len(classes_))``, columns in ``classes_`` order.
+
+        The model's output goes through :func:`~pseudolabel.backends.checks.check_probabilities`
+        (the one probability check): float32 stays float32 so that it reaches the float32
+        kernels as it is, any other numeric dtype becomes float64; NaN, infinity and values
+        outside [0, 1] are a :class:`~pseudolabel.exceptions.ProbabilityError` naming the row
+        and column, round-off within 1e-9 of [0, 1] is clipped.
+        """
         self._check_fitted()
         X, n = self._check_X(X)
-        proba = np.asarray(self._predict_model(X), dtype=np.float64)
         k = len(self._present)
-        if proba.ndim != 2 or proba.shape != (n, k):
-            raise BackendError(
-                f"backend {self.name!r} returned probabilities of shape {proba.shape}, expected "
-                f"({n}, {k})"
-            )
-        # Softmax and calibration can overshoot [0, 1] by float round-off; clip that much.
-        # NaN and real violations stay as they are for the kernels to report by row/column.
-        np.clip(proba, 0.0, 1.0, out=proba, where=(proba > -1e-9) & (proba < 1.0 + 1e-9))
+        proba = check_probabilities(
+            self._predict_model(X), n_rows=n, n_classes=k, source=f"backend {self.name!r}"
+        )
         if k == len(self.classes_):
             return proba
-        out = np.zeros((n, len(self.classes_)), dtype=np.float64)
+        out = np.zeros((n, len(self.classes_)), dtype=proba.dtype)
         out[:, self._present] = proba
         return out
 
@@ -469,107 +474,6 @@ def import_optional(module: str, hint: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(f"{hint} ({type(exc).__name__}: {exc})") from exc
-
-
-def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
-    """Validate sample weights: 1-D, length ``n``, finite, non-negative, not all zero."""
-    try:
-        w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"sample_weight must be numeric: {exc}") from exc
-    if w.ndim != 1 or len(w) != n:
-        raise InputError(f"sample_weight must have shape ({n},), got {w.shape}")
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"sample_weight must be finite and non-negative; row {row} has {w[row]!r}"
-        )
-    if not (w > 0).any():
-        raise InputError("sample_weight is zero for every row")
-    return w
-
-
-def encode_labels(y: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """Map labels to column indices of the label space.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Labels.
-    classes : array-like, optional
-        The label space in column order (unique). Default: ``np.unique(y)``.
-
-    Returns
-    -------
-    indices : numpy.ndarray of int64
-        ``classes[indices] == y``.
-    classes : numpy.ndarray
-        The label space.
-
-    Raises
-    ------
-    InputError
-        ``y`` is not 1-D, is empty, holds NaN/None, mixes label types, or holds labels outside
-        ``classes``.
-    ParameterError
-        ``classes`` is empty or has duplicates.
-    """
-    y = _labels_array(y, "y")
-    if len(y) == 0:
-        raise InputError("y is empty")
-    if classes is None:
-        try:
-            classes_ = np.unique(y)
-        except TypeError as exc:
-            raise InputError(f"y mixes label types that cannot be sorted: {exc}") from exc
-    else:
-        classes_ = _labels_array(classes, "classes")
-        if len(classes_) == 0:
-            raise ParameterError("classes is empty")
-        try:
-            uniq = np.unique(classes_)
-        except TypeError as exc:
-            raise ParameterError(f"classes mixes label types that cannot be sorted: {exc}") from exc
-        if len(uniq) != len(classes_):
-            raise ParameterError("classes has duplicate entries")
-    try:
-        sorter = np.argsort(classes_, kind="stable")
-        sorted_classes = classes_[sorter]
-        pos = np.searchsorted(sorted_classes, y)
-    except TypeError as exc:
-        raise InputError(
-            f"y (dtype {y.dtype}) cannot be compared with classes (dtype {classes_.dtype}): {exc}"
-        ) from exc
-    pos_clipped = np.minimum(pos, len(classes_) - 1)
-    found = sorted_classes[pos_clipped] == y
-    if not np.all(found):
-        unknown = list(dict.fromkeys(_plain(v) for v in y[~found]))
-        shown = ", ".join(repr(v) for v in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise InputError(
-            f"y has {len(unknown)} label(s) outside classes: {shown}; "
-            f"classes are {[_plain(c) for c in classes_[:20]]}"
-        )
-    return sorter[pos_clipped].astype(np.int64), classes_
-
-
-def _labels_array(values: Any, what: str) -> np.ndarray:
-    if hasattr(values, "to_numpy"):  # pandas Series / Categorical
-        values = values.to_numpy()
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise InputError(f"{what} must be 1-D, got shape {arr.shape}")
-    if arr.dtype.kind == "f":
-        nan = np.isnan(arr)
-        if nan.any():
-            raise InputError(f"{what} has NaN at row {int(np.flatnonzero(nan)[0])}")
-    elif arr.dtype.kind == "O":
-        for i, v in enumerate(arr):  # object labels are few in practice; find the bad one
-            if v is None or (isinstance(v, float) and v != v):
-                raise InputError(f"{what} has a missing label ({v!r}) at row {i}")
-    elif arr.dtype.kind not in "biuUS":
-        raise InputError(f"{what} has unsupported dtype {arr.dtype}")
-    return arr
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -85,7 +85,7 @@ class LightGBMBackend(Backend):
             raise BackendError(f"LightGBM failed to predict: {exc}") from exc
         except ValueError as exc:
             raise InputError(f"LightGBM rejected the input: {exc}") from exc
-        raw = np.asarray(raw, dtype=np.float64)
+        raw = np.asarray(raw)  # LightGBM predicts in float64; whatever it returns is kept
         if raw.ndim == 1:  # binary objective: probability of class 1
             return np.column_stack([1.0 - raw, raw])
         return raw

@@ -1,0 +1,206 @@
+"""The checks at a backend's boundary: labels and sample weights in, probabilities out.
+
+:func:`check_probabilities` is the one check of a model's ``predict_proba`` output.
+:meth:`Backend.predict_proba <pseudolabel.backends.base.Backend.predict_proba>` runs it on every
+prediction, so whatever a backend returns reaches the strategies and kernels as a C-contiguous
+float32 or float64 array of the right shape, finite and within [0, 1]. Code that calls a plain
+scikit-learn estimator (not a backend) uses the same function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pseudolabel.exceptions import InputError, ParameterError, ProbabilityError
+
+__all__ = ["PROBA_TOLERANCE", "check_probabilities", "check_sample_weight", "encode_labels"]
+
+#: Probabilities this far outside [0, 1] are float round-off (softmax, calibration) and are
+#: clipped; anything further out is an error.
+PROBA_TOLERANCE = 1e-9
+
+
+def check_probabilities(
+    proba: Any,
+    *,
+    n_rows: int,
+    n_classes: int,
+    source: str,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Check a model's ``predict_proba`` output and return it ready for the kernels.
+
+    Parameters
+    ----------
+    proba : array-like
+        What the model returned.
+    n_rows, n_classes : int
+        The expected shape ``(n_rows, n_classes)``.
+    source : str
+        Who returned ``proba``, for messages (``"backend 'lightgbm'"``).
+    rows : numpy.ndarray, optional
+        Row numbers to name in messages instead of positions in ``proba`` (the rows of ``X``
+        that were predicted).
+
+    Returns
+    -------
+    numpy.ndarray
+        C-contiguous, float32 when the model returned float32 (the float32 kernels take it as
+        it is), float64 for any other numeric dtype (float16, longdouble, integers). Values
+        within :data:`PROBA_TOLERANCE` of [0, 1] are clipped; the caller's array is never
+        modified.
+
+    Raises
+    ------
+    ProbabilityError
+        Wrong shape or a non-numeric dtype; NaN, infinity or a value further than the
+        tolerance outside [0, 1] (the message names the row and the class column).
+    """
+    arr = np.asarray(proba)
+    if arr.ndim != 2 or arr.shape != (n_rows, n_classes):
+        raise ProbabilityError(
+            f"{source} returned probabilities of shape {arr.shape}, expected "
+            f"({n_rows}, {n_classes})"
+        )
+    if arr.dtype not in (np.float32, np.float64):
+        if arr.dtype.kind not in "biuf":
+            raise ProbabilityError(
+                f"{source} returned probabilities of dtype {arr.dtype}, expected floats"
+            )
+        arr = arr.astype(np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise ProbabilityError(
+            f"{source} returned an invalid probability at row {_row(row, rows)}, column "
+            f"{int(column)}: {_value(arr[row, column])}; probabilities must be finite"
+        )
+    low, high = arr < 0.0, arr > 1.0
+    if low.any() or high.any():
+        far = (arr < -PROBA_TOLERANCE) | (arr > 1.0 + PROBA_TOLERANCE)
+        if far.any():
+            row, column = np.argwhere(far)[0]
+            raise ProbabilityError(
+                f"{source} returned an invalid probability at row {_row(row, rows)}, column "
+                f"{int(column)}: {_value(arr[row, column])}; probabilities must lie in [0, 1]"
+            )
+        arr = np.clip(arr, 0.0, 1.0)  # a new array: the model's own output stays as it was
+    return np.ascontiguousarray(arr)
+
+
+def _row(position: Any, rows: np.ndarray | None) -> int:
+    return int(position) if rows is None else int(rows[int(position)])
+
+
+def _value(value: Any) -> str:
+    value = float(value)
+    if value != value:
+        return "NaN"
+    return repr(value)
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+    """Validate sample weights: 1-D, length ``n``, finite, non-negative, not all zero."""
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"sample_weight must be numeric: {exc}") from exc
+    if w.ndim != 1 or len(w) != n:
+        raise InputError(f"sample_weight must have shape ({n},), got {w.shape}")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"sample_weight must be finite and non-negative; row {row} has {w[row]!r}"
+        )
+    if not (w > 0).any():
+        raise InputError("sample_weight is zero for every row")
+    return w
+
+
+def encode_labels(y: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Map labels to column indices of the label space.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels.
+    classes : array-like, optional
+        The label space in column order (unique). Default: ``np.unique(y)``.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int64
+        ``classes[indices] == y``.
+    classes : numpy.ndarray
+        The label space.
+
+    Raises
+    ------
+    InputError
+        ``y`` is not 1-D, is empty, holds NaN/None, mixes label types, or holds labels outside
+        ``classes``.
+    ParameterError
+        ``classes`` is empty or has duplicates.
+    """
+    y = _labels_array(y, "y")
+    if len(y) == 0:
+        raise InputError("y is empty")
+    if classes is None:
+        try:
+            classes_ = np.unique(y)
+        except TypeError as exc:
+            raise InputError(f"y mixes label types that cannot be sorted: {exc}") from exc
+    else:
+        classes_ = _labels_array(classes, "classes")
+        if len(classes_) == 0:
+            raise ParameterError("classes is empty")
+        try:
+            uniq = np.unique(classes_)
+        except TypeError as exc:
+            raise ParameterError(f"classes mixes label types that cannot be sorted: {exc}") from exc
+        if len(uniq) != len(classes_):
+            raise ParameterError("classes has duplicate entries")
+    try:
+        sorter = np.argsort(classes_, kind="stable")
+        sorted_classes = classes_[sorter]
+        pos = np.searchsorted(sorted_classes, y)
+    except TypeError as exc:
+        raise InputError(
+            f"y (dtype {y.dtype}) cannot be compared with classes (dtype {classes_.dtype}): {exc}"
+        ) from exc
+    pos_clipped = np.minimum(pos, len(classes_) - 1)
+    found = sorted_classes[pos_clipped] == y
+    if not np.all(found):
+        unknown = list(dict.fromkeys(_plain(v) for v in y[~found]))
+        shown = ", ".join(repr(v) for v in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise InputError(
+            f"y has {len(unknown)} label(s) outside classes: {shown}; "
+            f"classes are {[_plain(c) for c in classes_[:20]]}"
+        )
+    return sorter[pos_clipped].astype(np.int64), classes_
+
+
+def _labels_array(values: Any, what: str) -> np.ndarray:
+    if hasattr(values, "to_numpy"):  # pandas Series / Categorical
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"{what} must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        nan = np.isnan(arr)
+        if nan.any():
+            raise InputError(f"{what} has NaN at row {int(np.flatnonzero(nan)[0])}")
+    elif arr.dtype.kind == "O":
+        for i, v in enumerate(arr):  # object labels are few in practice; find the bad one
+            if v is None or (isinstance(v, float) and v != v):
+                raise InputError(f"{what} has a missing label ({v!r}) at row {i}")
+    elif arr.dtype.kind not in "biuUS":
+        raise InputError(f"{what} has unsupported dtype {arr.dtype}")
+    return arr
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
