@@ -125,7 +125,10 @@ class DelegatesToEstimator:
 
     @available_if(_estimator_has("score"))
     def score(self, X: Any, y: Any, **params: Any) -> float:
-        """The fitted estimator's ``score`` on ``X``, ``y`` (accuracy for classifiers).
+        """The fitted estimator's ``score`` on the labeled rows of ``X``, ``y`` (accuracy for classifiers).
+
+        Rows whose label is the ``unlabeled`` marker (``-1`` by default) are ignored, so that a
+        partly labeled test fold scores its labeled rows only.
 
         Parameters
         ----------
@@ -137,10 +140,23 @@ class DelegatesToEstimator:
         Returns
         -------
         float
+
+        Raises
+        ------
+        InputError
+            Every row of ``y`` is unlabeled.
         """
+        from pseudolabel.model_selection import labeled_subset
+
         check_is_fitted(self)
         routed = self._route("score", params)
-        return self.estimator_.score(self._check_X(X), y, **routed)
+        X, y, weight = labeled_subset(
+            self._check_X(X), y, routed.pop("sample_weight", None),
+            unlabeled=getattr(self, "unlabeled", -1),
+        )
+        if weight is not None:
+            routed["sample_weight"] = weight
+        return self.estimator_.score(X, y, **routed)
 
     def get_metadata_routing(self) -> MetadataRouter:
         """Metadata routing of this object: everything goes to ``estimator``.

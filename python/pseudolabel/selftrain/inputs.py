@@ -87,6 +87,15 @@ def _rows_and_labels(estimator: Any, X: Any, y: Any, X_unlabeled: Any) -> tuple[
             raise InputError("X_unlabeled must have the same columns as X")
         X_more = X_unlabeled
     else:
+        shape = X_unlabeled.shape if hasattr(X_unlabeled, "shape") else np.shape(X_unlabeled)
+        if is_dataframe(X_unlabeled) or tuple(shape[1:]) != tuple(X.shape[1:]):
+            # in a Pipeline, X has been through the transformers and X_unlabeled has not
+            raise InputError(
+                f"X_unlabeled ({type(X_unlabeled).__name__}, shape {tuple(shape)}) does "
+                f"not match X ({type(X).__name__}, shape {X.shape}): inside a Pipeline, "
+                "X_unlabeled skips the pipeline's transformers. Put the unlabeled rows in X "
+                f"with y set to the unlabeled marker ({marker!r}) instead"
+            )
         X_more = check_X(estimator, X_unlabeled, reset=False)
     if X_more.shape[0] == 0:
         raise InputError("X_unlabeled has no rows")

@@ -607,6 +607,33 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return self.classes_[np.empty(0, np.int64)]
         return self.classes_[kernels.summarize(proba).label]
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the labeled rows of ``X``, ``y``.
+
+        Rows whose label is the ``unlabeled`` marker are ignored, so that a partly labeled
+        test fold (``cross_val_score``, ``GridSearchCV``) scores its labeled rows only; for
+        other metrics use :func:`pseudolabel.model_selection.make_labeled_scorer`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        InputError
+            Every row of ``y`` is unlabeled.
+        """
+        from pseudolabel.model_selection import labeled_subset
+
+        X, y, sample_weight = labeled_subset(X, y, sample_weight, unlabeled=self.unlabeled)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
