@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils import safe_mask
+from sklearn.utils import check_random_state, safe_mask
 
 from pseudolabel._validation import is_missing_marker, unlabeled_mask
 from pseudolabel.exceptions import InputError, ParameterError
@@ -203,7 +203,8 @@ class LabeledStratifiedKFold(StratifiedKFold):
 
     The strata are the labeled classes plus one stratum of unlabeled rows, so every fold gets
     its share of each class and of the pool (scikit-learn's ``StratifiedKFold`` would treat
-    ``-1`` as a class and refuses ``None``). Every test fold holds at least one labeled row.
+    ``-1`` as a class and refuses ``None``). Every test fold holds at least one labeled row,
+    and a class with fewer labeled rows than folds is still spread (one row per fold).
 
     Parameters
     ----------
@@ -262,4 +263,33 @@ class LabeledStratifiedKFold(StratifiedKFold):
         """
         if y is None:
             raise InputError("LabeledStratifiedKFold.split needs y")
-        yield from super().split(X, self.strata(y), groups)
+        strata = self.strata(y)
+        n_rows = strata.shape[0]
+        n_rows_X = X.shape[0] if hasattr(X, "shape") else len(X)
+        if n_rows_X != n_rows:
+            raise InputError(f"X has {n_rows_X} rows but y has {n_rows} labels")
+        folds = self.test_folds(strata)
+        rows = np.arange(n_rows)
+        for fold in range(self.n_splits):
+            test = folds == fold
+            yield rows[~test], rows[test]
+
+    def test_folds(self, strata: np.ndarray) -> np.ndarray:
+        """The test fold of each row.
+
+        The rows are ordered stratum by stratum (labeled classes first, the unlabeled rows last;
+        shuffled within each stratum when ``shuffle``) and dealt to the folds in turn, so each
+        stratum's rows are spread over the folds with counts that differ by at most one, and
+        the first ``n_splits`` labeled rows land in different folds.
+        """
+        rng = check_random_state(self.random_state) if self.shuffle else None
+        ordered = []
+        for stratum in range(int(strata.max()) + 1):
+            members = np.flatnonzero(strata == stratum)
+            if rng is not None:
+                members = rng.permutation(members)
+            ordered.append(members)
+        order = np.concatenate(ordered)
+        folds = np.empty(strata.shape[0], dtype=np.int64)
+        folds[order] = np.arange(order.shape[0]) % self.n_splits
+        return folds
