@@ -109,12 +109,14 @@ def _names(exc_type: Any) -> str:
 
 def _check_proba(proba: Any, n: int, k: int) -> np.ndarray:
     """``predict_proba`` output must need nothing from the one probability check, and sum to 1."""
+    from pseudolabel import kernels
     from pseudolabel.backends.checks import check_probabilities
     from pseudolabel.exceptions import ProbabilityError
 
     assert isinstance(proba, np.ndarray), f"predict_proba returned {type(proba).__name__}"
     try:
         checked = check_probabilities(proba, n_rows=n, n_classes=k, source="predict_proba")
+        kernels.summarize(checked)  # the kernels validate the values (finite, in [0, 1])
     except ProbabilityError as exc:
         raise AssertionError(str(exc)) from exc
     assert checked.dtype == proba.dtype, (

@@ -7,8 +7,8 @@ every backend, so that plugin authors implement four small methods and get the r
   absent from ``y`` get a column of zeros (never a silently shifted column);
 * input checks with clear :mod:`pseudolabel.exceptions` errors (lengths, empty input, feature
   count, sample weights, predicting before fitting) and the one probability check of the
-  model's output (:func:`~pseudolabel.backends.checks.check_probabilities`: float32 stays
-  float32, NaN and values outside [0, 1] are refused);
+  model's output (:func:`~pseudolabel.backends.checks.check_probabilities`: shape, dtype,
+  float32 stays float32; the kernels validate the values);
 * the on-disk format: :meth:`Backend.save` writes a directory holding the model in the model
   library's own safe format plus ``backend.json`` (backend name, parameters, classes, a SHA-256
   of the model file), atomically: a failed save leaves nothing behind.
@@ -242,10 +242,11 @@ class Backend:
         """Class probabilities, shape ``(n_samples, len(classes_))``, columns in ``classes_`` order.
 
         The model's output goes through :func:`~pseudolabel.backends.checks.check_probabilities`
-        (the one probability check): float32 stays float32 so that it reaches the float32
-        kernels as it is, any other numeric dtype becomes float64; NaN, infinity and values
-        outside [0, 1] are a :class:`~pseudolabel.exceptions.ProbabilityError` naming the row
-        and column, round-off within 1e-9 of [0, 1] is clipped.
+        (the one probability check): a wrong shape is a
+        :class:`~pseudolabel.exceptions.ProbabilityError`; float32 stays float32 so that it
+        reaches the float32 kernels as it is, any other numeric dtype becomes float64;
+        round-off within 1e-9 of [0, 1] is clipped. NaN and real violations are left as they
+        are for the kernels to report by row and column.
         """
         self._check_fitted()
         X, n = self._check_X(X)

@@ -1,10 +1,11 @@
 """The checks at a backend's boundary: labels and sample weights in, probabilities out.
 
-:func:`check_probabilities` is the one check of a model's ``predict_proba`` output.
+:func:`check_probabilities` is the one check of a model's ``predict_proba`` output (shape and
+dtype; the Rust kernels validate the values when they score them).
 :meth:`Backend.predict_proba <pseudolabel.backends.base.Backend.predict_proba>` runs it on every
 prediction, so whatever a backend returns reaches the strategies and kernels as a C-contiguous
-float32 or float64 array of the right shape, finite and within [0, 1]. Code that calls a plain
-scikit-learn estimator (not a backend) uses the same function.
+float32 or float64 array of the right shape. Code that calls a plain scikit-learn estimator (not
+a backend) can use the same function.
 """
 
 from __future__ import annotations
@@ -22,15 +23,11 @@ __all__ = ["PROBA_TOLERANCE", "check_probabilities", "check_sample_weight", "enc
 PROBA_TOLERANCE = 1e-9
 
 
-def check_probabilities(
-    proba: Any,
-    *,
-    n_rows: int,
-    n_classes: int,
-    source: str,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """Check a model's ``predict_proba`` output and return it ready for the kernels.
+def check_probabilities(proba: Any, *, n_rows: int, n_classes: int, source: str) -> np.ndarray:
+    """Check the shape and dtype of a model's ``predict_proba`` output; return it ready for the kernels.
+
+    Python only checks and coerces here; the values (NaN, infinity, outside [0, 1]) are
+    validated by the Rust kernels when they score the matrix, which name the row and column.
 
     Parameters
     ----------
@@ -40,23 +37,20 @@ def check_probabilities(
         The expected shape ``(n_rows, n_classes)``.
     source : str
         Who returned ``proba``, for messages (``"backend 'lightgbm'"``).
-    rows : numpy.ndarray, optional
-        Row numbers to name in messages instead of positions in ``proba`` (the rows of ``X``
-        that were predicted).
 
     Returns
     -------
     numpy.ndarray
         C-contiguous, float32 when the model returned float32 (the float32 kernels take it as
         it is), float64 for any other numeric dtype (float16, longdouble, integers). Values
-        within :data:`PROBA_TOLERANCE` of [0, 1] are clipped; the caller's array is never
-        modified.
+        within :data:`PROBA_TOLERANCE` of [0, 1] are clipped (round-off of a softmax or a
+        calibration); NaN and real violations are left for the kernels to report. The
+        caller's array is never modified.
 
     Raises
     ------
     ProbabilityError
-        Wrong shape or a non-numeric dtype; NaN, infinity or a value further than the
-        tolerance outside [0, 1] (the message names the row and the class column).
+        Wrong shape, or a non-numeric dtype.
     """
     arr = np.asarray(proba)
     if arr.ndim != 2 or arr.shape != (n_rows, n_classes):
@@ -70,35 +64,13 @@ def check_probabilities(
                 f"{source} returned probabilities of dtype {arr.dtype}, expected floats"
             )
         arr = arr.astype(np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        row, column = np.argwhere(~finite)[0]
-        raise ProbabilityError(
-            f"{source} returned an invalid probability at row {_row(row, rows)}, column "
-            f"{int(column)}: {_value(arr[row, column])}; probabilities must be finite"
+    with np.errstate(invalid="ignore"):
+        round_off = ((arr < 0.0) & (arr >= -PROBA_TOLERANCE)) | (
+            (arr > 1.0) & (arr <= 1.0 + PROBA_TOLERANCE)
         )
-    low, high = arr < 0.0, arr > 1.0
-    if low.any() or high.any():
-        far = (arr < -PROBA_TOLERANCE) | (arr > 1.0 + PROBA_TOLERANCE)
-        if far.any():
-            row, column = np.argwhere(far)[0]
-            raise ProbabilityError(
-                f"{source} returned an invalid probability at row {_row(row, rows)}, column "
-                f"{int(column)}: {_value(arr[row, column])}; probabilities must lie in [0, 1]"
-            )
-        arr = np.clip(arr, 0.0, 1.0)  # a new array: the model's own output stays as it was
+    if round_off.any():
+        arr = np.where(round_off, np.clip(arr, 0.0, 1.0), arr)  # a new array, same dtype
     return np.ascontiguousarray(arr)
-
-
-def _row(position: Any, rows: np.ndarray | None) -> int:
-    return int(position) if rows is None else int(rows[int(position)])
-
-
-def _value(value: Any) -> str:
-    value = float(value)
-    if value != value:
-        return "NaN"
-    return repr(value)
 
 
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:

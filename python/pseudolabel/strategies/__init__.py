@@ -3,8 +3,8 @@
 Importing this package is cheap: it imports the base classes only. The built-in selection
 strategies live in :mod:`pseudolabel.strategies.selection` (loaded on first access to one of
 their names here) and are registered with the plugin manager under their ``name``; look them
-up with ``pseudolabel.plugins.make_strategy(name, kind="selection")``. Query strategies live
-in :mod:`pseudolabel.strategies.query`.
+up with ``pseudolabel.plugins.make_strategy(name, kind="selection")`` (defined in
+:mod:`pseudolabel.strategies.lookup`). Query strategies live in :mod:`pseudolabel.strategies.query`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ _LAZY: dict[str, str] = {
         "SELECTION_STRATEGIES",
     )
 }
-_LAZY.update({"Aligned": "pseudolabel.strategies.alignment"})
+_LAZY.update({
+    "Aligned": "pseudolabel.strategies.alignment",
+    "make_strategy": "pseudolabel.strategies.lookup",
+})
 
 __all__ = ["Decision", "QueryStrategy", "SelectionStrategy", *_LAZY]
 
