@@ -60,6 +60,7 @@ COMMAND_MODULES: list[str] = [
     "pseudolabel.cli.plugins",
     "pseudolabel.cli.batch",
     "pseudolabel.cli.store",
+    "pseudolabel.cli.serve",
 ]
 
 

@@ -183,6 +183,7 @@ class LabelStore(abc.ABC):
         allow_new_ids: bool = False,
         allow_new_classes: bool = False,
         origin: str | None = None,
+        reassert: bool = False,
     ) -> ImportResult:
         """Record labels, all or nothing.
 
@@ -200,6 +201,12 @@ class LabelStore(abc.ABC):
             Declare unknown classes instead of rejecting the import (seeding).
         origin : str, optional
             Where the labels came from (a file name), kept in the import log.
+        reassert : bool, default=False
+            A label this source and annotator gave the item before is normally a duplicate
+            (importing a file twice adds nothing). With ``reassert`` it is a change of mind:
+            when it is not the item's current label, it becomes the latest again (its record
+            moves to the end of the history, with the time of the re-assertion). Label
+            Studio's annotation updates use it (``benign`` -> ``malignant`` -> ``benign``).
 
         Raises
         ------

@@ -303,6 +303,7 @@ class SQLiteStore(LabelStore):
         allow_new_ids: bool = False,
         allow_new_classes: bool = False,
         origin: str | None = None,
+        reassert: bool = False,
     ) -> ImportResult:
         _check_source(source)
         id_text = as_text_ids(ids)
@@ -392,6 +393,8 @@ class SQLiteStore(LabelStore):
                 rows,
             )
             n_new = self._db.total_changes - before
+            if reassert and n_new < n:
+                n_new += _reassert(cur, id_text, label_text, source, who, now)
             cur.execute(
                 "INSERT INTO imports (origin, source, annotator, n_rows, n_new, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -565,6 +568,26 @@ class SQLiteStore(LabelStore):
             n_records={s: int(records.get(s, 0)) for s in SOURCES},
             n_conflicts=conflicts,
         )
+
+
+def _reassert(cur: sqlite3.Cursor, ids: list[str], labels: list[str], source: str,
+              annotator: str, now: str) -> int:
+    """Move each (id, label) record of ``source``/``annotator`` that is not its item's latest
+    gold record to the end of the history; the number moved."""
+    moved = 0
+    gold = ", ".join(f"'{s}'" for s in GOLD_SOURCES)
+    for item, label in dict.fromkeys(zip(ids, labels)):
+        latest = cur.execute(
+            f"SELECT label, source, annotator FROM labels WHERE item_id = ? AND source IN ({gold}) "
+            "ORDER BY seq DESC LIMIT 1", (item,)).fetchone()
+        if latest == (label, source, annotator) or (source not in GOLD_SOURCES):
+            continue
+        top = cur.execute("SELECT MAX(seq) FROM labels").fetchone()[0]
+        cur.execute(
+            "UPDATE labels SET seq = ?, created_at = ? WHERE item_id = ? AND label = ? "
+            "AND source = ? AND annotator = ?", (top + 1, now, item, label, source, annotator))
+        moved += cur.rowcount
+    return moved
 
 
 def _fill_id_table(cur: sqlite3.Cursor, ids: Any) -> None:

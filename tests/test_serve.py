@@ -1,0 +1,315 @@
+"""``pseudolabel serve``: Label Studio's ML-backend protocol over a real server on 127.0.0.1.
+
+The server is uvicorn on a socket bound to a free port; the tests talk to it with real HTTP
+requests (httpx), write annotations through the webhook into a real SQLite label store and
+wait for the background refit through the service (no sleeps, no polling).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+httpx = pytest.importorskip("httpx")
+uvicorn = pytest.importorskip("uvicorn")
+
+from pseudolabel.exceptions import InputError  # noqa: E402
+from pseudolabel.serve.app import bind, create_app  # noqa: E402
+from pseudolabel.serve.protocol import (  # noqa: E402
+    annotator_name,
+    parse_annotation,
+    parse_label_config,
+)
+from pseudolabel.serve.service import UNTRAINED, LabelingService, ServeConfig  # noqa: E402
+from pseudolabel.store import open_store  # noqa: E402
+
+CONFIG = """<View>
+  <Text name="text" value="$f0"/>
+  <Choices name="diagnosis" toName="text" choice="single">
+    <Choice value="benign"/>
+    <Choice value="malignant"/>
+  </Choices>
+</View>"""
+FEATURES = [f"f{i}" for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[pd.DataFrame, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    X = pd.DataFrame(data.data[:, :6], columns=FEATURES)
+    y = np.where(data.target == 1, "benign", "malignant")
+    return X, y
+
+
+class Server:
+    """A live server: ``url``, the ``service`` behind it, and ``client`` (httpx)."""
+
+    def __init__(self, service: LabelingService) -> None:
+        self.service = service
+        sock = bind("127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="error",
+                                                     lifespan="on"))
+        # the socket already listens: requests wait in its backlog until uvicorn accepts
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]})
+        self._thread.start()
+        self._sock = sock
+        self.client = httpx.Client(base_url=self.url, timeout=60.0)
+
+    def close(self) -> None:
+        self.client.close()
+        self._server.should_exit = True
+        self._thread.join()
+        self._sock.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator:
+    servers: list[Server] = []
+
+    def start(**config) -> Server:
+        config.setdefault("store", str(tmp_path / "labels.db"))
+        server = Server(LabelingService(ServeConfig(**config)))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def task(i: int, X: pd.DataFrame, **extra) -> dict:
+    return {"id": int(i), "data": {**{c: float(X.iloc[i][c]) for c in FEATURES}, **extra}}
+
+
+def event(i: int, X: pd.DataFrame, label: str, *, action: str = "ANNOTATION_CREATED",
+          annotator=7, **extra) -> dict:
+    return {
+        "action": action,
+        "task": task(i, X, **extra),
+        "annotation": {"id": 1000 + int(i), "completed_by": annotator, "result": [
+            {"from_name": "diagnosis", "to_name": "text", "type": "choices",
+             "value": {"choices": [label]}}]},
+        "project": {"id": 1, "label_config": CONFIG},
+    }
+
+
+def test_health_setup_and_predict_before_any_label(serve, cancer) -> None:
+    X, _ = cancer
+    server = serve(features=tuple(FEATURES))
+    health = server.client.get("/health").json()
+    assert health["status"] == "UP" and health["model_version"] == UNTRAINED
+    assert server.client.post("/setup", json={"project": "1.1", "schema": CONFIG}).json() == {
+        "model_version": UNTRAINED}
+    answer = server.client.post("/predict", json={
+        "tasks": [task(0, X), task(1, X)], "label_config": CONFIG}).json()
+    assert [r["result"] for r in answer["results"]] == [[], []]
+    assert [r["score"] for r in answer["results"]] == [0.0, 0.0]
+
+
+def test_annotations_teach_the_store_and_refit_the_model(serve, cancer, tmp_path) -> None:
+    X, y = cancer
+    server = serve(features=tuple(FEATURES))
+    server.client.post("/setup", json={"schema": CONFIG})
+    labeled = np.r_[np.flatnonzero(y == "benign")[:15], np.flatnonzero(y == "malignant")[:15]]
+    for i in labeled:
+        r = server.client.post("/webhook", json=event(i, X, y[i], annotator={"email": "a@x"}))
+        assert r.status_code == 201 and r.json()["status"] == "ok", r.text
+    assert server.service.wait_idle(timeout=120)
+    health = server.client.get("/health").json()
+    assert health["model_version"].startswith("sklearn-30-"), health
+    assert "last_refit_error" not in health
+
+    with open_store(tmp_path / "labels.db") as store:
+        current = store.current_labels()
+        history = store.history()
+    assert len(current) == 30 and set(history["source"]) == {"human"}
+    assert set(history["annotator"]) == {"a@x"}
+    assert store_label(current, f"ls-{labeled[0]}") == y[labeled[0]]
+
+    rows = list(range(200, 260))
+    answer = server.client.post("/predict", json={
+        "tasks": [task(i, X) for i in rows], "label_config": CONFIG}).json()
+    results = answer["results"]
+    assert len(results) == len(rows)
+    assert all(r["model_version"] == health["model_version"] for r in results)
+    first = results[0]["result"][0]
+    assert (first["from_name"], first["to_name"], first["type"]) == ("diagnosis", "text",
+                                                                     "choices")
+    # the same model fitted by hand: guesses and margin scores (lower = ask a human first)
+    from pseudolabel._validation import default_estimator
+
+    model = default_estimator().fit(X.iloc[labeled].to_numpy(), y[labeled])
+    P = model.predict_proba(X.iloc[rows].to_numpy())
+    top2 = np.sort(P, axis=1)[:, -2:]
+    np.testing.assert_allclose([r["score"] for r in results], top2[:, 1] - top2[:, 0],
+                               atol=1e-9)
+    assert [r["result"][0]["value"]["choices"][0] for r in results] == list(
+        model.classes_[P.argmax(axis=1)])
+    accuracy = np.mean([r["result"][0]["value"]["choices"][0] for r in results] == y[rows])
+    assert accuracy > 0.8
+
+
+def store_label(current: pd.DataFrame, item: str) -> str:
+    return current.set_index("id").loc[item, "label"]
+
+
+def test_an_updated_annotation_replaces_the_label(serve, cancer, tmp_path) -> None:
+    X, y = cancer
+    server = serve(features=tuple(FEATURES))
+    server.client.post("/webhook", json=event(3, X, "benign"))
+    server.client.post("/webhook", json=event(3, X, "malignant", action="ANNOTATION_UPDATED"))
+    with open_store(tmp_path / "labels.db") as store:
+        assert store_label(store.current_labels(), "ls-3") == "malignant"
+    # a change of mind back to the first label is not a duplicate
+    r = server.client.post("/webhook", json=event(3, X, "benign", action="ANNOTATION_UPDATED"))
+    assert r.json()["new_labels"] == 1
+    with open_store(tmp_path / "labels.db") as store:
+        assert store_label(store.current_labels(), "ls-3") == "benign"
+        assert list(store.history()["label"]) == ["malignant", "benign"]
+    deleted = server.client.post("/webhook", json={
+        "action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1003}], "project": {}})
+    assert deleted.status_code == 201 and deleted.json()["status"] == "ignored"
+    assert "keeps every label" in deleted.json()["detail"]
+
+
+def test_rows_come_from_a_pool_by_id(serve, cancer, tmp_path) -> None:
+    X, y = cancer
+    pool = X.assign(id=[f"p{i}" for i in range(len(X))])
+    path = tmp_path / "pool.parquet"
+    pool.to_parquet(path, index=False)
+    server = serve(pool=str(path))
+    server.client.post("/setup", json={"schema": CONFIG})
+    labeled = np.r_[np.flatnonzero(y == "benign")[:10], np.flatnonzero(y == "malignant")[:10]]
+    for i in labeled:
+        ev = event(i, X, y[i])
+        ev["task"]["data"] = {"id": f"p{i}"}  # only the id: the features are in the pool
+        assert server.client.post("/webhook", json=ev).json()["item"] == f"p{i}"
+    assert server.service.wait_idle(timeout=120)
+    answer = server.client.post("/predict", json={
+        "tasks": [{"id": 1, "data": {"id": "p300"}}, {"id": 2, "data": {"id": "p301"}}]}).json()
+    assert all(r["result"] for r in answer["results"])
+    bad = server.client.post("/predict", json={"tasks": [{"id": 3, "data": {"id": "nope"}}]})
+    assert bad.status_code == 400 and "'nope' is not in the pool" in bad.json()["detail"]
+
+
+def test_a_restarted_server_refits_on_the_rows_it_kept(serve, cancer, tmp_path) -> None:
+    X, y = cancer
+    first = serve(features=tuple(FEATURES))
+    for i in list(np.flatnonzero(y == "benign")[:5]) + list(np.flatnonzero(y == "malignant")[:5]):
+        first.client.post("/webhook", json=event(i, X, y[i]))
+    assert first.service.wait_idle(timeout=120)
+    version = first.service.model_version
+    first.close()
+    second = serve(features=tuple(FEATURES))
+    assert second.service.wait_idle(timeout=120)
+    assert second.service.model_version == version != UNTRAINED
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "message"),
+    [
+        ("/predict", {"tasks": "x"}, "'tasks' list"),
+        ("/predict", {"tasks": [{"id": 1, "data": {"f0": 1.0}}], "label_config": CONFIG},
+         None),  # untrained: answered
+        ("/setup", {"schema": "<View><Text name='t' value='$x'/></View>"}, "no <Choices> tag"),
+        ("/setup", {"schema": "<View"}, "not valid XML"),
+        ("/webhook", {"action": "ANNOTATION_CREATED", "task": {"id": 1, "data": {}},
+                      "annotation": {"result": []}}, "no labeling config"),
+    ],
+)
+def test_bad_requests_get_400_naming_the_problem(serve, path, payload, message) -> None:
+    server = serve(features=tuple(FEATURES))
+    r = server.client.post(path, json=payload)
+    if message is None:
+        assert r.status_code == 200
+    else:
+        assert r.status_code == 400 and message in r.json()["detail"], r.text
+
+
+def test_bad_annotations_are_refused(serve, cancer) -> None:
+    X, _ = cancer
+    server = serve(features=tuple(FEATURES))
+    server.client.post("/setup", json={"schema": CONFIG})
+    r = server.client.post("/webhook", json=event(1, X, "unknown-class"))
+    assert r.status_code == 400 and "'unknown-class' is not in the labeling config" in r.text
+    ev = event(1, X, "benign")
+    ev["task"]["data"]["f2"] = "abc"
+    r = server.client.post("/webhook", json=ev)
+    assert r.status_code == 400 and "feature 'f2' holds 'abc'" in r.text
+    r = server.client.post("/predict", content=b"{not json", headers={
+        "content-type": "application/json"})
+    assert r.status_code == 400 and "not JSON" in r.text
+
+
+def test_a_bundle_predicts_and_is_never_refit(serve, cancer, tmp_path) -> None:
+    X, y = cancer
+    train = X.assign(target=y)
+    train.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    bundle = tmp_path / "model"
+    subprocess.run([sys.executable, "-m", "pseudolabel", "train", "--backend", "lightgbm", "--input",
+                    str(tmp_path / "train.csv"), "--target", "target", "--param", "n_estimators=20", "--output", str(bundle)],
+                   check=True, capture_output=True)
+    server = serve(model=str(bundle))
+    version = server.client.get("/health").json()["model_version"]
+    assert version.startswith("bundle-")
+    server.client.post("/webhook", json=event(400, X, y[400]))
+    assert server.service.wait_idle(timeout=60) and server.service.model_version == version
+    from pseudolabel.batch.bundle import load_bundle
+
+    P = load_bundle(bundle).backend.predict_proba(X.iloc[400:420].to_numpy())
+    answer = server.client.post("/predict", json={
+        "tasks": [task(i, X) for i in range(400, 420)], "label_config": CONFIG}).json()
+    top2 = np.sort(P, axis=1)[:, -2:]
+    np.testing.assert_allclose([r["score"] for r in answer["results"]],
+                               top2[:, 1] - top2[:, 0], atol=1e-9)
+
+
+def test_the_command_serves_until_interrupted(tmp_path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pseudolabel", "serve", "--store", str(tmp_path / "l.db"),
+         "--features", "a,b", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("pseudolabel serve: listening on http://127.0.0.1:"), (
+            line + proc.stderr.read())
+        url = line.split()[4]
+        assert httpx.get(f"{url}/health", timeout=60).json()["status"] == "UP"
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=60)
+    assert proc.returncode in (0, 130)
+
+
+def test_label_config_and_annotation_parsing() -> None:
+    tag = parse_label_config(CONFIG)
+    assert (tag.from_name, tag.to_name, tag.choices) == ("diagnosis", "text",
+                                                         ("benign", "malignant"))
+    two = CONFIG.replace("</View>", '<Choices name="b" toName="text"><Choice value="x"/>'
+                         "</Choices></View>")
+    with pytest.raises(InputError, match="2 <Choices> tags"):
+        parse_label_config(two)
+    assert annotator_name(3) == "3" and annotator_name({"id": 3, "email": "e@x"}) == "e@x"
+    assert annotator_name(None) is None
+    payload = {"task": {"id": 1, "data": {}}, "annotation": {"was_cancelled": True}}
+    assert parse_annotation(payload, tag) is None
+    payload = {"task": {"id": 1, "data": {}}, "annotation": {"result": [
+        {"from_name": "diagnosis", "type": "choices", "value": {"choices": ["benign",
+                                                                            "malignant"]}}]}}
+    with pytest.raises(InputError, match="picks 2 choices"):
+        parse_annotation(payload, tag)
+    json.dumps(tag.__dict__)
