@@ -187,7 +187,7 @@ class LabelingService:
         return _Model(backend, np.asarray(backend.classes_), version, len(ids))
 
     def _new_backend(self) -> Any:
-        from pseudolabel.plugins import as_backend
+        from pseudolabel.backends.lookup import as_backend
 
         if self.config.backend == "sklearn" and "estimator" not in self.config.params:
             from pseudolabel._validation import default_estimator
