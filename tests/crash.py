@@ -121,3 +121,24 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
+
+
+def race_for_lock(root: str, trials: int, barrier: Any, results: Any) -> None:
+    """In a child process: for each trial, wait for the other racers, then try to take the
+    run lock of ``root/<trial>``; put the list of trials won on ``results``."""
+    from pathlib import Path
+
+    from pseudolabel.batch.lock import acquire_lock
+    from pseudolabel.exceptions import OutputExistsError
+
+    won = []
+    for trial in range(trials):
+        staging = Path(root) / str(trial)
+        barrier.wait()
+        try:
+            acquire_lock(staging / "lock", staging)
+        except OutputExistsError:
+            continue
+        won.append(trial)
+    barrier.wait()  # every racer lives until all trials are over (its locks stay live)
+    results.put(won)

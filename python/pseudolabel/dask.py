@@ -270,8 +270,10 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
             merged = _tree_reduce(client, [client.submit(_topk, f, pure=False) for f in done])
             topk = merged.result() if merged is not None else None
             rows, labels = global_selection(job, topk)
-            [sel] = client.scatter([rows], broadcast=True)
-            client.gather([client.submit(finalize_source, plan, r.index, int(offsets[r.index]),
-                                         r.chunk_rows, sel, pure=False) for r in results])
+            if not job.published:  # else the final parts are in the output already
+                [sel] = client.scatter([rows], broadcast=True)
+                client.gather([client.submit(finalize_source, plan, r.index,
+                                             int(offsets[r.index]), r.chunk_rows, sel,
+                                             pure=False) for r in results])
         del done
         return complete_job(job, results, selected_labels=labels, seconds_since=t0)

@@ -98,6 +98,8 @@ class Job:
     probabilities: bool
     overwrite: bool
     spec: dict[str, Any]
+    #: the output is already published (a run killed while cleaning up): only clean up
+    published: bool = False
 
 
 @dataclass
@@ -279,7 +281,8 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
     from pseudolabel.batch.scoring import remember_bundle
 
     remember_bundle(plan, bundle)
-    return Job(plan, bundle, output, list(sources), resumed, probabilities, overwrite, spec)
+    return Job(plan, bundle, output, list(sources), resumed, probabilities, overwrite, spec,
+               published=resumed and published_output(work, output))
 
 
 @contextlib.contextmanager

@@ -124,6 +124,7 @@ def label(model: str | os.PathLike[str] | ModelBundle,
             rows, labels = global_selection(job, merge_topk([r.topk for r in results]))
             offset = 0
             for r in results:
-                finalize_source(job.plan, r.index, offset, r.chunk_rows, rows)
+                if not job.published:  # else the final parts are in the output already
+                    finalize_source(job.plan, r.index, offset, r.chunk_rows, rows)
                 offset += r.rows
         return complete_job(job, results, selected_labels=labels, seconds_since=t0)
