@@ -161,3 +161,35 @@ def test_a_kill_9_after_publishing_resumes_to_exit_0_with_nothing_left(wine, tmp
     assert main([*args, "--output", str(out), "--resume"]) == 0
     assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes()
     assert os.listdir(tmp_path / "run") == ["o.parquet"]
+
+
+# ------------------------------------------------------------------ bounded memory
+def _arrow_peak_while_streaming(path: Path, columns: list[str], chunk_rows: int) -> int:
+    """The largest Arrow pool allocation seen between chunks of a streamed Parquet file."""
+    import pyarrow as pa
+
+    from pseudolabel.io.tables import inspect_input, iter_chunks
+
+    peak = 0
+    for _ in iter_chunks(inspect_input(str(path)), columns, None, chunk_rows):
+        peak = max(peak, pa.total_allocated_bytes())
+    return peak
+
+
+def test_parquet_reading_memory_follows_chunk_rows_not_the_file(tmp_path):
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    names = [f"f{j}" for j in range(10)]
+    schema = pa.schema([(n, pa.float32()) for n in names])
+    peaks = {}
+    for groups in (4, 32):  # 80k and 640k rows (3 MB and 26 MB of floats)
+        path = tmp_path / f"g{groups}.parquet"
+        with pq.ParquetWriter(path, schema) as writer:
+            for _ in range(groups):
+                writer.write_table(pa.table({n: rng.standard_normal(20_000, dtype=np.float32)
+                                             for n in names}), row_group_size=20_000)
+        peaks[groups] = _arrow_peak_while_streaming(path, names, 10_000)
+    # pre-buffered reading held the file's column chunks: 8x the file, 8x the memory
+    assert peaks[32] <= 1.1 * peaks[4], peaks
+    assert peaks[32] < 8 * 2**20, peaks  # a few chunks of 10k rows x 10 floats

@@ -6,7 +6,9 @@ of a job depends only on the data and ``chunk_rows``. That makes a resumed run a
 run cut the input at the same places as an uninterrupted local run.
 
 * Parquet is read with :meth:`pyarrow.parquet.ParquetFile.iter_batches` (only the needed
-  columns; on resume, whole row groups before the first pending row are skipped).
+  columns, without pre-buffering and with buffered page reads, so memory is bounded by
+  ``chunk_rows`` however big the file; on resume, whole row groups before the first
+  pending row are skipped).
 * CSV is read with :func:`pyarrow.csv.open_csv` with feature columns parsed as ``float64``.
 * ``.npy`` files are memory-mapped (``np.load(mmap_mode="r")``); their columns are the
   features in training order.
@@ -40,6 +42,8 @@ __all__ = [
     "column_type",
 ]
 
+#: bytes a Parquet column reader buffers at a time (pages are streamed, not whole chunks)
+PARQUET_BUFFER_BYTES = 1 << 20
 #: file suffix -> format name
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".npy": "npy"}
 
@@ -335,7 +339,9 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
     if info.format == "parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        # No pre-buffering (it keeps every column chunk read so far alive while iterating)
+        # and buffered page reads: memory follows chunk_rows, not the file.
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
         meta = pf.metadata
         first_rg, rows_before = 0, 0
         while first_rg < meta.num_row_groups and \
