@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from pseudolabel._compat import validate_data
 from pseudolabel.exceptions import InputError, ParameterError, PluginError, PseudolabelWarning
 from pseudolabel.strategies.base import exclude_mask
+from pseudolabel.strategies.context import LearnerContext
 from pseudolabel.strategies.query import iter_row_chunks, n_rows, take_rows
 
 __all__ = ["ActiveLearner", "LearningCurve"]
@@ -489,6 +490,27 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
 
     # -- querying -----------------------------------------------------------------------------
 
+    def query_context(self) -> LearnerContext:
+        """What a query strategy may know about this learner (a ``QueryContext``).
+
+        The current model's probabilities and prepared input, ``classes_``, the human (and
+        seed) labeled rows, the learner's generator, ``chunk_size``, the model version, and an
+        unfitted copy of the backend for committees.
+        """
+        self._check_model("query")
+        return LearnerContext(
+            predict=self.predict_proba,
+            classes=self.classes_,
+            chunk_size=self.chunk_size,
+            rng=self.rng_,
+            X_labeled=self.X_labeled_,
+            y_labeled=self.y_labeled_,
+            preparer=self._prepare_X,
+            member_factory=self._template.clone,
+            model_version=(id(self), self.model_version_),
+            source="ActiveLearner",
+        )
+
     def query(
         self, X_pool: Any, n: int, *, exclude: Any = None, return_scores: bool = False
     ) -> Any:
@@ -542,7 +564,9 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
             indices = np.empty(0, dtype=np.int64)
             scores = np.empty(0, dtype=np.float64)
         else:
-            indices, scores = self.query_strategy_.query(self, X_pool, n, exclude=mask)
+            indices, scores = self.query_strategy_.query(
+                self.query_context(), X_pool, n, exclude=mask
+            )
             indices = np.asarray(indices, dtype=np.int64)
             scores = np.asarray(scores, dtype=np.float64)
         self.query_indices_, self.query_scores_ = indices, scores

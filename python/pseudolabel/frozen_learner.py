@@ -1,10 +1,11 @@
 """A fitted model bundle seen as an active learner that is never refit: :class:`FrozenLearner`.
 
-``pseudolabel query --model BUNDLE`` ranks the pool with a model trained elsewhere. The query
-strategies ask a learner for ``predict_proba``, ``classes_``, the labeled rows (``ranked_batch``)
-and a random generator; :class:`FrozenLearner` answers from the bundle. :meth:`FrozenLearner.query`
-has the signature and meaning of :meth:`pseudolabel.active.ActiveLearner.query`. Committee
-strategies refit members on the labels, which a frozen model cannot do, so they are refused.
+``pseudolabel query --model BUNDLE`` ranks the pool with a model trained elsewhere. Its
+:meth:`FrozenLearner.query_context` is the strategies' ``QueryContext``: the bundle's
+probabilities, ``classes``, the labeled rows' features when given (``ranked_batch``) and a random
+generator, but no labels and no member factory. :meth:`FrozenLearner.query` has the signature
+and meaning of :meth:`pseudolabel.active.ActiveLearner.query`. Committee strategies refit
+members on the labels, which a frozen model cannot do, so they are refused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
+from pseudolabel.strategies.context import LearnerContext
 
 __all__ = ["FrozenLearner"]
 
@@ -63,8 +65,19 @@ class FrozenLearner:
                 f"--strategy {name} fits a committee on the store's labels; with "
                 "--model use an uncertainty, random or ranked_batch strategy, or drop --model"
             )
-        if X_labeled is not None:
-            self.X_labeled_ = np.asarray(X_labeled)
+        self.X_labeled_ = None if X_labeled is None else np.asarray(X_labeled)
+
+    def query_context(self) -> LearnerContext:
+        """The bundle as a ``QueryContext``: no labels and no member factory (never refit)."""
+        return LearnerContext(
+            predict=self.backend.predict_proba,
+            classes=self.classes_,
+            chunk_size=self.chunk_size,
+            rng=self.rng_,
+            X_labeled=self.X_labeled_,
+            model_version=(id(self), self.model_version_),
+            source="a frozen model bundle (--model)",
+        )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of the bundle's model, columns in ``classes_`` order."""
@@ -106,7 +119,9 @@ class FrozenLearner:
             indices = np.empty(0, dtype=np.int64)
             scores = np.empty(0, dtype=np.float64)
         else:
-            indices, scores = self.query_strategy_.query(self, X_pool, n, exclude=mask)
+            indices, scores = self.query_strategy_.query(
+                self.query_context(), X_pool, n, exclude=mask
+            )
             indices = np.asarray(indices, dtype=np.int64)
             scores = np.asarray(scores, dtype=np.float64)
         self.round_ += 1
