@@ -10,14 +10,12 @@ members on the labels, which a frozen model cannot do, so they are refused.
 
 from __future__ import annotations
 
-import warnings
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
-from pseudolabel.strategies.context import LearnerContext
+from pseudolabel.exceptions import ParameterError
+from pseudolabel.strategies.context import LearnerContext, query_pool
 
 __all__ = ["FrozenLearner"]
 
@@ -29,7 +27,7 @@ class FrozenLearner:
     ----------
     bundle : pseudolabel.batch.bundle.ModelBundle
         A loaded, verified bundle.
-    query_strategy : str or QueryStrategy, default="entropy"
+    query_strategy : str or QueryStrategy, default="margin"
         Registered query-strategy name or instance; not a committee strategy.
     X_labeled : array-like, optional
         The labeled rows (``ranked_batch`` keeps its picks away from them).
@@ -42,7 +40,7 @@ class FrozenLearner:
         self,
         bundle: Any,
         *,
-        query_strategy: Any = "entropy",
+        query_strategy: Any = "margin",
         X_labeled: Any = None,
         random_state: int = 0,
         chunk_size: int = 65_536,
@@ -97,33 +95,8 @@ class FrozenLearner:
         with a :class:`~pseudolabel.exceptions.PseudolabelWarning`; ``return_scores`` also
         returns the scores (higher = more useful to label).
         """
-        from pseudolabel.strategies.base import exclude_mask
-        from pseudolabel.strategies.query import n_rows
-
-        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
-            raise ParameterError(f"n must be a positive integer, got {n!r}")
-        total = n_rows(X_pool)
-        if total == 0:
-            raise InputError("X_pool is empty: there is nothing to query")
-        mask = exclude_mask(exclude, total)
-        available = total if mask is None else int(total - mask.sum())
-        if n > available:
-            warnings.warn(
-                f"asked for {n} rows but the pool has only {available} rows left to query; "
-                f"returning all {available}",
-                PseudolabelWarning,
-                stacklevel=2,
-            )
-        n = min(int(n), available)
-        if n == 0:
-            indices = np.empty(0, dtype=np.int64)
-            scores = np.empty(0, dtype=np.float64)
-        else:
-            indices, scores = self.query_strategy_.query(
-                self.query_context(), X_pool, n, exclude=mask
-            )
-            indices = np.asarray(indices, dtype=np.int64)
-            scores = np.asarray(scores, dtype=np.float64)
+        indices, scores = query_pool(self.query_strategy_, self.query_context(), X_pool, n,
+                                     exclude=exclude)
         self.round_ += 1
         self.query_indices_, self.query_scores_ = indices, scores
         return (indices, scores) if return_scores else indices

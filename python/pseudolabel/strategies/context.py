@@ -35,7 +35,7 @@ import numpy as np
 from pseudolabel.exceptions import InputError, ParameterError
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "LearnerContext", "QueryContext", "as_query_context",
-           "require_labeled"]
+           "query_pool", "require_labeled"]
 
 #: pool rows scored at a time when the learner does not say
 DEFAULT_CHUNK_SIZE = 65_536
@@ -202,3 +202,42 @@ def as_query_context(learner: Any) -> QueryContext:
     if isinstance(learner, QueryContext):
         return learner
     return _from_attributes(learner)
+
+
+def query_pool(
+    strategy: Any, context: QueryContext, X_pool: Any, n: Any, *, exclude: Any = None,
+    warn: bool = True, stacklevel: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one way a learner asks its strategy for ``n`` rows of ``X_pool``, best first.
+
+    ``n`` must be a positive integer; ``exclude`` rows are never returned; asking for more
+    rows than are left returns every row left (with a
+    :class:`~pseudolabel.exceptions.PseudolabelWarning` when ``warn``). Returns int64 rows and
+    float64 scores. ``stacklevel`` points the warning at the user's call.
+    """
+    import warnings
+
+    from pseudolabel.exceptions import PseudolabelWarning
+    from pseudolabel.strategies.base import exclude_mask
+    from pseudolabel.strategies.query import n_rows
+
+    if isinstance(n, bool) or not isinstance(n, Integral) or int(n) < 1:
+        raise ParameterError(f"n must be a positive integer, got {n!r}")
+    n = int(n)
+    total = n_rows(X_pool)
+    if total == 0:
+        raise InputError("X_pool is empty: there is nothing to query")
+    mask = exclude_mask(exclude, total)
+    available = total if mask is None else int(total - mask.sum())
+    if n > available and warn:
+        warnings.warn(
+            f"asked for {n} rows but the pool has only {available} rows left to query; "
+            f"returning all {available}",
+            PseudolabelWarning,
+            stacklevel=stacklevel,
+        )
+    n = min(n, available)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    indices, scores = strategy.query(context, X_pool, n, exclude=mask)
+    return np.asarray(indices, dtype=np.int64), np.asarray(scores, dtype=np.float64)

@@ -47,7 +47,7 @@ from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import QueryStrategy, _as_generator, exclude_mask
 from pseudolabel.strategies.context import (
-    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CHUNK_SIZE,  # noqa: F401  (re-exported: it lived here)
     QueryContext,
     as_query_context,
     require_labeled,
