@@ -16,6 +16,7 @@ This module is a built-in plugin: ``pseudolabel_add_strategies`` registers the s
 
 from __future__ import annotations
 
+import hashlib
 from numbers import Integral, Real
 from typing import Any
 
@@ -100,7 +101,7 @@ class LabelSpreadingStrategy(SelectionStrategy):
     r"""Pseudo-labels from label spreading over a kNN graph of labeled + pool rows.
 
     Each round: standardize the labeled and pool features, build the symmetric kNN graph
-    (:func:`knn_graph`, reused while the loop passes the same arrays), spread the labels
+    (:func:`knn_graph`, reused while the rows are the same), spread the labels
     (:func:`spread_labels`) and normalise each pool row to
     :math:`q_i = F_i / \sum_c F_{ic}`. Row ``i`` is taken when
     :math:`\max_c q_{ic} \ge` ``threshold`` and, with ``agree_with_model``, its label is
@@ -154,18 +155,19 @@ class LabelSpreadingStrategy(SelectionStrategy):
             )
 
     def _start(self) -> None:
-        # the arrays the graph was built from (held, so that "is" identifies them)
-        self._graph_of: tuple[Any, Any, int] | None = None
+        # a digest of the rows the graph was built from
+        self._graph_of: bytes | None = None
         self._graph: Any = None
 
     def spread(self, context: RoundContext) -> np.ndarray:
         """The normalised spread label distribution of the pool rows (zeros where no label
         reached), shape ``(n_pool, C)``."""
-        held = self._graph_of
-        if held is None or not (held[0] is context.X_labeled and held[1] is context.X_pool
-                                and held[2] == int(self.n_neighbors)):
-            self._graph = knn_graph(standardized_rows(context), int(self.n_neighbors))
-            self._graph_of = (context.X_labeled, context.X_pool, int(self.n_neighbors))
+        X = standardized_rows(context)
+        digest = hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=16)
+        digest.update(f"{X.shape}/{int(self.n_neighbors)}".encode())
+        if self._graph is None or digest.digest() != self._graph_of:
+            self._graph = knn_graph(X, int(self.n_neighbors))
+            self._graph_of = digest.digest()
         n_labeled = context.y_labeled.shape[0]
         F = spread_labels(self._graph, context.y_labeled, self.n_classes_,
                           alpha=float(self.alpha), n_iter=int(self.n_iter))[n_labeled:]
