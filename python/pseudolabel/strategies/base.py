@@ -370,6 +370,7 @@ class SelectionStrategy(ParamsMixin):
     # set by start()
     n_classes_: int
     class_prior_: np.ndarray
+    _rng: np.random.Generator
 
     def _validate_params(self) -> None:
         """Raise :class:`ParameterError` for an invalid parameter. Called by :meth:`start`."""
