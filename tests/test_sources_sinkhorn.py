@@ -201,3 +201,71 @@ def test_strategy_is_registered_and_validates_its_parameters():
         strategy = SinkhornStrategy(**bad)
         with pytest.raises(ParameterError, match=next(iter(bad))):
             strategy.start(n_classes=2, n_labeled=4, n_unlabeled=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# csa: the paper's ensemble and t-test
+# ---------------------------------------------------------------------------------------------
+
+
+def reference_ttest(members):
+    """The reference code's per-row loop (with dof = M - 1 where both variances are 0)."""
+    from scipy import stats
+
+    M, n, _ = members.shape
+    mean = members.mean(axis=0)
+    keep = np.zeros(n, bool)
+    for i in range(n):
+        first, second = np.argsort(-mean[i], kind="stable")[:2]
+        v1, v2 = np.var(members[:, i, first]), np.var(members[:, i, second])
+        t = (mean[i, first] - mean[i, second]) / np.sqrt((0.1 + v1 + v2) / M)
+        dof = (v1 + v2) ** 2 / ((v1**2 + v2**2) / (M - 1)) if v1 + v2 > 0 else M - 1
+        keep[i] = t - stats.t.ppf(0.975, dof) > 0
+    return keep
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), M=st.integers(2, 8), n=st.integers(0, 40),
+       c=st.integers(2, 5), spread=st.floats(0.0, 1.0))
+def test_ttest_filter_matches_the_reference_loop(seed, M, n, c, spread):
+    from pseudolabel.strategies.allocation import ttest_filter
+
+    rng = np.random.default_rng(seed)
+    base = rng.dirichlet(np.full(c, 0.3), size=n)
+    members = np.stack([(1 - spread) * base + spread * rng.dirichlet(np.ones(c), size=n)
+                        for _ in range(M)])
+    if n and seed % 3 == 0:
+        members[:, 0] = members[0, 0]  # a row on which every member agrees exactly
+    np.testing.assert_array_equal(ttest_filter(members), reference_ttest(members))
+
+
+def test_csa_on_digits_is_class_balanced_and_precise():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pseudolabel.strategies.allocation import ConfidentSinkhornStrategy
+    from pseudolabel.strategies.base import RoundContext
+
+    def member():
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+
+    X, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    L, P = order[:90], order[90:]
+    proba = member().fit(X[L], y[L]).predict_proba(X[P])
+    strategy = make_strategy("csa", kind="selection", n_members=5)
+    assert isinstance(strategy, ConfidentSinkhornStrategy)
+    prior = np.bincount(y[L], minlength=10) / 90
+    strategy.start(n_classes=10, n_labeled=90, n_unlabeled=len(P), class_prior=prior,
+                   random_state=0)
+    decision = strategy.select(proba, round=1, context=RoundContext(X[L], y[L], X[P],
+                                                                    make_member=member))
+    counts = decision.counts(10)
+    quota = np.floor(0.2 * prior * len(P) + 1e-9)
+    assert decision.n_selected >= 100
+    assert np.all(counts <= quota)
+    assert np.mean(decision.labels == y[P][decision.indices]) >= 0.95
+    with pytest.raises(ParameterError, match="RoundContext"):
+        strategy.select(proba, round=1)
