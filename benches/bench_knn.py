@@ -5,8 +5,9 @@ Two ways keep memory bounded for 100k+ rows: scikit-learn's ``NearestNeighbors``
 tree, a ball tree, or brute force chunked by ``working_memory``), or a blocked brute-force
 search (one ``block x N`` distance matrix at a time through BLAS, top-k by ``argpartition``),
 the algorithm a Rust brute-force kernel would implement. Figures are ratios against the
-blocked brute force timed in the same run; peak memory is the tracemalloc peak of numpy
-buffers (scikit-learn's trees allocate little).
+blocked brute force timed in the same run; peak memory is the tracemalloc peak, which sees
+numpy's buffers but not memory that compiled code allocates itself (scikit-learn's Cython
+neighbour search), so it is a lower bound for scikit-learn.
 
     python benches/bench_knn.py            # 100k x 20, k = 10
     python benches/bench_knn.py --quick    # 20k x 20
@@ -65,14 +66,14 @@ def main() -> None:
     (ref_d, ref_i), ref_s, ref_peak = timed(lambda: blocked_brute_force(X, k))
     print(f"kNN graph, {n} x {d}, k = {k}; ratios against blocked brute force ({ref_s:.2f} s, "
           f"peak {ref_peak / 2**20:.0f} MiB) in this run")
-    print(f"{'method':28s} {'time ratio':>10s} {'peak MiB':>9s} {'same neighbours':>16s}")
-    print(f"{'blocked brute force (numpy)':28s} {1.0:10.2f} {ref_peak / 2**20:9.0f} {'1.0000':>16s}")
+    print(f"{'method':28s} {'time ratio':>10s} {'peak MiB':>9s} {'same neighbours':>16s}", flush=True)
+    print(f"{'blocked brute force (numpy)':28s} {1.0:10.2f} {ref_peak / 2**20:9.0f} {'1.0000':>16s}", flush=True)
     for algorithm in ("kd_tree", "ball_tree", "brute", "auto"):
         (dist, idx), s, peak = timed(
             lambda: NearestNeighbors(n_neighbors=k, algorithm=algorithm).fit(X).kneighbors()
         )
         same = np.mean(np.sort(idx, axis=1) == np.sort(ref_i, axis=1))
-        print(f"{'sklearn ' + algorithm:28s} {s / ref_s:10.2f} {peak / 2**20:9.0f} {same:16.4f}")
+        print(f"{'sklearn ' + algorithm:28s} {s / ref_s:10.2f} {peak / 2**20:9.0f} {same:16.4f}", flush=True)
 
 
 if __name__ == "__main__":
