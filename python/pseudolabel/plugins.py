@@ -95,6 +95,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "pseudolabel.backends",
     "pseudolabel.strategies.selection",
     "pseudolabel.strategies.query",
+    "pseudolabel.strategies.allocation", "pseudolabel.strategies.graph", "pseudolabel.strategies.committee",
 )
 
 #: Names defined next to what they look up or fire, re-exported here: name -> module.
