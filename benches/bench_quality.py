@@ -208,6 +208,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)))
     parser.add_argument("--methods", default=None,
                         help=f"extra methods, comma list of {', '.join(EXTRA)}")
+    parser.add_argument("--only", default=None,
+                        help="run only these methods (e.g. supervised,sklearn_st to fill the "
+                             "cache ahead of a run of the default)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument("--table-only", action="store_true",
@@ -223,6 +226,7 @@ def main(argv=None) -> int:
     models = args.models.split(",")
     fractions = [float(f) for f in args.fractions.split(",")]
     meths = list(REQUIRED) + [m for m in (args.methods or "").split(",") if m]
+    run_meths = args.only.split(",") if args.only else meths
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     cache_path = OUT_DIR / "quality_cells.jsonl"
@@ -245,7 +249,7 @@ def main(argv=None) -> int:
         for frac in fractions:
             for model in models:
                 for seed in range(n_seeds):
-                    todo = tuple(m for m in meths
+                    todo = tuple(m for m in run_meths
                                  if (dataset, frac, model, seed, tags.get(m, m)) not in cache)
                     if todo and not args.table_only:
                         tasks.append((dataset, frac, model, seed, todo))
