@@ -17,6 +17,7 @@ __all__ = [
     "ENV_NUM_THREADS",
     "MAX_NUM_THREADS",
     "MAX_ROWS",
+    "sinkhorn",
 ]
 
 ENV_NUM_THREADS: str
@@ -57,3 +58,12 @@ def quantile(
 ) -> npt.NDArray[np.float64]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def sinkhorn(
+    p: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    rho: float,
+    regularization: float,
+    n_iter: int,
+    keep: npt.NDArray[np.bool_] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

@@ -68,6 +68,7 @@ def run_round(
     predict_all: bool = False,
     max_per_class: int | None = None,
     blocked: np.ndarray | None = None,
+    context: Callable[[np.ndarray], Any] | None = None,
 ) -> RoundResult:
     """Run one round of self-training over a pool of ``n_pool`` rows.
 
@@ -94,6 +95,10 @@ def run_round(
     blocked : bool mask of shape (n_pool,), optional
         Rows never to pseudo-label (a human labeled them); the strategy gets them as
         ``exclude`` and selecting one is a :class:`PluginError`.
+    context : callable, optional
+        ``context(rows)`` returns the :class:`~pseudolabel.strategies.base.RoundContext`
+        for the predicted pool rows ``rows``; called only for strategies with
+        ``needs_context`` (which then fail with :class:`ParameterError` without it).
 
     Returns
     -------
@@ -112,7 +117,15 @@ def run_round(
                            stop="all_labeled", stop_message="every pool row is labeled")
 
     proba = predict(rows)
-    decision = strategy.select(proba, round=round, exclude=exclude)
+    if getattr(strategy, "needs_context", False):
+        if context is None:
+            raise ParameterError(
+                f"selection strategy {type(strategy).__name__} needs a RoundContext (features, "
+                "labels, a member factory) and this loop supplies none"
+            )
+        decision = strategy.select(proba, round=round, exclude=exclude, context=context(rows))
+    else:
+        decision = strategy.select(proba, round=round, exclude=exclude)
     _check_decision(decision, strategy, rows.size, n_classes)
     indices = np.asarray(decision.indices, dtype=np.int64)
     labels = np.asarray(decision.labels, dtype=np.int64)

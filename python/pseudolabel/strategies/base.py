@@ -20,13 +20,21 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from numbers import Integral
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from pseudolabel.exceptions import InputError, ParameterError
 
-__all__ = ["Decision", "SelectionStrategy", "QueryStrategy", "ParamsMixin", "exclude_mask"]
+__all__ = [
+    "Decision",
+    "RoundContext",
+    "SelectionStrategy",
+    "QueryStrategy",
+    "ParamsMixin",
+    "exclude_mask",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +222,76 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------------------------
+# RoundContext: what a strategy that needs more than the pool's probabilities receives
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class RoundContext:
+    """What a strategy sees besides ``proba``, when it declares ``needs_context = True``.
+
+    Most strategies decide from the pool's probabilities alone. Sources that do not (graph
+    propagation needs features; a committee needs members to fit) set the class attribute
+    ``needs_context = True``; the loop then builds one context per round and passes it as
+    ``select(proba, round=, exclude=, context=)``. Strategies without it never get one.
+
+    Parameters
+    ----------
+    X_labeled : array-like of shape (n_labeled, n_features)
+        The human-labeled rows (not the pseudo-labels).
+    y_labeled : ndarray of int64, shape (n_labeled,)
+        Their labels as class indices ``0..C-1`` (the columns of ``proba``).
+    X_pool : array-like of shape (n_rows, n_features)
+        The features of the rows of ``proba``, in the same order.
+    make_member : callable or None
+        ``make_member()`` returns a fresh, unfitted estimator of the loop's kind (a clone
+        of its base estimator or backend) with ``fit(X, y)`` and ``predict_proba(X)``; its
+        columns follow its ``classes_`` (a subset of ``0..C-1`` when ``y`` misses some).
+        ``None`` when the loop cannot make one.
+    sample_weight : ndarray of float64, shape (n_labeled,), or None
+        The labeled rows' weights, when the loop has them.
+    """
+
+    X_labeled: Any
+    y_labeled: np.ndarray
+    X_pool: Any
+    make_member: Callable[[], Any] | None = None
+    sample_weight: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        y = np.asarray(self.y_labeled)
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise InputError(
+                f"RoundContext: y_labeled must be 1-d class indices, got dtype {y.dtype} "
+                f"with shape {y.shape}"
+            )
+        n_labeled = _n_rows(self.X_labeled)
+        if n_labeled != y.shape[0]:
+            raise InputError(
+                f"RoundContext: X_labeled has {n_labeled} rows but y_labeled has {y.shape[0]}"
+            )
+        if self.sample_weight is not None:
+            w = np.asarray(self.sample_weight, dtype=np.float64).reshape(-1)
+            if w.shape[0] != n_labeled:
+                raise InputError(
+                    f"RoundContext: sample_weight has {w.shape[0]} entries but X_labeled "
+                    f"has {n_labeled} rows"
+                )
+            object.__setattr__(self, "sample_weight", w)
+        object.__setattr__(self, "y_labeled", y.astype(np.int64, copy=False))
+
+    @property
+    def n_pool(self) -> int:
+        """Rows of ``X_pool`` (the rows of ``proba``)."""
+        return _n_rows(self.X_pool)
+
+
+def _n_rows(X: Any) -> int:
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None else len(X)
+
+
+# ---------------------------------------------------------------------------------------------
 # helpers shared by strategies
 # ---------------------------------------------------------------------------------------------
 
@@ -271,6 +349,9 @@ class SelectionStrategy(ParamsMixin):
         from the whole pool every round (no ``exclude``).
     reinitialize : bool
         ``True``: the model is refit from scratch every round (Curriculum Labeling).
+    needs_context : bool
+        ``True``: :meth:`select` must be given a :class:`RoundContext` (``context=``);
+        :meth:`_select` reads it as ``self.context_``.
 
     Subclasses implement :meth:`_select` (and :meth:`_validate_params`, :meth:`_start` when
     they have parameters or state). :meth:`select` validates the inputs and handles the empty
@@ -280,10 +361,16 @@ class SelectionStrategy(ParamsMixin):
     name: ClassVar[str] = ""
     rebuild: ClassVar[bool] = False
     reinitialize: ClassVar[bool] = False
+    #: True: ``select`` needs a :class:`RoundContext` (features, labels, a member factory);
+    #: loops pass one only to such strategies.
+    needs_context: ClassVar[bool] = False
+    #: the context of the current round (``None`` for strategies that do not need one)
+    context_: RoundContext | None = None
 
     # set by start()
     n_classes_: int
     class_prior_: np.ndarray
+    _rng: np.random.Generator
 
     def _validate_params(self) -> None:
         """Raise :class:`ParameterError` for an invalid parameter. Called by :meth:`start`."""
@@ -345,7 +432,9 @@ class SelectionStrategy(ParamsMixin):
         self._rng = _as_generator(random_state)
         self._start()
 
-    def select(self, proba: Any, *, round: int, exclude: Any = None) -> Decision:
+    def select(
+        self, proba: Any, *, round: int, exclude: Any = None, context: RoundContext | None = None
+    ) -> Decision:
         """Decide which rows of ``proba`` to pseudo-label this round.
 
         Parameters
@@ -358,6 +447,9 @@ class SelectionStrategy(ParamsMixin):
             Rows that must not be selected (already pseudo-labeled, for accumulate
             strategies). They still count in whole-pool statistics where a strategy uses
             them (documented per strategy).
+        context : RoundContext, optional
+            Required by strategies with ``needs_context = True`` (its ``X_pool`` rows match
+            ``proba``'s); ignored by the others.
 
         Returns
         -------
@@ -381,6 +473,18 @@ class SelectionStrategy(ParamsMixin):
             proba = proba.astype(np.float64)
         proba = np.ascontiguousarray(proba)
         mask = exclude_mask(exclude, proba.shape[0])
+        if self.needs_context:
+            if not isinstance(context, RoundContext):
+                raise ParameterError(
+                    f"{type(self).__name__} needs a RoundContext (features, labels, a member "
+                    f"factory): call select(proba, round=..., context=RoundContext(...)); "
+                    f"got context={context!r}"
+                )
+            if context.n_pool != proba.shape[0]:
+                raise InputError(
+                    f"context.X_pool has {context.n_pool} rows but proba has {proba.shape[0]}"
+                )
+            self.context_ = context
         if proba.shape[0] == 0:
             return self._empty_decision(proba, round=round)
         # all rows excluded still goes to _select: whole-pool statistics keep updating

@@ -5,7 +5,8 @@
 //! - [`summarize`]: argmax, confidence, margin, entropy, class counts and means;
 //! - [`select`]: threshold, per-class and global top-k selection, best first;
 //! - [`quantile`]: exact quantiles of confidence;
-//! - [`reduce_candidates`]: the merge step of a streaming top-k.
+//! - [`reduce_candidates`]: the merge step of a streaming top-k;
+//! - [`sinkhorn`]: the Sinkhorn allocation of Confident Sinkhorn Allocation.
 //!
 //! The core owns every rule about its inputs (shapes, ranges, NaN, lengths, counts) and
 //! reports a broken one as a [`KernelError`] naming the parameter; callers only convert.
@@ -21,6 +22,7 @@ mod radix;
 mod ranking;
 mod scan;
 mod select;
+mod sinkhorn;
 mod summarize;
 mod threads;
 mod topk;
@@ -32,4 +34,5 @@ pub use ranking::{Candidate, MAX_CLASSES, MAX_ROWS};
 pub use scan::{Matrix, Score};
 pub use select::{count, counts, reduce_candidates, select, select_candidates, SelectParams, Selection, Threshold};
 pub use summarize::{summarize, Summary};
+pub use sinkhorn::{sinkhorn, Allocation, SinkhornParams};
 pub use threads::{get_num_threads, max_threads, set_num_threads, ENV_NUM_THREADS};

@@ -6,6 +6,7 @@
 //! `pseudolabel.kernels`, which only coerces Python objects into the types taken here.
 
 mod errors;
+mod sinkhorn;
 
 use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pseudolabel_core as core;
@@ -179,5 +180,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ENV_NUM_THREADS", core::ENV_NUM_THREADS)?;
     m.add("MAX_NUM_THREADS", core::max_threads())?;
     m.add("MAX_ROWS", core::MAX_ROWS)?;
+    sinkhorn::register(m)?;
     Ok(())
 }
