@@ -20,7 +20,7 @@ from pseudolabel.selftrain.guardrail import Evaluation
 __all__ = ["PORTFOLIO", "Member", "best_member", "portfolio_names"]
 
 #: members of ``strategy="auto"``, tried in this order (names not registered are skipped)
-PORTFOLIO: tuple[str, ...] = ("class_balanced", "threshold")
+PORTFOLIO: tuple[str, ...] = ("class_balanced", "label_spreading", "sinkhorn")
 
 
 @dataclass

@@ -60,9 +60,27 @@ def temperature_for(owner: Any, run: FitRun, evaluation: Evaluation | None) -> f
 
     return fit_temperature(evaluation.proba, evaluation.truth)
 
-def chain_round(owner: Any, run: FitRun, chain: Chain, round: int, temperature: float | None) -> RoundResult:
-    """One round of ``chain``: the candidate pseudo-set from its current model."""
+def chain_round(
+    owner: Any, run: FitRun, chain: Chain, round: int, temperature: float | None
+) -> RoundResult:
+    """One round of ``chain``: the candidate pseudo-set from its current model.
+
+    Sources that need more than the probabilities (graph propagation, committees) get a
+    :class:`~pseudolabel.strategies.base.RoundContext` of the chain's labeled rows, the
+    predicted pool rows and a factory of fresh backends.
+    """
     data = run.data
+
+    def context(rows: np.ndarray) -> Any:
+        from pseudolabel.strategies.base import RoundContext
+
+        labeled_weight = (None if data.sample_weight is None
+                          else data.sample_weight[data.labeled_rows[chain.train]])
+        return RoundContext(
+            X_labeled=take_rows(data.X_labeled, chain.train),
+            y_labeled=data.y_encoded[chain.train], X_pool=take_rows(data.X_pool, rows),
+            make_member=data.prototype.clone, sample_weight=labeled_weight,
+        )
 
     def predict(rows: np.ndarray) -> np.ndarray:
         proba = predict_chain(chain, take_rows(data.X_pool, rows))
@@ -76,13 +94,14 @@ def chain_round(owner: Any, run: FitRun, chain: Chain, round: int, temperature: 
         chain.pseudo_set, strategy=chain.strategy, predict=predict,
         n_pool=data.pool_rows.size, n_classes=data.n_classes, round=round,
         rebuild=run.rebuild, predict_all=owner.predict_pool == "all",
-        max_per_class=owner.max_pseudo_per_class,
+        max_per_class=owner.max_pseudo_per_class, context=context,
     )
     if result.stop is None and run.rebuild and result.weights is None and (
         chain.pseudo_set.weights is None and result.pseudo_set.same_labels(chain.pseudo_set)
     ):
         return replace(result, stop="no_change", stop_message="the pseudo-set did not change")
     return result
+
 
 def run_rounds(owner: Any, run: FitRun, baseline: Evaluation | None) -> None:
     """Self-training rounds until ``max_iter``, no change, a full pool or the guardrail.
