@@ -12,10 +12,13 @@ pseudo-labels. ``PseudoLabeler`` adds what a production pipeline needs on top of
 * **speed** options: continued boosting (``continue_fit``) instead of refitting, per-class
   caps on pseudo-labels, and predicting only the rows still undecided;
 * a per-round ``history_`` and the ``pseudolabel_round_end`` /
-  ``pseudolabel_labels_selected`` plugin events.
+  ``pseudolabel_labels_selected`` plugin events;
+* ``strategy="auto"`` (the default): a portfolio of pseudo-label sources, each guarded, the
+  one with the best out-of-fold evidence kept (:mod:`pseudolabel.selftrain.portfolio`).
 
 ``fit`` runs named steps: read the input, set up the chains (:mod:`pseudolabel.selftrain.chain`),
-score the labels-only baseline, run the rounds, fit the final model, set the fitted state.
+score the labels-only baseline, run the rounds of each portfolio member
+(:mod:`pseudolabel.selftrain.rounds`), keep the best, fit the final model, set the fitted state.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         (``reinitialize``) every round. ``"auto"`` runs every member of
         :data:`pseudolabel.selftrain.portfolio.PORTFOLIO` with the guardrail and keeps the
         one with the best out-of-fold evidence, or the labels alone when none helps (cost:
-        one guarded fit per member, the labels-only fits shared).
+        one guarded fit per member, the labels-only fits shared). The plugin round events
+        fire for every member's rounds (``extra["strategy"]`` names the member).
     strategy_params : dict, default=None
         Keyword arguments for the strategy named by ``strategy``.
     max_iter : int, default=10
