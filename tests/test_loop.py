@@ -177,5 +177,5 @@ def test_round_record_has_the_history_shape():
         "round", "n_predicted", "n_selected", "n_new", "selected_per_class", "n_pseudo",
         "thresholds", "sample_weight", "validation_score", "reference_score",
         "validation_brier", "reference_brier", "accepted", "decision", "temperature",
-        "seconds",
+        "seconds", "validation_ece", "reference_ece", "strategy", "attempts",
     ]

@@ -26,7 +26,8 @@ from scipy.optimize import minimize_scalar
 
 from pseudolabel.exceptions import InputError, ProbabilityError
 
-__all__ = ["TemperatureScaling", "fit_temperature", "apply_temperature"]
+__all__ = ["TemperatureScaling", "fit_temperature", "apply_temperature", "brier_score",
+           "expected_calibration_error"]
 
 _EPS = 1e-12
 #: search range of the temperature
@@ -70,6 +71,46 @@ def apply_temperature(P: np.ndarray, temperature: float) -> np.ndarray:
     out = np.exp(logits)
     out /= out.sum(axis=1, keepdims=True)
     return out
+
+
+def brier_score(P: np.ndarray, y: np.ndarray) -> float:
+    """Mean multi-class Brier score: ``mean_i sum_c (P_ic - [y_i = c])^2`` (0 is perfect)."""
+    P = _check(P)
+    y = _check_labels(P, y)
+    onehot = np.zeros_like(P)
+    onehot[np.arange(y.size), y] = 1.0
+    return float(np.mean(np.sum((P - onehot) ** 2, axis=1)))
+
+
+def expected_calibration_error(P: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
+    """Top-label expected calibration error (Guo et al. 2017) over ``n_bins`` equal-width bins.
+
+    ``sum_b |B_b| / n * |accuracy(B_b) - mean confidence(B_b)|`` where bin ``b`` holds the
+    rows whose top probability lies in ``((b - 1) / n_bins, b / n_bins]`` (the first bin
+    includes 0). 0 is perfectly calibrated; an over-confident model has a large ECE.
+    """
+    P = _check(P)
+    y = _check_labels(P, y)
+    if not isinstance(n_bins, int) or n_bins < 1:
+        raise InputError(f"n_bins must be an int >= 1, got {n_bins!r}")
+    confidence = P.max(axis=1)
+    correct = (np.argmax(P, axis=1) == y).astype(np.float64)
+    bins = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins).astype(np.float64)
+    gap = np.abs(np.bincount(bins, weights=correct, minlength=n_bins)
+                 - np.bincount(bins, weights=confidence, minlength=n_bins))
+    return float(gap.sum() / y.size)
+
+
+def _check_labels(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (P.shape[0],):
+        raise InputError(f"y has shape {y.shape}, expected ({P.shape[0]},)")
+    if y.size == 0:
+        raise InputError("a calibration measure needs at least one row")
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= P.shape[1]:
+        raise InputError(f"y must hold column indices in [0, {P.shape[1]})")
+    return y
 
 
 def _nll(P_log: np.ndarray, y: np.ndarray, temperature: float) -> float:

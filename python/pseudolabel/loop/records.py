@@ -105,6 +105,10 @@ class RoundRecord:
     decision: str
     temperature: float | None
     seconds: float
+    validation_ece: float | None = None
+    reference_ece: float | None = None
+    strategy: str | None = None
+    attempts: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         """The ``history_`` entry: every field by name, ``sample_weight`` as a dict."""

@@ -26,7 +26,7 @@ from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.loop.records import RoundResult
 from pseudolabel.strategies.base import Decision
 
-__all__ = ["run_round", "cap_per_class"]
+__all__ = ["run_round", "cap_per_class", "shrink_round"]
 
 
 def cap_per_class(labels: np.ndarray, confidence: np.ndarray, cap: int) -> np.ndarray:
@@ -159,3 +159,34 @@ def run_round(
         return RoundResult(**result, n_new=0, stop="no_change",
                            stop_message="no new pseudo-label was selected")
     return RoundResult(**result, n_new=int(selected.size))
+
+
+def shrink_round(
+    previous: PseudoSet, result: RoundResult, share: float, *, rebuild: bool
+) -> RoundResult:
+    """``result`` with a smaller batch: per class, the most confident ``ceil(share * n_c)`` rows.
+
+    A guardrail that rolled a round back tries this next candidate (no new prediction or
+    strategy call): ``previous`` is the pseudo-set before the round, ``share`` in (0, 1].
+    """
+    if not 0.0 < share <= 1.0:
+        raise ParameterError(f"share must be in (0, 1], got {share!r}")
+    counts = np.bincount(result.labels, minlength=result.per_class.size)
+    quota = np.ceil(share * counts - 1e-9).astype(np.int64)
+    order = np.lexsort((np.arange(result.labels.size), -result.confidence, result.labels))
+    sorted_labels = result.labels[order]
+    rank = np.arange(sorted_labels.size) - np.searchsorted(sorted_labels, sorted_labels)
+    keep = np.zeros(result.labels.size, dtype=bool)
+    keep[order[rank < quota[sorted_labels]]] = True
+    rows, labels = result.rows[keep], result.labels[keep]
+    confidence = result.confidence[keep]
+    weights = None if result.weights is None else result.weights[keep]
+    updated = previous.update(rows, labels, weights, confidence, round=result.round,
+                              rebuild=rebuild)
+    n_new = updated.changed_labels(previous) if rebuild else int(rows.size)
+    return RoundResult(
+        round=result.round, n_predicted=result.n_predicted, pseudo_set=updated, rows=rows,
+        labels=labels, confidence=confidence, weights=weights, n_new=n_new,
+        per_class=np.bincount(labels, minlength=result.per_class.size),
+        thresholds=result.thresholds,
+    )

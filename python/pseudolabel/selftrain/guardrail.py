@@ -2,7 +2,11 @@
 
 A round is judged on labeled rows its models did not train on: the pooled out-of-fold rows of
 ``n_folds`` cross-fitted chains (``"cv"``) or a stratified held-out share (``"holdout"``).
-:func:`accept` is the rule that keeps or rolls back a round.
+Small labeled sets (at most ``LEAVE_ONE_OUT_MAX_ROWS`` rows, or fewer than ``n_folds`` rows
+in every class, and at least 2 rows in each class) are judged by leave-one-out chains instead,
+so that even 2 labels a class get a guardrail; the cost is then ``n_labeled + 1`` fits a round,
+at most ``max(LEAVE_ONE_OUT_MAX_ROWS, (n_folds - 1) * n_classes) + 1``. :func:`accept` is the rule that keeps or rolls back a round; it
+asks for stronger evidence when fewer than ``SMALL_EVIDENCE_ROWS`` rows judge it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ GUARDRAILS = ("auto", "cv", "holdout", "none")
 # "auto" guardrail: cross-fitted chains (n_folds + 1 fits a round) up to this many rows in
 # all, a held-out split (one fit a round) above, where fits are expensive and labels many
 AUTO_CV_MAX_ROWS = 20_000
+#: ``"cv"`` on at most this many labeled rows uses leave-one-out chains (n + 1 fits a round;
+#: beyond it, stratified folds see every class with 3 or more rows)
+LEAVE_ONE_OUT_MAX_ROWS = 12
+#: below this many validation rows a round must improve the Brier score, not just hold it
+SMALL_EVIDENCE_ROWS = 60
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -49,6 +58,10 @@ def make_splits(
     if mode == "none":
         return None
     if mode == "cv":
+        if (n <= LEAVE_ONE_OUT_MAX_ROWS or counts.max() < n_folds) and counts.min() >= 2:
+            # leave-one-out: every fold keeps every class, and n + 1 fits stay few
+            every = np.arange(n)
+            return [(np.delete(every, i), every[i:i + 1]) for i in range(n)]
         if n < 2 * n_folds or counts.max() < n_folds:
             return None
         k = int(min(n_folds, n))
@@ -76,6 +89,7 @@ class Evaluation:
     proba: np.ndarray
     truth: np.ndarray
     correct: np.ndarray
+    ece: float = float("nan")
 
 
 def evaluate(data: FitData, chains: list[Chain]) -> Evaluation | None:
@@ -92,7 +106,10 @@ def evaluate(data: FitData, chains: list[Chain]) -> Evaluation | None:
     onehot = np.zeros_like(proba, dtype=np.float64)
     onehot[np.arange(truth.size), truth] = 1.0
     brier = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
-    return Evaluation(float(np.mean(correct)), brier, proba, truth, correct)
+    from pseudolabel.calibration import expected_calibration_error
+
+    ece = expected_calibration_error(proba, truth) if proba.shape[1] >= 2 else float("nan")
+    return Evaluation(float(np.mean(correct)), brier, proba, truth, correct, ece)
 
 
 def _paired(correct: np.ndarray, other: np.ndarray) -> tuple[int, float]:
@@ -119,11 +136,17 @@ def accept(
     * its Brier score is at most ``(1 + tolerance)`` times the last accepted round's. The
       Brier score is a proper scoring rule that moves with every row's probability, so it
       separates rounds on a few dozen rows where accuracy moves in steps of one row.
+
+    On fewer than ``SMALL_EVIDENCE_ROWS`` validation rows one standard error is a row or two,
+    so the rule asks for more: no row lost on balance against the labels-only model or the
+    last accepted round, and a Brier score strictly below the last accepted round's.
     """
     diff_base, se_base = _paired(candidate.correct, baseline.correct)
+    diff_ref, se_ref = _paired(candidate.correct, reference.correct)
+    if candidate.truth.size < SMALL_EVIDENCE_ROWS:
+        return diff_base >= 0 and diff_ref >= 0 and candidate.brier < reference.brier - 1e-12
     if diff_base < -se_base:
         return False
-    diff_ref, se_ref = _paired(candidate.correct, reference.correct)
     if diff_ref > se_ref:
         return True
     return candidate.brier <= reference.brier * (1.0 + tolerance) + 1e-12

@@ -16,18 +16,21 @@ __all__ = ["emit_round", "round_record"]
 
 #: RoundRecord fields that go to RoundSummary.extra
 _EXTRA = ("decision", "n_new", "n_pseudo", "reference_score", "validation_brier",
-          "sample_weight", "temperature")
+          "sample_weight", "temperature", "validation_ece", "strategy", "attempts")
 
 
 def round_record(
     result: RoundResult, classes: np.ndarray, evaluation: Evaluation | None,
     reference: Evaluation | None, decision: str, temperature: float | None, seconds: float,
+    *, strategy: str | None = None, attempts: int = 1,
 ) -> RoundRecord:
     """The ``history_`` record of a round (the main chain's selection).
 
     ``evaluation`` is the round's guardrail evaluation and ``reference`` the last accepted
     round's (both ``None`` without a guardrail); ``decision`` is ``"accepted"``,
-    ``"rolled_back"`` or ``"unchecked"``.
+    ``"rolled_back"`` or ``"unchecked"``; ``strategy`` names the portfolio member that ran it
+    and ``attempts`` counts the candidate batches tried (a rolled-back batch is retried
+    smaller).
     """
     pseudo_set = result.pseudo_set
     return RoundRecord(
@@ -49,7 +52,15 @@ def round_record(
         decision=decision,
         temperature=temperature,
         seconds=seconds,
+        validation_ece=None if evaluation is None else _finite(evaluation.ece),
+        reference_ece=None if reference is None else _finite(reference.ece),
+        strategy=strategy,
+        attempts=attempts,
     )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def emit_round(

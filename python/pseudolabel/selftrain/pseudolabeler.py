@@ -12,17 +12,19 @@ pseudo-labels. ``PseudoLabeler`` adds what a production pipeline needs on top of
 * **speed** options: continued boosting (``continue_fit``) instead of refitting, per-class
   caps on pseudo-labels, and predicting only the rows still undecided;
 * a per-round ``history_`` and the ``pseudolabel_round_end`` /
-  ``pseudolabel_labels_selected`` plugin events.
+  ``pseudolabel_labels_selected`` plugin events;
+* ``strategy="auto"`` (the default): a portfolio of pseudo-label sources, each guarded, the
+  one with the best out-of-fold evidence kept (:mod:`pseudolabel.selftrain.portfolio`).
 
 ``fit`` runs named steps: read the input, set up the chains (:mod:`pseudolabel.selftrain.chain`),
-score the labels-only baseline, run the rounds, fit the final model, set the fitted state.
+score the labels-only baseline, run the rounds of each portfolio member
+(:mod:`pseudolabel.selftrain.rounds`), keep the best, fit the final model, set the fitted state.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -43,26 +45,15 @@ from pseudolabel._compat import (
 from pseudolabel._validation import copy_strategy, default_estimator
 from pseudolabel.exceptions import ParameterError, PseudolabelWarning
 from pseudolabel.loop.pseudoset import PseudoSet
-from pseudolabel.loop.records import RoundResult
-from pseudolabel.loop.round import run_round
-from pseudolabel.selftrain.chain import (
-    Chain,
-    FitData,
-    fit_chain,
-    make_chains,
-    predict_chain,
-    take_rows,
-)
+from pseudolabel.selftrain.chain import Chain, FitData, fit_chain, make_chains, take_rows
 from pseudolabel.selftrain.guardrail import (
     GUARDRAILS,
     Evaluation,
-    accept,
     evaluate,
     make_splits,
-    out_of_fold_predictions,
     resolve_mode,
 )
-from pseudolabel.selftrain.history import emit_round, round_record
+from pseudolabel.selftrain.rounds import FitRun, run_rounds
 from pseudolabel.selftrain.inputs import (
     TrainingInput,
     check_X,
@@ -72,23 +63,11 @@ from pseudolabel.selftrain.inputs import (
 
 __all__ = ["PseudoLabeler", "DEFAULT_STRATEGY"]
 
-#: The strategy ``PseudoLabeler()`` uses; chosen from ``benches/bench_quality.py`` (see README).
-DEFAULT_STRATEGY = "class_balanced"
-
-
-@dataclass
-class _Fit:
-    """The state of one ``fit``: the shared data, the chains and the strategy's policy."""
-
-    data: FitData
-    chains: list[Chain]
-    main: Chain
-    eval_chains: list[Chain]
-    mode: str
-    rebuild: bool
-    reinitialize: bool
-    continued: bool
-    estimator_name: str
+#: The strategy ``PseudoLabeler()`` uses: the portfolio of :mod:`pseudolabel.selftrain.portfolio`,
+#: each member judged by the guardrail on the problem at hand (see the README).
+DEFAULT_STRATEGY = "auto"
+#: Candidate batches a round tries before it counts as rolled back (default ``max_attempts``)
+DEFAULT_MAX_ATTEMPTS = 2
 
 
 class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -109,11 +88,15 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``estimator``.
     backend_params : dict, default=None
         Keyword arguments for the backend named by ``backend``.
-    strategy : str or SelectionStrategy, default=DEFAULT_STRATEGY
+    strategy : "auto", str or SelectionStrategy, default="auto"
         A registered selection strategy name or a strategy object. The strategy decides which
         rows get which pseudo-labels each round, their sample weights, and whether the
         pseudo-set is rebuilt (``rebuild``) and the model refit from scratch
-        (``reinitialize``) every round.
+        (``reinitialize``) every round. ``"auto"`` runs every member of
+        :data:`pseudolabel.selftrain.portfolio.PORTFOLIO` with the guardrail and keeps the
+        one with the best out-of-fold evidence, or the labels alone when none helps (cost:
+        one guarded fit per member, the labels-only fits shared). The plugin round events
+        fire for every member's rounds (``extra["strategy"]`` names the member).
     strategy_params : dict, default=None
         Keyword arguments for the strategy named by ``strategy``.
     max_iter : int, default=10
@@ -126,11 +109,14 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         minus a stratified ``holdout_fraction`` and scores on it, then refits once on every
         labeled row and the accepted pseudo-labels (one fit per round instead of
         ``n_folds + 1``). ``"auto"``: ``"cv"`` up to 20,000 rows (labeled + pool), else
-        ``"holdout"``.
-        ``"none"`` accepts every round. The rule: a round is accepted when its out-of-fold
-        accuracy is not significantly below the labels-only model's (paired sign test, one
-        standard error) and it either is significantly more accurate than the last accepted
-        round or has a Brier score at most ``1 + tolerance`` times that round's.
+        ``"holdout"``. ``"cv"`` on at most 12 labeled rows, or fewer than ``n_folds`` in
+        every class (and 2 or more in each), uses leave-one-out chains (``n_labeled + 1``
+        fits a round), so small label sets are judged too; on fewer than 60 validation rows
+        a round must not lose a row on balance and must lower the Brier score. ``"none"``
+        accepts every round. The rule: a round is accepted when its out-of-fold accuracy
+        is not significantly below the labels-only model's (paired sign test, one standard
+        error) and it either is significantly more accurate than the last accepted round or
+        has a Brier score at most ``1 + tolerance`` times that round's.
     n_folds : int, default=3
         Folds for ``guardrail="cv"`` (and for out-of-fold calibration without a guardrail).
     holdout_fraction : float, default=0.25
@@ -140,6 +126,10 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         accepted (see the guardrail rule below).
     patience : int, default=1
         Stop after this many consecutive rolled-back rounds.
+    max_attempts : int, default=2
+        Candidate batches a round tries: the strategy's selection, then, after a rollback,
+        the same selection capped at half as many rows per class, and so on. A round costs
+        at most ``max_attempts`` times the fits of one attempt.
     calibration : {"temperature"} or None, default=None
         Calibrate the pool probabilities before selection by temperature scaling fitted on
         out-of-fold predictions for the labeled rows.
@@ -188,7 +178,16 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``selected_per_class``, ``n_pseudo``, ``thresholds``, ``sample_weight`` (min, mean,
         max, sum of the pseudo-label weights), ``validation_score``, ``reference_score``,
         ``validation_brier``, ``accepted``, ``decision`` (``"accepted"``, ``"rolled_back"``
-        or ``"unchecked"``), ``temperature`` and ``seconds``.
+        or ``"unchecked"``), ``temperature``, ``seconds``, ``validation_ece`` and
+        ``reference_ece`` (top-label expected calibration error of the round's and the last
+        accepted round's out-of-fold probabilities), ``strategy`` (the portfolio member) and
+        ``attempts`` (candidate batches tried).
+    portfolio_ : list of dict
+        One entry per strategy tried (one unless ``strategy="auto"``): ``strategy``,
+        ``validation_score`` and ``validation_brier`` of its last accepted round (the labels
+        alone when ``n_accepted`` is 0), ``n_accepted``.
+    strategy_ : str
+        The strategy whose model was kept.
     guardrail_ : str
         The guardrail mode used ("cv", "holdout" or "none").
     continue_training_ : bool
@@ -226,6 +225,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "holdout_fraction": [Interval(Real, 0.0, 1.0, closed="neither")],
         "tolerance": [Interval(Real, 0.0, 1.0, closed="both")],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "max_attempts": [Interval(Integral, 1, None, closed="left")],
         "calibration": [StrOptions({"temperature"}), None],
         "max_pseudo_per_class": [Interval(Integral, 1, None, closed="left"), None],
         "continue_training": [StrOptions({"auto"}), "boolean"],
@@ -251,6 +251,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         holdout_fraction=0.25,
         tolerance=0.01,
         patience=1,
+        max_attempts=DEFAULT_MAX_ATTEMPTS,
         calibration=None,
         max_pseudo_per_class=None,
         continue_training="auto",
@@ -272,6 +273,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.holdout_fraction = holdout_fraction
         self.tolerance = tolerance
         self.patience = patience
+        self.max_attempts = max_attempts
         self.calibration = calibration
         self.max_pseudo_per_class = max_pseudo_per_class
         self.continue_training = continue_training
@@ -289,7 +291,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         """The constraints, then the rules that tie two parameters together."""
         validate_parameters(self)
-        for name in ("max_iter", "n_folds", "patience", "n_more", "max_pseudo_per_class"):
+        for name in ("max_iter", "n_folds", "patience", "max_attempts", "n_more",
+                     "max_pseudo_per_class"):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)):  # an int to scikit-learn's constraints
                 raise ParameterConstraintError(
@@ -321,14 +324,20 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return plugins.as_backend(clone(estimator))
 
-    def _make_strategy(self) -> Any:
+    def _make_strategies(self) -> list[tuple[str, Any]]:
+        """The strategies to try, by name: the portfolio for ``"auto"``, else the one given."""
         from pseudolabel import plugins
+        from pseudolabel.selftrain.portfolio import portfolio_names
 
+        if self.strategy == "auto":
+            return [(name, plugins.make_strategy(name, kind="selection"))
+                    for name in portfolio_names()]
         if isinstance(self.strategy, str):
-            return plugins.make_strategy(
+            return [(self.strategy, plugins.make_strategy(
                 self.strategy, kind="selection", **(self.strategy_params or {})
-            )
-        return copy_strategy(self.strategy)
+            ))]
+        strategy = copy_strategy(self.strategy)
+        return [(str(getattr(strategy, "name", type(strategy).__name__)), strategy)]
 
     # ----------------------------------------------------------------------------------
     # fit
@@ -358,19 +367,46 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = train.classes
         if train.pool_rows.size == 0:
             warnings.warn("y contains no unlabeled samples", PseudolabelWarning, stacklevel=2)
-        run = self._set_up(train)
-        baseline = self._baseline(run, started)
-        self._run_rounds(run, baseline)
+        from pseudolabel.selftrain.portfolio import Member, best_member
+
+        if self.strategy == "auto" and self.strategy_params:
+            raise ParameterError("strategy_params needs strategy= set to a strategy name")
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        prototype = self._make_backend(sparse.issparse(train.X))
+        members: list[Member] = []
+        first: FitRun | None = None
+        baseline: Evaluation | None = None
+        for name, strategy in self._make_strategies():
+            run = self._set_up(train, strategy, name, seed, prototype, first)
+            if first is None:
+                first = run
+                baseline = self._baseline(run, started)
+            run_rounds(self, run, baseline)
+            members.append(Member(name, run.reference, run.n_accepted, {
+                "run": run, "history_": self.history_, "n_iter_": self.n_iter_,
+                "termination_condition_": self.termination_condition_,
+            }))
+        kept = best_member(members)
+        run = kept.state["run"]
+        self.history_ = kept.state["history_"]
+        self.n_iter_ = kept.state["n_iter_"]
+        self.termination_condition_ = kept.state["termination_condition_"]
+        self.portfolio_ = [member.summary() for member in members]
+        self.strategy_ = kept.name
         self.continue_training_ = run.continued
         self._fit_final_model(run)
         self._set_fitted_state(train, run.main.pseudo_set, X_unlabeled is not None)
         return self
 
-    def _set_up(self, train: TrainingInput) -> _Fit:
-        """Backend prototype, strategy, guardrail mode and the started, fitted chains."""
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        prototype = self._make_backend(sparse.issparse(train.X))
-        strategy = self._make_strategy()
+    def _set_up(
+        self, train: TrainingInput, strategy: Any, strategy_name: str, seed: int,
+        prototype: Any, first: FitRun | None,
+    ) -> FitRun:
+        """Guardrail mode and the started, fitted chains of one strategy.
+
+        ``first`` is the first portfolio member's set-up: its labels-only models are shared
+        (the splits depend only on the seed), so a member costs no extra labels-only fits.
+        """
         reinitialize = bool(getattr(strategy, "reinitialize", False))
         can_continue = bool(getattr(getattr(prototype, "capabilities", None),
                                     "continued_training", False))
@@ -381,21 +417,26 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         n_classes = train.classes.size
         n_labeled = train.labeled_rows.size
-        mode = resolve_mode(self.guardrail, train.n_rows)
-        splits = make_splits(mode, train.y_encoded, n_classes, seed, n_folds=self.n_folds,
-                             holdout_fraction=self.holdout_fraction)
-        if splits is None:
-            if mode != "none":
-                warnings.warn(
-                    f"too few labeled rows ({n_labeled}) for guardrail={mode!r}; every round "
-                    "is accepted unchecked",
-                    PseudolabelWarning,
-                    stacklevel=3,
-                )
+        if first is not None:
+            mode = first.mode
+            splits = [(c.train, c.val) for c in first.chains if c is not first.main] or None
+            if mode == "holdout":
+                splits = [(first.main.train, first.main.val)]
+        else:
+            mode = resolve_mode(self.guardrail, train.n_rows)
+            splits = make_splits(mode, train.y_encoded, n_classes, seed, n_folds=self.n_folds,
+                                 holdout_fraction=self.holdout_fraction)
+        if splits is None and mode != "none":
+            warnings.warn(
+                f"too few labeled rows ({n_labeled}) for guardrail={mode!r}; every round "
+                "is accepted unchecked",
+                PseudolabelWarning,
+                stacklevel=3,
+            )
             mode = "none"
         self.guardrail_ = mode
         chains, main = make_chains(mode, splits, strategy, n_labeled)
-        data = FitData(
+        data = first.data if first is not None else FitData(
             X_labeled=take_rows(train.X, train.labeled_rows),
             X_pool=take_rows(train.X, train.pool_rows), y_encoded=train.y_encoded,
             labeled_rows=train.labeled_rows, pool_rows=train.pool_rows,
@@ -410,18 +451,21 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     n_unlabeled=int(train.pool_rows.size), class_prior=class_prior,
                     random_state=seed,
                 )
-            chain.backend = fit_chain(data, chain, chain.pseudo_set, from_scratch=True)
+        for i, chain in enumerate(chains):
+            chain.backend = (fit_chain(data, chain, chain.pseudo_set, from_scratch=True)
+                             if first is None else first.initial[i])
         name = (type(self.estimator).__name__ if self.estimator is not None
                 else str(getattr(prototype, "name", type(prototype).__name__)))
-        return _Fit(
+        return FitRun(
             data=data, chains=chains, main=main, eval_chains=[c for c in chains if c.val.size],
             mode=mode, rebuild=bool(getattr(strategy, "rebuild", False)),
             reinitialize=reinitialize,
             continued=bool(self.continue_training) and can_continue and not reinitialize,
-            estimator_name=name,
+            estimator_name=name, strategy_name=strategy_name,
+            initial=[chain.backend for chain in chains],
         )
 
-    def _baseline(self, run: _Fit, started: float) -> Evaluation | None:
+    def _baseline(self, run: FitRun, started: float) -> Evaluation | None:
         """Round 0: the labels-only models' evaluation, reported as the baseline."""
         from pseudolabel import plugins
 
@@ -440,109 +484,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         return baseline
 
-    def _temperature(self, run: _Fit, evaluation: Evaluation | None) -> float | None:
-        """Temperature fitted on out-of-fold predictions (``calibration="temperature"``)."""
-        if self.calibration != "temperature":
-            return None
-        if evaluation is None:
-            evaluation = out_of_fold_predictions(run.data, self.n_folds, run.data.seed)
-            if evaluation is None:
-                return None
-        from pseudolabel.calibration import fit_temperature
-
-        return fit_temperature(evaluation.proba, evaluation.truth)
-
-    def _round(self, run: _Fit, chain: Chain, round: int, temperature: float | None) -> RoundResult:
-        """One round of ``chain``: the candidate pseudo-set from its current model."""
-        data = run.data
-
-        def predict(rows: np.ndarray) -> np.ndarray:
-            proba = predict_chain(chain, take_rows(data.X_pool, rows))
-            if temperature is None:
-                return proba
-            from pseudolabel.calibration import apply_temperature
-
-            return apply_temperature(proba, temperature)
-
-        result = run_round(
-            chain.pseudo_set, strategy=chain.strategy, predict=predict,
-            n_pool=data.pool_rows.size, n_classes=data.n_classes, round=round,
-            rebuild=run.rebuild, predict_all=self.predict_pool == "all",
-            max_per_class=self.max_pseudo_per_class,
-        )
-        if result.stop is None and run.rebuild and result.weights is None and (
-            chain.pseudo_set.weights is None and result.pseudo_set.same_labels(chain.pseudo_set)
-        ):
-            return replace(result, stop="no_change", stop_message="the pseudo-set did not change")
-        return result
-
-    def _run_rounds(self, run: _Fit, baseline: Evaluation | None) -> None:
-        """Self-training rounds until ``max_iter``, no change, a full pool or the guardrail."""
-        reference = baseline
-        temperature = self._temperature(run, baseline)
-        self.history_: list[dict[str, Any]] = []
-        self.n_iter_ = 0
-        self.termination_condition_ = "max_iter"
-        n_pool = run.data.pool_rows.size
-        if n_pool == 0:
-            self.termination_condition_ = "all_labeled"
-        rolled_back = 0
-        for round in range(1, self.max_iter + 1) if n_pool else ():
-            round_started = time.perf_counter()
-            saved = [chain.state() for chain in run.chains]
-            results = [self._round(run, chain, round, temperature) for chain in run.chains]
-            main_result = results[run.chains.index(run.main)]
-            self.n_iter_ = round
-            if main_result.stop is not None:
-                for chain, state in zip(run.chains, saved):
-                    chain.restore(state)
-                self.termination_condition_ = main_result.stop
-                self._log(f"round {round}: {main_result.stop_message}; stopping")
-                self.n_iter_ = round - 1
-                break
-            for chain, result in zip(run.chains, results):
-                if result.stop is None:
-                    chain.backend = fit_chain(run.data, chain, result.pseudo_set,
-                                              from_scratch=not run.continued)
-            evaluation = evaluate(run.data, run.eval_chains)
-            if evaluation is None or reference is None or baseline is None:  # no guardrail
-                accepted, decision = True, "unchecked"
-            else:
-                accepted = accept(evaluation, reference, baseline, self.tolerance)
-                decision = "accepted" if accepted else "rolled_back"
-            last_reference = reference
-            if accepted:
-                for chain, result in zip(run.chains, results):
-                    if result.stop is None:
-                        chain.pseudo_set = result.pseudo_set
-                if evaluation is not None:
-                    reference = evaluation
-                    temperature = self._temperature(run, evaluation)
-                rolled_back = 0
-            else:
-                for chain, state in zip(run.chains, saved):
-                    chain.restore(state)
-                rolled_back += 1
-            record = round_record(main_result, self.classes_, evaluation, last_reference,
-                                  decision, temperature, time.perf_counter() - round_started)
-            self.history_.append(record.as_dict())
-            emit_round(record, main_result, self.classes_, run.data.pool_rows,
-                       run.estimator_name)
-            self._log(
-                f"round {round}: selected {record.n_selected} ({record.n_new} new), pseudo-set "
-                f"{record.n_pseudo}, validation "
-                f"{'-' if record.validation_score is None else f'{record.validation_score:.4f}'}"
-                f" vs {'-' if record.reference_score is None else f'{record.reference_score:.4f}'}"
-                f" -> {decision} ({record.seconds:.2f}s)"
-            )
-            if rolled_back >= self.patience:
-                self.termination_condition_ = "guardrail"
-                break
-            if not run.rebuild and run.main.pseudo_set.size == n_pool:
-                self.termination_condition_ = "all_labeled"
-                break
-
-    def _fit_final_model(self, run: _Fit) -> None:
+    def _fit_final_model(self, run: FitRun) -> None:
         """The model users get: the main chain's, refit on every labeled row after a holdout."""
         main = run.main
         if run.mode == "holdout":
