@@ -1,0 +1,62 @@
+"""The default scikit-learn preprocessing for a table with categorical columns.
+
+Backends without native categorical support (the ``sklearn`` backend) get their estimator
+wrapped as ``Pipeline([("preprocess", ColumnTransformer(...)), ("model", estimator)])``:
+
+* numeric columns: median imputation, then standard scaling;
+* categorical columns with at most :data:`ONE_HOT_MAX_CATEGORIES` recorded categories:
+  one-hot encoding over the recorded categories (a missing or unseen value is all zeros);
+* other categorical columns: ordinal codes over the recorded categories (missing = -1),
+  then standard scaling.
+
+Every step is a scikit-learn transformer, so the pipeline is saved with skops in the bundle
+like any other scikit-learn estimator (no pickle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pseudolabel.features.schema import CATEGORICAL, NUMERIC, FeatureSchema
+
+__all__ = ["ONE_HOT_MAX_CATEGORIES", "default_preprocessing", "with_preprocessing"]
+
+#: categorical columns with at most this many categories are one-hot encoded
+ONE_HOT_MAX_CATEGORIES = 10
+
+
+def default_preprocessing(schema: FeatureSchema) -> Any:
+    """A ``ColumnTransformer`` for the columns of ``schema`` (see the module docstring)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    numeric = [c.name for c in schema.columns if c.kind == NUMERIC]
+    few = [c for c in schema.columns
+           if c.kind == CATEGORICAL and len(c.categories) <= ONE_HOT_MAX_CATEGORIES]
+    many = [c for c in schema.columns
+            if c.kind == CATEGORICAL and len(c.categories) > ONE_HOT_MAX_CATEGORIES]
+    steps: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        steps.append(("numeric", make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
+            numeric))
+    if few:
+        steps.append(("one_hot", OneHotEncoder(
+            categories=[list(c.categories) for c in few], handle_unknown="ignore",
+            sparse_output=False), [c.name for c in few]))
+    if many:
+        steps.append(("ordinal", make_pipeline(
+            OrdinalEncoder(categories=[list(c.categories) for c in many],
+                           handle_unknown="use_encoded_value", unknown_value=-1,
+                           encoded_missing_value=-1),
+            StandardScaler()), [c.name for c in many]))
+    return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=False)
+
+
+def with_preprocessing(estimator: Any, schema: FeatureSchema) -> Any:
+    """``estimator`` behind the default preprocessing of ``schema`` (a scikit-learn Pipeline)."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("preprocess", default_preprocessing(schema)), ("model", estimator)])
