@@ -7,7 +7,8 @@ into the model's input for a :class:`~pseudolabel.features.schema.FeatureSchema`
   input every backend takes;
 * otherwise a pandas DataFrame in the schema's column order: numeric columns as float64 with
   NaN, categorical columns as a pandas ``category`` dtype whose categories are the ones
-  recorded at training time, in their recorded order. A value never seen in training becomes
+  recorded at training time, in their recorded order (an empty or blank string is missing,
+  as in training). A value never seen in training becomes
   missing (NaN), and :attr:`EncodedChunk.unseen` counts such cells per column, so that
   LightGBM, XGBoost and the default scikit-learn preprocessing see the same codes at
   training, labeling and query time.
@@ -108,6 +109,8 @@ def _codes(col: pa.ChunkedArray, categories: tuple[str, ...], name: str, path: s
         raise InputError(f"{path}: feature column {name!r} has type {t}; the model was "
                          "trained on categories in it")
     text = col if pa.types.is_string(t) else pc.cast(col, pa.string())
+    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+    text = pc.if_else(blank, pa.scalar(None, pa.string()), text)  # a CSV's empty cell
     codes = pc.index_in(text, value_set=pa.array(categories, type=pa.string()))
     codes_np = codes.to_numpy(zero_copy_only=False)
     missing = np.isnan(codes_np) if codes_np.dtype.kind == "f" else np.zeros(len(codes_np), bool)

@@ -5,7 +5,8 @@ bundle; ``label`` and ``query`` encode their chunks with it (:mod:`pseudolabel.f
 so a column means the same thing at every entry point. Numeric columns (integers, floats,
 booleans, decimals, all-null) are numbers; string and dictionary (pandas ``category``)
 columns are categorical, with their categories recorded: the dictionary's own categories for
-a dictionary column, the sorted distinct values for a string column.
+a dictionary column, the sorted distinct values for a string column. An empty or blank
+string is a missing value (a CSV's empty cell), never a category.
 """
 
 from __future__ import annotations
@@ -193,13 +194,13 @@ def _categories(column: pa.ChunkedArray) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for chunk in column.chunks:
             for value in chunk.dictionary.to_pylist():
-                if value is not None:
+                if value is not None and str(value).strip():
                     seen.setdefault(str(value), None)
         if seen:
             return tuple(seen)
         return ()
     values = pc.unique(column.drop_null()).cast(pa.string()).to_pylist()
-    return tuple(sorted(str(v) for v in values))
+    return tuple(sorted(str(v) for v in values if str(v).strip()))
 
 
 def infer_schema(table: pa.Table, columns: Sequence[str], *, where: str,
