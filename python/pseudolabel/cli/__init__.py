@@ -60,6 +60,7 @@ COMMAND_MODULES: list[str] = [
     "pseudolabel.plugins",
     "pseudolabel.cli.batch",
     "pseudolabel.cli.store",
+    "pseudolabel.cli.export",
 ]
 
 
