@@ -49,7 +49,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--id-column", default="id", help="id column of the pool (default: id)")
     q.add_argument("--n", type=positive_int, required=True, help="rows to write")
     q.add_argument("--output", required=True, help="CSV (or .parquet) file to write")
-    q.add_argument("--strategy", default="entropy", help="query strategy (default: entropy)")
+    q.add_argument("--strategy", default="margin", help="query strategy (default: margin)")
     q.add_argument("--backend", default="sklearn", help="model backend (default: sklearn = "
                    "logistic regression)")
     q.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
