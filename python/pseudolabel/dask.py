@@ -121,9 +121,13 @@ def _combine(parts: list[FileResult]) -> FileResult:
     """One input's result from its segment tasks' results."""
     parts = sorted(parts, key=lambda r: r.first_chunk)
     rows = [n for r in parts for n in r.chunk_rows]
+    unseen: dict[str, int] = {}
+    for r in parts:
+        for name, n in r.unseen.items():
+            unseen[name] = unseen.get(name, 0) + n
     return FileResult(parts[0].index, int(sum(rows)), rows,
                       np.sum([r.class_counts for r in parts], axis=0),
-                      np.sum([r.selected_counts for r in parts], axis=0), None)
+                      np.sum([r.selected_counts for r in parts], axis=0), None, unseen=unseen)
 
 
 def _is_dask_dataframe(obj: Any) -> bool:

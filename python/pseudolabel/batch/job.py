@@ -113,6 +113,7 @@ class FileResult:
     selected_counts: np.ndarray
     topk: kernels.TopK | None = field(default=None, repr=False)
     first_chunk: int = 0
+    unseen: dict[str, int] = field(default_factory=dict)  # column -> cells of unseen categories
 
 
 @dataclass
@@ -147,6 +148,7 @@ class LabelResult:
     chunks: int
     resumed: bool = False
     decision: str = ""
+    unseen_categories: dict[str, int] = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
         """The lines ``pseudolabel label`` prints when it is done."""
@@ -158,6 +160,9 @@ class LabelResult:
         ]
         for c, n in self.selected_per_class.items():
             lines.append(f"  class {c}: {n:,} selected of {self.class_counts.get(c, 0):,}")
+        for name, n in sorted(self.unseen_categories.items()):
+            lines.append(f"column {name!r}: {n:,} cell(s) with a category not seen in "
+                         "training (encoded as missing)")
         lines.append(f"output: {self.output}")
         return lines
 
