@@ -21,7 +21,9 @@ import numpy as np
 
 from pseudolabel.io.atomic import remove_path, replace_path
 from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
-from pseudolabel.cli.options import non_negative_int, positive_int
+from pseudolabel.cli.options import column_list, non_negative_int, positive_int
+from pseudolabel.cli.pool_features import pool_input, query_backend
+from pseudolabel.features.schema import choose_features
 from pseudolabel.exceptions import InputError, OutputExistsError, ParameterError
 from pseudolabel.io_pool import PoolFile, read_frame
 from pseudolabel.store import SOURCES, open_store
@@ -59,7 +61,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                         "one on the store's labels (--backend/--param are then ignored)")
     q.add_argument("--features", default=None,
                    help="comma-separated feature columns (default: every column but the id "
-                        "and label columns)")
+                        "and label columns); strings and categories are categorical")
+    q.add_argument("--exclude", type=column_list, default=None, metavar="COL,...",
+                   help="comma-separated columns to leave out of the features (default: none)")
     q.add_argument("--use-pseudo", action="store_true",
                    help="also train on the store's pseudo-labels")
     q.add_argument("--requery-pending", action="store_true",
@@ -231,9 +235,17 @@ def _cmd_query(args: argparse.Namespace) -> int:
         missing = [c for c in features if c not in pool.columns]
         if missing:
             raise InputError(f"{args.input} has no feature column(s) {missing}")
+        if args.exclude:
+            features = choose_features(pool.columns, where=args.input, features=features,
+                                       exclude=args.exclude, warn_ids=False)
         if not features:
             raise InputError(f"{args.input} has no feature columns besides {args.id_column!r}")
-        X = pool.features(features)
+        pool_in = pool_input(pool, features, where=args.input, bundle=bundle,
+                             backend=args.backend)
+        X = pool_in.X
+        for name, k in sorted(pool_in.unseen.items()):
+            print(f"note: column {name!r}: {k} cell(s) with a category not seen in training "
+                  "(encoded as missing)", file=sys.stderr)
         labels = store.current_labels(include_pseudo=args.use_pseudo)
         if labels.empty and bundle is None:
             raise InputError(
@@ -264,8 +276,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if bundle is None:
+                model = query_backend(args.backend, params, pool_in.schema) if (
+                    pool_in.encoded and args.backend == "sklearn" and "estimator" not in params
+                ) else _cli_backend(args.backend, params)
                 learner = ActiveLearner(
-                    _cli_backend(args.backend, params), query_strategy=args.strategy,
+                    model, query_strategy=args.strategy,
                     classes=store.classes(), random_state=args.seed,
                 )
                 learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))

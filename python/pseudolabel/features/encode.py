@@ -120,7 +120,7 @@ def _codes(col: pa.ChunkedArray, categories: tuple[str, ...], name: str, path: s
 
 
 def encode_table(schema: FeatureSchema, data: Any, *, path: str = "input",
-                 start: int = 0) -> EncodedChunk:
+                 start: int = 0, as_frame: bool = False) -> EncodedChunk:
     """The model's input for the feature columns of ``data`` (see the module docstring).
 
     Parameters
@@ -130,6 +130,8 @@ def encode_table(schema: FeatureSchema, data: Any, *, path: str = "input",
         Holds at least the schema's columns (others are ignored).
     path, start : str, int
         The file and the file row of ``data``'s first row, for error messages.
+    as_frame : bool, default False
+        A DataFrame even when every column is numeric (for a ``ColumnTransformer``).
 
     Raises
     ------
@@ -140,7 +142,7 @@ def encode_table(schema: FeatureSchema, data: Any, *, path: str = "input",
     missing = [c for c in schema.names if c not in table.column_names]
     if missing:
         raise InputError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}")
-    if schema.is_numeric:
+    if schema.is_numeric and not as_frame:
         X = np.empty((table.num_rows, len(schema.columns)), dtype=np.float64)
         for j, c in enumerate(schema.columns):
             X[:, j] = _numeric(table.column(c.name), c.name, path, start)
