@@ -84,3 +84,28 @@ def test_cancel_returns_unanswered_rows_to_the_pool(store, capsys):
         assert s.status().n_labeled == 27  # 20 seed, 6 human, 1 pseudo
     assert main(["cancel", "r99-nope", "--store", str(path)]) == 2
     assert "unknown batch 'r99-nope'" in capsys.readouterr().err
+
+
+def test_status_by_annotator_and_conflicts(store, capsys):
+    import json
+
+    path, _ = store
+    assert main(["status", "--store", str(path), "--by", "annotator"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
+    assert lines["alice"] == ["1", "1", "2", "1"]  # churn, stay, total, conflicts
+    assert lines["bob"] == ["0", "2", "2", "1"]
+    assert lines["(none)"][-2:] == ["20", "0"]
+    assert main(["status", "--store", str(path), "--conflicts"]) == 0
+    out = capsys.readouterr().out
+    assert "1 items with conflicting gold labels" in out
+    assert "10020: churn (alice, human), stay (bob, human)" in out
+    assert main(["status", "--store", str(path), "--conflicts", "--by", "annotator",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["annotator"] for r in data["conflicts"]["10020"]] == ["alice", "bob"]
+    assert data["gold_labels_by_annotator"]["bob"] == {"labels": {"stay": 2},
+                                                       "n_conflicts": 1}
+    assert main(["status", "--store", str(path)]) == 0  # the default table is unchanged
+    assert "1 items have conflicting human labels (the latest wins; --conflicts lists them)" \
+        in capsys.readouterr().out

@@ -21,6 +21,7 @@ import numpy as np
 
 from pseudolabel.io.atomic import remove_path, replace_path
 from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
+from pseudolabel.cli.annotators import add_status_options, print_annotators
 from pseudolabel.cli.options import column_list, non_negative_int, positive_int
 from pseudolabel.cli.pool_features import pool_input, query_backend
 from pseudolabel.features.schema import choose_features
@@ -101,6 +102,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--store", required=True, help="label store (SQLite file)")
     s.add_argument("--json", action="store_true", help="print JSON")
+    add_status_options(s)
     s.set_defaults(func=_cmd_status)
 
 
@@ -157,6 +159,10 @@ def _cmd_teach(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    if args.by == "annotator" or args.conflicts:
+        with open_store(args.store) as store:
+            print_annotators(store, args)
+        return EXIT_OK
     with open_store(args.store) as store:
         st = store.status()
     if args.json:
@@ -178,7 +184,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print("  label records by source: "
           + ", ".join(f"{s} {st.n_records.get(s, 0)}" for s in SOURCES))
     if st.n_conflicts:
-        print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins)")
+        print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins; "
+              "--conflicts lists them)")
     return EXIT_OK
 
 
