@@ -106,3 +106,21 @@ def test_query_teach_status_export_on_the_mixed_table(trained, tmp_path, capsys)
     exported = pd.read_parquet(tmp_path / "labels.parquet")
     assert len(exported) == 40 + 24
     assert sorted(set(exported["annotator"])) == ["", "annotator0", "annotator1"]
+
+
+@pytest.mark.parametrize("decision", [["--threshold", "0.7"], ["--per-class-k", "20"]])
+def test_label_only_selected_writes_the_selected_rows_alone(trained, tmp_path, capsys,
+                                                            decision):
+    root, *_ = trained
+    base = ["label", "--model", str(root / "model"), "--input", str(root / "pool.parquet"),
+            "--chunk-rows", "100", "--no-progress", *decision]
+    assert main([*base, "--output", str(tmp_path / "all.parquet")]) == 0
+    assert main([*base, "--output", str(tmp_path / "selected"), "--only-selected"]) == 0
+    full = pd.read_parquet(tmp_path / "all.parquet")
+    alone = pd.read_parquet(tmp_path / "selected").sort_values("customer_id")
+    expected = full[full["selected"]].sort_values("customer_id")
+    assert 0 < len(alone) < len(full)
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True),
+                                  expected.reset_index(drop=True))
+    out = capsys.readouterr().out
+    assert out.count(f"labeled {len(full)} rows") == 2  # the counts cover every row

@@ -147,7 +147,7 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
           chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
           progress: bool | None = False, client: Any = None, scheduler: str | None = None,
-          workers: int | None = None) -> LabelResult:
+          workers: int | None = None, only_selected: bool = False) -> LabelResult:
     """Label files or a ``dask.dataframe`` on a Dask cluster; same output as the local job.
 
     Parameters
@@ -195,7 +195,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
                         "no Dask cluster: pass client=, scheduler= or workers=") from exc
         return _run(client, model, data, output, decision=decision, id_column=id_column,
                     chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
-                    overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0)
+                    overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0,
+                    only_selected=only_selected)
     finally:
         if own_client is not None:
             own_client.close()
@@ -204,7 +205,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
 
 
 def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chunk_rows,
-         probabilities, resume, overwrite, trust_pickle, progress, t0) -> LabelResult:
+         probabilities, resume, overwrite, trust_pickle, progress, t0,
+         only_selected: bool = False) -> LabelResult:
     distributed = _distributed()
     id_type = None
     if _is_dask_dataframe(data):
@@ -251,7 +253,7 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       source_fingerprint=fingerprint, id_column=id_column, decision=decision,
                       chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                       overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
-                      log=bar.log)
+                      log=bar.log, only_selected=only_selected)
     # tasks already running on the workers may still write after an interruption here, so
     # the staging directory stays locked until this process is gone
     with cleanup_on_error(job, release=False):

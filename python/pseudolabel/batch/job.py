@@ -66,6 +66,7 @@ class Plan:
     chunk_rows: int
     staging: str
     segment_chunks: int = SEGMENT_CHUNKS
+    only_selected: bool = False  # the output holds the selected rows alone
 
     @property
     def work(self) -> Path:
@@ -210,7 +211,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
                 sources: Sequence[Any], source_fingerprint: Any, id_column: str | None,
                 decision: DecisionSpec, chunk_rows: int, probabilities: bool, resume: bool,
                 overwrite: bool, trust_pickle: bool, id_type: pa.DataType | None = None,
-                log: Callable[[str], None] | None = None) -> Job:
+                log: Callable[[str], None] | None = None, only_selected: bool = False) -> Job:
     """Validate everything that can be validated before a row is scored; set up staging."""
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) \
             or chunk_rows < 1:
@@ -245,6 +246,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         "id_column": id_column, "decision": decision.as_json(), "chunk_rows": int(chunk_rows),
         "probabilities": bool(probabilities), "output": str(output),
         "segment_chunks": SEGMENT_CHUNKS,
+        **({"only_selected": True} if only_selected else {}),
     }
     resumed = False
     if staging.exists():
@@ -281,7 +283,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         id_name=id_name, id_type=id_type if id_column else pa.int64(),
         label_type=_arrow_label_type(bundle.classes), n_classes=len(bundle.classes),
         proba_names=proba_names, decision=decision, chunk_rows=int(chunk_rows),
-        staging=str(staging), segment_chunks=SEGMENT_CHUNKS,
+        staging=str(staging), segment_chunks=SEGMENT_CHUNKS, only_selected=bool(only_selected),
     )
     from pseudolabel.batch.scoring import remember_bundle
 

@@ -128,6 +128,8 @@ def score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offse
     if probabilities:
         columns += [pa.array(P[:, j].astype(np.float64)) for j in range(n_classes)]
     table = pa.Table.from_arrays(columns, schema=plan.schema())
+    if plan.only_selected and not plan.decision.is_global:
+        table = table.filter(pa.array(mask))
     class_counts = np.bincount(summary.label, minlength=n_classes).astype(np.int64)
     selected_counts = np.bincount(summary.label[mask], minlength=n_classes).astype(np.int64)
     return table, class_counts, selected_counts, topk
@@ -385,6 +387,8 @@ def finalize_source(plan: Plan, index: int, offset: int, chunk_rows: Sequence[in
             mask[selected_rows[lo:hi] - start] = True
             table = table.set_column(table.schema.get_field_index("selected"), "selected",
                                      pa.array(mask))
+            if plan.only_selected:
+                table = table.filter(pa.array(mask))
             write_table(final, table)
         pending.unlink(missing_ok=True)
         start += n

@@ -107,6 +107,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="strategy parameter; repeatable")
     p.add_argument("--chunk-rows", type=positive_int, default=None, metavar="N",
                    help="rows scored at a time (default 100000); bounds memory")
+    p.add_argument("--only-selected", action="store_true",
+                   help="write the selected rows alone (default: every row, with a "
+                        "'selected' column)")
     p.add_argument("--probabilities", action="store_true",
                    help="add one proba_<class> column per class")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run")
@@ -174,7 +177,8 @@ def run_label(args: argparse.Namespace) -> int:
         per_class_k=args.per_class_k, strategy=args.strategy,
         strategy_params=parse_params(args.strategy_param) or None,
         chunk_rows=DEFAULT_CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
-        probabilities=args.probabilities, resume=args.resume, overwrite=args.overwrite,
+        probabilities=args.probabilities, only_selected=args.only_selected,
+        resume=args.resume, overwrite=args.overwrite,
         trust_pickle=args.trust_pickle, progress=False if args.no_progress else None,
     )
     if args.workers is not None or args.scheduler is not None:
