@@ -141,3 +141,19 @@ def test_every_train_option_has_help_with_its_default():
         assert action.help, action.dest
         assert "default" in action.help or "required" in action.help, (action.dest,
                                                                         action.help)
+
+
+def test_every_option_of_every_command_has_help_with_its_default(capsys):
+    parser = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            if action.dest == "help":
+                continue
+            text = action.help or ""
+            assert text and not text.startswith(("default", "(")), (name, action.dest, text)
+            assert "default" in text or "required" in text, (name, action.dest, text)
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit codes:" in out and "4    the output exists" in out

@@ -86,11 +86,12 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--store", required=True, help="label store (SQLite file)")
     t.add_argument("files", nargs="+", help="CSV or Parquet files")
-    t.add_argument("--source", choices=SOURCES, default="human", help="default: human")
+    t.add_argument("--source", choices=SOURCES, default="human",
+                   help="where the labels come from (default: human)")
     t.add_argument("--annotator", default=None,
                    help="who labeled (default: the file's 'annotator' column, else none)")
-    t.add_argument("--id-column", default="id")
-    t.add_argument("--label-column", default="label")
+    t.add_argument("--id-column", default="id", help="column holding the row ids")
+    t.add_argument("--label-column", default="label", help="column holding the labels")
     t.add_argument("--allow-new-classes", action="store_true",
                    help="declare unknown classes instead of rejecting the file")
     t.add_argument("--allow-new-ids", action="store_true",
