@@ -219,3 +219,15 @@ def test_backend_without_categorical_support_is_refused_by_name(churn_files, tmp
     # every registered backend but sklearn (preprocessing) must take categoricals natively
     backend = _make_backend("lightgbm", {}, None, schema)
     assert backend.capabilities.categorical
+
+
+def test_catboost_plugin_takes_categoricals_with_missing_values(churn_files, tmp_path):
+    pytest.importorskip("pseudolabel_catboost")
+    root, train, test = churn_files
+    bundle = train_bundle(root / "train.csv", backend="catboost", target="churn",
+                          id_column="customer_id", output=tmp_path / "m",
+                          params={"iterations": 60, "random_seed": 0, "thread_count": 1})
+    X = encode_table(bundle.schema, test).X
+    assert X["region"].isna().any()  # 5% missing, passed to CatBoost as a category
+    predicted = bundle.classes[bundle.backend.predict_proba(X).argmax(axis=1)]
+    assert float((predicted == test["churn"].to_numpy()).mean()) > 0.75
