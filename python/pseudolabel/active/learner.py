@@ -301,7 +301,11 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         if self._template is None:
             from pseudolabel.plugins import as_backend
 
-            self._template = as_backend(default_estimator(sparse=sp.issparse(X)))
+            from pseudolabel.features.preprocessing import default_estimator_for
+
+            estimator = default_estimator_for(X)  # a DataFrame with strings / categories
+            self._template = as_backend(default_estimator(sparse=sp.issparse(X))
+                                        if estimator is None else estimator)
         self.X_labeled_ = concat_rows(self.X_labeled_, X)
         self.y_labeled_ = y.copy() if self.y_labeled_ is None else np.concatenate([self.y_labeled_, y])
         self.n_pending_ += int(y.shape[0])

@@ -60,3 +60,26 @@ def with_preprocessing(estimator: Any, schema: FeatureSchema) -> Any:
     from sklearn.pipeline import Pipeline
 
     return Pipeline([("preprocess", default_preprocessing(schema)), ("model", estimator)])
+
+
+def default_estimator_for(X: Any) -> Any:
+    """The default model for a DataFrame with string or category columns: a logistic
+    regression behind :func:`default_preprocessing` of the frame's inferred schema
+    (categories from these rows; unseen ones later are all-zero one-hot / ordinal -1).
+    None for any other input (the plain default estimator applies)."""
+    if not hasattr(X, "dtypes") or not hasattr(X, "columns"):
+        return None
+    import pandas as pd
+
+    if all(pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+           for dt in X.dtypes):
+        return None
+    import pyarrow as pa
+    from sklearn.linear_model import LogisticRegression
+
+    from pseudolabel.features.schema import infer_schema
+
+    names = [str(c) for c in X.columns]
+    table = pa.Table.from_pandas(X.set_axis(names, axis=1), preserve_index=False)
+    schema = infer_schema(table, names, where="X")
+    return with_preprocessing(LogisticRegression(max_iter=1000), schema)
