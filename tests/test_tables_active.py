@@ -38,8 +38,8 @@ def test_active_learner_with_lightgbm_takes_categoricals_and_nan(churn):
     for c in CATEGORICAL:
         X[c] = X[c].astype("category")
     assert X.isna().any().any()
-    learner, labeled = _loop(ActiveLearner(LGBMClassifier(n_estimators=30, min_child_samples=3, n_jobs=1,
-                                                          verbose=-1), random_state=0), X, y)
+    model = LGBMClassifier(n_estimators=30, min_child_samples=3, n_jobs=1, verbose=-1)
+    learner, labeled = _loop(ActiveLearner(model, random_state=0), X, y)
     assert learner.X_labeled_.shape == (70, X.shape[1])
     assert isinstance(learner.X_labeled_, pd.DataFrame)
     assert (learner.X_labeled_[CATEGORICAL].dtypes == "category").all()
