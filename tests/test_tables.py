@@ -231,3 +231,21 @@ def test_catboost_plugin_takes_categoricals_with_missing_values(churn_files, tmp
     assert X["region"].isna().any()  # 5% missing, passed to CatBoost as a category
     predicted = bundle.classes[bundle.backend.predict_proba(X).argmax(axis=1)]
     assert float((predicted == test["churn"].to_numpy()).mean()) > 0.75
+
+
+def test_sklearn_backend_imputes_a_numeric_table_with_missing_values(churn_files, tmp_path):
+    from pseudolabel.batch import label
+
+    root, train, test = churn_files
+    bundle = train_bundle(root / "train.parquet", backend="sklearn", target="churn",
+                          id_column="customer_id", exclude=CATEGORICAL, output=tmp_path / "m")
+    assert bundle.schema.is_numeric
+    preprocess = bundle.backend.estimator_.named_steps["preprocess"]
+    assert preprocess.transformers_[0][2] == list(range(8))  # a float matrix: by position
+    test.to_parquet(tmp_path / "pool.parquet")
+    assert test[NUMERIC].isna().any().any()
+    result = label(tmp_path / "m", tmp_path / "pool.parquet", tmp_path / "out.parquet",
+                   threshold=0.5)
+    assert result.rows == len(test)
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert float((out["label"] == test["churn"]).mean()) > 0.7

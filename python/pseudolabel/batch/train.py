@@ -114,13 +114,13 @@ def _check_classes(y: np.ndarray, target: str, where: str, allow_many: bool) -> 
 
 
 def _make_backend(backend: str, params: Mapping[str, Any], estimator: str | None,
-                  schema: FeatureSchema) -> Any:
+                  schema: FeatureSchema, missing: bool = False) -> Any:
     from pseudolabel.features.preprocessing import with_preprocessing
     from pseudolabel.plugins import make_backend
 
     if backend == "sklearn":
         model = make_estimator(estimator, params)
-        if not schema.is_numeric:
+        if not schema.is_numeric or missing:  # categories or missing values: imputation
             model = with_preprocessing(model, schema)
         elif estimator in (None, "logistic_regression"):
             from sklearn.pipeline import make_pipeline
@@ -229,7 +229,8 @@ def train_bundle(input: str | os.PathLike | Sequence[str | os.PathLike], *, back
     classes = _check_classes(y, target, where, allow_many_classes)
     X_all = encode_table(schema, features_table, path=where).X
     n_pool = int(empty.sum()) + (0 if pool_table is None else pool_table.num_rows)
-    model = _make_backend(backend, params, estimator, schema)
+    missing = bool(np.isnan(X_all).any()) if isinstance(X_all, np.ndarray) else True
+    model = _make_backend(backend, params, estimator, schema, missing)
     training: dict[str, Any] = {"n_rows": int(labeled_rows.size),
                                 "files": [os.path.basename(p) for p in paths]}
     extra_files: dict[str, bytes] = {}

@@ -10,7 +10,8 @@ wrapped as ``Pipeline([("preprocess", ColumnTransformer(...)), ("model", estimat
   then standard scaling.
 
 Every step is a scikit-learn transformer, so the pipeline is saved with skops in the bundle
-like any other scikit-learn estimator (no pickle).
+like any other scikit-learn estimator (no pickle). Columns are selected by name, except in a
+schema of numbers only, whose input is a float matrix: by position.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ def default_preprocessing(schema: FeatureSchema) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-    numeric = [c.name for c in schema.columns if c.kind == NUMERIC]
+    numeric: list[Any] = [c.name for c in schema.columns if c.kind == NUMERIC]
+    if schema.is_numeric:  # the input is a float matrix (encode_table): columns by position
+        numeric = list(range(len(schema.columns)))
     few = [c for c in schema.columns
            if c.kind == CATEGORICAL and len(c.categories) <= ONE_HOT_MAX_CATEGORIES]
     many = [c for c in schema.columns
             if c.kind == CATEGORICAL and len(c.categories) > ONE_HOT_MAX_CATEGORIES]
-    steps: list[tuple[str, Any, list[str]]] = []
+    steps: list[tuple[str, Any, list[Any]]] = []
     if numeric:
         steps.append(("numeric", make_pipeline(
             SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
