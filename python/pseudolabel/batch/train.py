@@ -119,10 +119,19 @@ def _make_backend(backend: str, params: Mapping[str, Any], estimator: str | None
     from pseudolabel.plugins import make_backend
 
     if backend == "sklearn":
-        model = make_estimator(estimator, params)
+        if "estimator" in params:  # the Python API: an estimator instance, as make_backend
+            given = params["estimator"]
+            if isinstance(given, str) or estimator is not None or len(params) > 1:
+                raise ParameterError(
+                    "pass the sklearn backend's estimator either as estimator= (a name or "
+                    "module:Class, with its parameters in params) or as params={'estimator': "
+                    "an instance} alone")
+            model = given
+        else:
+            model = make_estimator(estimator, params)
         if not schema.is_numeric or missing:  # categories or missing values: imputation
             model = with_preprocessing(model, schema)
-        elif estimator in (None, "logistic_regression"):
+        elif "estimator" not in params and estimator in (None, "logistic_regression"):
             from sklearn.pipeline import make_pipeline
             from sklearn.preprocessing import StandardScaler
 
