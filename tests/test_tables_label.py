@@ -124,3 +124,13 @@ def test_label_only_selected_writes_the_selected_rows_alone(trained, tmp_path, c
                                   expected.reset_index(drop=True))
     out = capsys.readouterr().out
     assert out.count(f"labeled {len(full)} rows") == 2  # the counts cover every row
+
+
+def test_a_categorical_bundle_refuses_npy_input(trained, tmp_path):
+    from pseudolabel.exceptions import InputError
+
+    root, *_ = trained
+    np.save(tmp_path / "pool.npy", np.zeros((5, 11)))
+    with pytest.raises(InputError, match=r"pool\.npy: a \.npy file holds numbers only"):
+        label(root / "model", tmp_path / "pool.npy", tmp_path / "o.parquet", threshold=0.5)
+    assert not (tmp_path / "o.parquet").exists()

@@ -156,6 +156,9 @@ class _Encoder:
 def _source_chunks(plan: Plan, source: Any, start_chunk: int, where: str,
                    encoder: _Encoder | None = None) -> Iterator[Chunk]:
     if isinstance(source, InputFile):
+        if encoder is not None and source.format == "npy":
+            raise InputError(f"{source.path}: a .npy file holds numbers only, and the model "
+                             "has categorical features; label a Parquet or CSV file")
         text = [] if encoder is None else [c.name for c in encoder.schema.categorical]
         return iter_chunks(source, plan.feature_columns, plan.id_column, plan.chunk_rows,
                            start_chunk=start_chunk, encode=encoder, text_columns=text)
