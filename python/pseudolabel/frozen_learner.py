@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pseudolabel._validation import copy_strategy
 from pseudolabel.exceptions import ParameterError
 from pseudolabel.strategies.context import LearnerContext, query_pool
 
@@ -55,7 +56,7 @@ class FrozenLearner:
         self.rng_ = np.random.default_rng(random_state)
         self.model_version_ = 1
         self.round_ = 0
-        self.query_strategy_ = make_strategy(query_strategy, kind="query")
+        self.query_strategy_ = copy_strategy(make_strategy(query_strategy, kind="query"))
         if isinstance(self.query_strategy_, QueryByCommittee):
             name = (query_strategy if isinstance(query_strategy, str)
                     else type(query_strategy).__name__)

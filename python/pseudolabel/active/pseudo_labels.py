@@ -20,9 +20,9 @@ from pseudolabel._validation import copy_strategy
 from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.loop.records import RoundResult
 from pseudolabel.loop.round import run_round
-from pseudolabel.strategies.query import iter_row_chunks, take_rows
+from pseudolabel.strategies.query import iter_row_chunks, n_rows, take_rows
 
-__all__ = ["PseudoLabels", "start_pseudo_labels", "update_pseudo_labels"]
+__all__ = ["PseudoLabels", "start_pseudo_labels", "training_rows", "update_pseudo_labels"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,7 @@ def _pool_proba(predict_proba: Any, X_pool: Any, chunk_size: int, n_classes: int
     for start, stop, chunk in iter_row_chunks(X_pool, chunk_size):
         P = np.asarray(predict_proba(chunk))
         if out is None:
-            out = np.empty((int(X_pool.shape[0]) if hasattr(X_pool, "shape") else len(X_pool),
-                            P.shape[1]), dtype=P.dtype)
+            out = np.empty((n_rows(X_pool), P.shape[1]), dtype=P.dtype)
         out[start:stop] = P
     return np.empty((0, n_classes)) if out is None else out
 
