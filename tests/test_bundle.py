@@ -193,7 +193,15 @@ def test_train_input_errors_name_the_problem(wine_parquet, tmp_path):
     df.loc[5, "target"] = None
     bad = tmp_path / "bad.parquet"
     df.to_parquet(bad)
-    with pytest.raises(InputError, match="target column 'target' is (missing|NaN) at row 5"):
+    # issue 12: a row with an empty target is unlabeled, and train self-trains on it
+    semi = train_bundle(bad, backend="lightgbm", target="target", output=tmp_path / "semi",
+                        params={"n_estimators": 5})
+    assert semi.manifest["training"]["self_training"]["n_unlabeled"] == 1
+    assert semi.manifest["training"]["n_rows"] == len(df) - 1
+    assert list(semi.classes) == [0, 1, 2]
+    with pytest.raises(InputError, match="target column 'target' is empty in every row"):
+        df["target"] = None
+        df.to_parquet(bad)
         train_bundle(bad, backend="lightgbm", target="target", output=tmp_path / "m")
     assert not (tmp_path / "m").exists()
     from pseudolabel.exceptions import UnknownNameError

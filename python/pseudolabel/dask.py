@@ -121,9 +121,13 @@ def _combine(parts: list[FileResult]) -> FileResult:
     """One input's result from its segment tasks' results."""
     parts = sorted(parts, key=lambda r: r.first_chunk)
     rows = [n for r in parts for n in r.chunk_rows]
+    unseen: dict[str, int] = {}
+    for r in parts:
+        for name, n in r.unseen.items():
+            unseen[name] = unseen.get(name, 0) + n
     return FileResult(parts[0].index, int(sum(rows)), rows,
                       np.sum([r.class_counts for r in parts], axis=0),
-                      np.sum([r.selected_counts for r in parts], axis=0), None)
+                      np.sum([r.selected_counts for r in parts], axis=0), None, unseen=unseen)
 
 
 def _is_dask_dataframe(obj: Any) -> bool:
@@ -143,7 +147,7 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
           chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
           progress: bool | None = False, client: Any = None, scheduler: str | None = None,
-          workers: int | None = None) -> LabelResult:
+          workers: int | None = None, only_selected: bool = False) -> LabelResult:
     """Label files or a ``dask.dataframe`` on a Dask cluster; same output as the local job.
 
     Parameters
@@ -191,7 +195,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
                         "no Dask cluster: pass client=, scheduler= or workers=") from exc
         return _run(client, model, data, output, decision=decision, id_column=id_column,
                     chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
-                    overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0)
+                    overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0,
+                    only_selected=only_selected)
     finally:
         if own_client is not None:
             own_client.close()
@@ -200,7 +205,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
 
 
 def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chunk_rows,
-         probabilities, resume, overwrite, trust_pickle, progress, t0) -> LabelResult:
+         probabilities, resume, overwrite, trust_pickle, progress, t0,
+         only_selected: bool = False) -> LabelResult:
     distributed = _distributed()
     id_type = None
     if _is_dask_dataframe(data):
@@ -247,7 +253,7 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       source_fingerprint=fingerprint, id_column=id_column, decision=decision,
                       chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                       overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
-                      log=bar.log)
+                      log=bar.log, only_selected=only_selected)
     # tasks already running on the workers may still write after an interruption here, so
     # the staging directory stays locked until this process is gone
     with cleanup_on_error(job, release=False):

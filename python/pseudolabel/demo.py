@@ -38,7 +38,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--label-fraction", type=float, default=0.10,
                    help="share of the training labels kept (default 0.10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the data and the models")
     p.add_argument("--output-dir", type=Path, default=Path("."),
                    help="where pseudo_labels.parquet and the PNG go (default: current dir)")
     p.add_argument("--n-estimators", type=int, default=60, help="LightGBM trees (default 60)")

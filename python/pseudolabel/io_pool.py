@@ -99,6 +99,22 @@ class PoolFile:
             return ParquetPool(self._pf, columns, path=self.path)
         return self._df[columns]
 
+    def iter_feature_batches(self, columns: list[str]) -> Iterator[Any]:
+        """The ``columns`` as pyarrow record batches (a Parquet pool streamed)."""
+        if self._pf is not None:
+            yield from self._pf.iter_batches(batch_size=65_536, columns=columns)
+        else:
+            yield from self.feature_table(columns).to_batches()
+
+    def feature_table(self, columns: list[str]) -> Any:
+        """The ``columns`` of every row as a pyarrow Table (loaded whole), for encoding
+        categorical features (:mod:`pseudolabel.features`)."""
+        import pyarrow as pa
+
+        if self._pf is not None:
+            return self._pf.read(columns=columns)
+        return pa.Table.from_pandas(self._df[columns], preserve_index=False)
+
     def rows(self, indices: np.ndarray) -> Any:
         """Every column of rows ``indices``, in that order, as a DataFrame."""
         if self._pf is not None:

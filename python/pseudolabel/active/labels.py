@@ -72,6 +72,10 @@ def concat_rows(a: Any, b: Any) -> Any:
     """Rows of ``a`` followed by rows of ``b`` (``a`` may be ``None``; sparse stays sparse)."""
     if a is None:
         return b
+    if hasattr(a, "iloc") and hasattr(b, "iloc"):  # DataFrames keep their dtypes
+        import pandas as pd
+
+        return pd.concat([a, b], ignore_index=True)
     if hasattr(a, "tocsr") or hasattr(b, "tocsr"):
         import scipy.sparse as sp
 

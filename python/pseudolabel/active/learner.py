@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from pseudolabel._compat import HasMethods, Interval, validate_data, validate_parameters
 from pseudolabel._validation import copy_strategy, default_estimator
@@ -220,7 +220,11 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     def _prepare_X(self, X: Any) -> Any:
         """Validate rows to score against the fitted feature count (no attribute changes)."""
         try:
-            return validate_data(self, X, reset=False, accept_sparse=("csr", "csc"))
+            if hasattr(X, "iloc"):  # a DataFrame goes to the backend as it is (categoricals)
+                validate_data(self, X, reset=False, skip_check_array=True)
+                return X
+            return validate_data(self, X, reset=False, accept_sparse=("csr", "csc"),
+                                 ensure_all_finite="allow-nan")
         except InputError:
             raise
         except ValueError as exc:
@@ -269,9 +273,14 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
 
     def _teach(self, X: Any, y: Any, *, refit: bool, first: bool) -> ActiveLearner:
         try:
-            X, y = validate_data(
-                self, X, y, reset=first, accept_sparse=("csr", "csc"), dtype="numeric"
-            )
+            if hasattr(X, "iloc"):  # a DataFrame (categorical columns, NaN) stays one
+                validate_data(self, X, reset=first, skip_check_array=True)
+                y = column_or_1d(np.asarray(y))
+                if X.shape[0] != y.shape[0]:
+                    raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+            else:  # missing values are the backend's to take or refuse
+                X, y = validate_data(self, X, y, reset=first, accept_sparse=("csr", "csc"),
+                                     dtype="numeric", ensure_all_finite="allow-nan")
         except InputError:
             raise
         except ValueError as exc:
@@ -292,7 +301,11 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         if self._template is None:
             from pseudolabel.plugins import as_backend
 
-            self._template = as_backend(default_estimator(sparse=sp.issparse(X)))
+            from pseudolabel.features.preprocessing import default_estimator_for
+
+            estimator = default_estimator_for(X)  # a DataFrame with strings / categories
+            self._template = as_backend(default_estimator(sparse=sp.issparse(X))
+                                        if estimator is None else estimator)
         self.X_labeled_ = concat_rows(self.X_labeled_, X)
         self.y_labeled_ = y.copy() if self.y_labeled_ is None else np.concatenate([self.y_labeled_, y])
         self.n_pending_ += int(y.shape[0])

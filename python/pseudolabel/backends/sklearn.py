@@ -147,7 +147,9 @@ class SklearnBackend(Backend):
         allowed = set(trusted or ())
         # Types defined by scikit-learn itself (KDTree, distance metrics, calibrators...) are
         # trusted like the estimators skops already trusts; anything else must be listed.
-        refused = [t for t in untrusted if t not in allowed and not t.startswith("sklearn.")]
+        # numpy.dtype: what SimpleImputer records of its input (the default preprocessing)
+        refused = [t for t in untrusted if t not in allowed and t != "numpy.dtype"
+                   and not t.startswith("sklearn.")]
         if refused:
             raise BundleError(
                 f"{file} holds types skops does not trust by default: {refused}; check them, "

@@ -22,7 +22,7 @@ _LAZY = {
     "ModelBundle": "pseudolabel.batch.bundle",
     "load_bundle": "pseudolabel.batch.bundle",
     "save_bundle": "pseudolabel.batch.bundle",
-    "train_bundle": "pseudolabel.batch.bundle",
+    "train_bundle": "pseudolabel.batch.train",
 }
 
 __all__ = sorted(_LAZY)

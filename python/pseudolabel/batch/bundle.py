@@ -3,9 +3,12 @@
 A bundle is a directory::
 
     MODEL_DIR/
-      pseudolabel-bundle.json   manifest: classes, feature columns, backend, versions,
-                                sha256 of every other file, and a checksum of itself
-      model...                  whatever ``Backend.save`` wrote (file or directory)
+      pseudolabel-bundle.json   manifest: classes, feature columns and their schema (kinds,
+                                the recorded categories of categorical columns), backend,
+                                versions, sha256 of every other file, and a checksum of itself
+      model...                  whatever ``Backend.save`` wrote (file or directory; the
+                                ``sklearn`` backend's skops file holds its preprocessing)
+      history.json              (self-trained bundles) the per-round history of ``train``
 
 :func:`load_bundle` verifies the manifest's own checksum, then every file's sha256, and
 refuses unlisted files: a bundle that was edited or is corrupt raises
@@ -95,6 +98,23 @@ class ModelBundle:
         return self.manifest["checksum"]
 
     @property
+    def schema(self) -> Any:
+        """The :class:`~pseudolabel.features.FeatureSchema` to encode input with (bundles
+        without one recorded have numeric features)."""
+        from pseudolabel.features import FeatureSchema
+
+        spec = self.manifest.get("features")
+        if spec is None:
+            return FeatureSchema.numeric(self.feature_columns)
+        try:
+            schema = FeatureSchema.from_dict(spec, where=f"{self.path}")
+        except InputError as exc:
+            raise BundleError(str(exc)) from exc
+        if schema.names != list(self.feature_columns):
+            raise BundleError(f"{self.path}: the feature schema and feature_columns differ")
+        return schema
+
+    @property
     def class_prior(self) -> np.ndarray | None:
         counts = self.manifest.get("training", {}).get("class_counts")
         if not counts:
@@ -174,7 +194,8 @@ def _bundle_files(root: Path) -> list[Path]:
 def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Sequence[str],
                 id_column: str | None = None, target: str | None = None,
                 training: Mapping[str, Any] | None = None, params: Mapping | None = None,
-                overwrite: bool = False, trust_pickle: bool = False) -> Path:
+                overwrite: bool = False, trust_pickle: bool = False, schema: Any = None,
+                extra_files: Mapping[str, bytes] | None = None) -> Path:
     """Write a fitted backend and its manifest as a bundle directory, atomically.
 
     The bundle is assembled in a temporary directory beside ``path`` and renamed into place,
@@ -198,6 +219,10 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
         Replace an existing ``path``; otherwise :class:`OutputExistsError`.
     trust_pickle : bool, default False
         Allow a backend whose ``save`` writes pickle files.
+    schema : FeatureSchema, optional
+        The features' kinds and categories (default: every feature numeric).
+    extra_files : mapping of str to bytes, optional
+        More files of the bundle by name (``history.json``), listed and checksummed.
 
     Returns
     -------
@@ -216,6 +241,10 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
     tmp = make_temp_dir(path.parent, f".{path.name}.tmp-")
     try:
         backend.save(tmp / "model")
+        for rel, data in (extra_files or {}).items():
+            if "/" in rel or rel in ("model", MANIFEST_NAME) or rel.startswith("."):
+                raise BundleError(f"bundle file name {rel!r} is reserved or not plain")
+            (tmp / rel).write_bytes(data)
         files = _bundle_files(tmp)
         if not files:
             raise BundleError(f"backend {name!r} saved no files")
@@ -234,6 +263,7 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
             "model_path": "model",
             "classes": _encode_classes(backend.classes_),
             "feature_columns": [str(c) for c in feature_columns],
+            **({} if schema is None else {"features": schema.to_dict()}),
             "id_column": id_column,
             "target": target,
             "training": dict(training or {}),
@@ -421,81 +451,9 @@ def parse_params(items: Sequence[str] | None) -> dict[str, Any]:
     return params
 
 
-def train_bundle(input: str | os.PathLike, *, backend: str, target: str,
-                 output: str | os.PathLike, id_column: str | None = None,
-                 params: Mapping[str, Any] | None = None, overwrite: bool = False,
-                 trust_pickle: bool = False) -> ModelBundle:
-    """Fit a registered backend on a labeled Parquet/CSV file and write a bundle.
+def train_bundle(input: str | os.PathLike, **kwargs: Any) -> ModelBundle:
+    """Fit a backend on labeled data and write a bundle: see
+    :func:`pseudolabel.batch.train.train_bundle` (kept here for existing imports)."""
+    from pseudolabel.batch.train import train_bundle as train
 
-    Every column except ``target`` and ``id_column`` is a feature, in file order.
-
-    Parameters
-    ----------
-    input : path-like
-        Labeled data (Parquet or CSV; a glob or directory of several files is concatenated).
-    backend : str
-        Registered backend name (``pseudolabel.plugins.make_backend``).
-    target : str
-        Column holding the labels; must have no missing values.
-    output : path-like
-        Bundle directory to write.
-    id_column : str, optional
-        Column excluded from the features and recorded as the default id column.
-    params : mapping, optional
-        Backend parameters.
-    overwrite, trust_pickle : bool
-        See :func:`save_bundle`.
-
-    Returns
-    -------
-    ModelBundle
-        The bundle as written, loaded back and verified.
-    """
-    import pyarrow as pa
-
-    from pseudolabel.io.tables import expand_inputs, read_table, table_to_matrix
-    from pseudolabel.plugins import make_backend
-
-    output = Path(output)
-    if output.exists() and not overwrite:
-        raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it")
-    params = dict(params or {})
-    paths = expand_inputs(input)
-    tables = [read_table(p) for p in paths]
-    try:
-        table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 \
-            else tables[0]
-    except pa.ArrowInvalid as exc:
-        raise InputError(f"training files have incompatible schemas ({exc})") from exc
-    where = paths[0] if len(paths) == 1 else f"{len(paths)} files ({paths[0]}, ...)"
-    names = table.column_names
-    for col, what in ((target, "target"), (id_column, "id")):
-        if col is not None and col not in names:
-            raise InputError(f"{where}: {what} column {col!r} not found; columns: {names}")
-    if table.num_rows == 0:
-        raise InputError(f"{where}: no rows to train on")
-    features = [c for c in names if c not in (target, id_column)]
-    if not features:
-        raise InputError(f"{where}: no feature columns besides the target")
-    y_col = table.column(target)
-    if y_col.null_count:
-        import pyarrow.compute as pc
-
-        row = pc.index(pc.is_null(y_col), True).as_py()
-        raise InputError(f"{where}: target column {target!r} is missing at row {row}")
-    y = y_col.to_numpy(zero_copy_only=False)
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise InputError(f"{where}: target column {target!r} is NaN at row "
-                         f"{int(np.flatnonzero(np.isnan(y))[0])}")
-    X = table_to_matrix(table, features, path=where, start=0)
-    model = make_backend(backend, **params)
-    model.fit(X, y)
-    classes, counts = np.unique(y, return_counts=True)
-    training = {"n_rows": int(table.num_rows), "files": [os.path.basename(p) for p in paths],
-                "class_counts": [int(c) for c in counts]}
-    if len(classes) != len(model.classes_) or not np.array_equal(classes, model.classes_):
-        training.pop("class_counts")
-    save_bundle(model, output, feature_columns=features, id_column=id_column, target=target,
-                training=training, params=params, overwrite=overwrite,
-                trust_pickle=trust_pickle)
-    return load_bundle(output, trust_pickle=trust_pickle)
+    return train(input, **kwargs)

@@ -94,7 +94,17 @@ def job_result(job: Job, results: Sequence[FileResult], *,
         seconds=time.perf_counter() - seconds_since, files=len(results),
         chunks=sum(len(r.chunk_rows) for r in results), resumed=job.resumed,
         decision=job.plan.decision.describe(),
+        unseen_categories=_unseen(results),
     )
+
+
+def _unseen(results: Sequence[FileResult]) -> dict[str, int]:
+    """Cells of categories never seen in training, per column, over every input."""
+    total: dict[str, int] = {}
+    for r in results:
+        for name, n in r.unseen.items():
+            total[name] = total.get(name, 0) + n
+    return dict(sorted(total.items()))
 
 
 def _summary(job: Job, result: LabelResult, n_parts: int) -> dict[str, Any]:

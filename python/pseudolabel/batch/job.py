@@ -65,6 +65,7 @@ class Plan:
     chunk_rows: int
     staging: str
     segment_chunks: int = SEGMENT_CHUNKS
+    only_selected: bool = False  # the output holds the selected rows alone
 
     @property
     def work(self) -> Path:
@@ -112,6 +113,7 @@ class FileResult:
     selected_counts: np.ndarray
     topk: kernels.TopK | None = field(default=None, repr=False)
     first_chunk: int = 0
+    unseen: dict[str, int] = field(default_factory=dict)  # column -> cells of unseen categories
 
 
 @dataclass
@@ -146,6 +148,7 @@ class LabelResult:
     chunks: int
     resumed: bool = False
     decision: str = ""
+    unseen_categories: dict[str, int] = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
         """The lines ``pseudolabel label`` prints when it is done."""
@@ -157,6 +160,9 @@ class LabelResult:
         ]
         for c, n in self.selected_per_class.items():
             lines.append(f"  class {c}: {n:,} selected of {self.class_counts.get(c, 0):,}")
+        for name, n in sorted(self.unseen_categories.items()):
+            lines.append(f"column {name!r}: {n:,} cell(s) with a category not seen in "
+                         "training (encoded as missing)")
         lines.append(f"output: {self.output}")
         return lines
 
@@ -204,7 +210,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
                 sources: Sequence[Any], source_fingerprint: Any, id_column: str | None,
                 decision: DecisionSpec, chunk_rows: int, probabilities: bool, resume: bool,
                 overwrite: bool, trust_pickle: bool, id_type: pa.DataType | None = None,
-                log: Callable[[str], None] | None = None) -> Job:
+                log: Callable[[str], None] | None = None, only_selected: bool = False) -> Job:
     """Validate everything that can be validated before a row is scored; set up staging."""
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) \
             or chunk_rows < 1:
@@ -239,6 +245,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         "id_column": id_column, "decision": decision.as_json(), "chunk_rows": int(chunk_rows),
         "probabilities": bool(probabilities), "output": str(output),
         "segment_chunks": SEGMENT_CHUNKS,
+        **({"only_selected": True} if only_selected else {}),
     }
     resumed = False
     if staging.exists():
@@ -275,7 +282,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         id_name=id_name, id_type=id_type if id_column else pa.int64(),
         label_type=_arrow_label_type(bundle.classes), n_classes=len(bundle.classes),
         proba_names=proba_names, decision=decision, chunk_rows=int(chunk_rows),
-        staging=str(staging), segment_chunks=SEGMENT_CHUNKS,
+        staging=str(staging), segment_chunks=SEGMENT_CHUNKS, only_selected=bool(only_selected),
     )
     from pseudolabel.batch.scoring import remember_bundle
 

@@ -49,7 +49,7 @@ def label(model: str | os.PathLike[str] | ModelBundle,
           strategy_params: Mapping[str, Any] | None = None,
           chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
-          progress: bool | None = False) -> LabelResult:
+          progress: bool | None = False, only_selected: bool = False) -> LabelResult:
     """Label Parquet/CSV/``.npy`` files with a model bundle, streaming, on this machine.
 
     Parameters
@@ -80,6 +80,8 @@ def label(model: str | os.PathLike[str] | ModelBundle,
         Allow a bundle that contains pickle files.
     progress : bool or None, default False
         None: a progress bar on a terminal, log lines otherwise; False: silent.
+    only_selected : bool, default False
+        Write the selected rows alone (the counts still cover every row).
 
     Returns
     -------
@@ -107,7 +109,7 @@ def label(model: str | os.PathLike[str] | ModelBundle,
                       source_fingerprint=[f.fingerprint() for f in files], id_column=id_column,
                       decision=decision, chunk_rows=chunk_rows, probabilities=probabilities,
                       resume=resume, overwrite=overwrite, trust_pickle=trust_pickle,
-                      log=bar.log)
+                      log=bar.log, only_selected=only_selected)
     with cleanup_on_error(job):
         results = []
         offset = 0

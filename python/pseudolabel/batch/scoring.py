@@ -69,7 +69,8 @@ def _predict(bundle: ModelBundle, chunk: Chunk, where: str,
     try:
         P = bundle.backend.predict_proba(X)
     except Exception as exc:
-        nan_rows = np.flatnonzero(np.isnan(X).any(axis=1))
+        nan_rows = np.flatnonzero(np.isnan(X).any(axis=1)) if isinstance(X, np.ndarray) \
+            else np.empty(0, np.int64)  # a DataFrame: categorical columns hold missing values
         if len(nan_rows):
             r = int(nan_rows[0])
             col = feature_columns[int(np.flatnonzero(np.isnan(X[r]))[0])]
@@ -127,19 +128,45 @@ def score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offse
     if probabilities:
         columns += [pa.array(P[:, j].astype(np.float64)) for j in range(n_classes)]
     table = pa.Table.from_arrays(columns, schema=plan.schema())
+    if plan.only_selected and not plan.decision.is_global:
+        table = table.filter(pa.array(mask))
     class_counts = np.bincount(summary.label, minlength=n_classes).astype(np.int64)
     selected_counts = np.bincount(summary.label[mask], minlength=n_classes).astype(np.int64)
     return table, class_counts, selected_counts, topk
 
 
-def _source_chunks(plan: Plan, source: Any, start_chunk: int, where: str) -> Iterator[Chunk]:
+class _Encoder:
+    """A bundle's feature schema applied to each chunk (categorical columns as in training);
+    ``unseen`` keeps each chunk's count of unseen categories by its first row."""
+
+    def __init__(self, bundle: ModelBundle, where: str) -> None:
+        self.schema = bundle.schema
+        self.where = where
+        self.unseen: dict[int, dict[str, int]] = {}
+
+    def __call__(self, table: pa.Table, start: int) -> Any:
+        from pseudolabel.features import encode_table
+
+        encoded = encode_table(self.schema, table, path=self.where, start=start)
+        if encoded.unseen:
+            self.unseen[start] = encoded.unseen
+        return encoded.X
+
+
+def _source_chunks(plan: Plan, source: Any, start_chunk: int, where: str,
+                   encoder: _Encoder | None = None) -> Iterator[Chunk]:
     if isinstance(source, InputFile):
+        if encoder is not None and source.format == "npy":
+            raise InputError(f"{source.path}: a .npy file holds numbers only, and the model "
+                             "has categorical features; label a Parquet or CSV file")
+        text = [] if encoder is None else [c.name for c in encoder.schema.categorical]
         return iter_chunks(source, plan.feature_columns, plan.id_column, plan.chunk_rows,
-                           start_chunk=start_chunk)
-    return _table_chunks(plan, source, start_chunk, where)
+                           start_chunk=start_chunk, encode=encoder, text_columns=text)
+    return _table_chunks(plan, source, start_chunk, where, encoder)
 
 
-def _table_chunks(plan: Plan, frame: Any, start_chunk: int, where: str) -> Iterator[Chunk]:
+def _table_chunks(plan: Plan, frame: Any, start_chunk: int, where: str,
+                  encoder: _Encoder | None = None) -> Iterator[Chunk]:
     """Chunks of an in-memory pandas DataFrame / pyarrow Table (a Dask partition)."""
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame,
                                                                            preserve_index=False)
@@ -150,7 +177,8 @@ def _table_chunks(plan: Plan, frame: Any, start_chunk: int, where: str) -> Itera
     for index, start in enumerate(range(start_chunk * plan.chunk_rows, table.num_rows,
                                         plan.chunk_rows), start=start_chunk):
         t = table.slice(start, plan.chunk_rows)
-        X = table_to_matrix(t, plan.feature_columns, path=where, start=start)
+        X = table_to_matrix(t, plan.feature_columns, path=where, start=start) \
+            if encoder is None else encoder(t, start)
         ids = t.column(plan.id_column).combine_chunks() if plan.id_column else None
         yield Chunk(index, start, X, ids)
 
@@ -278,13 +306,16 @@ def process_source(plan: Plan, index: int, source: Any, offset: int, *, probabil
     rows: list[int] = []
     class_counts = np.zeros(plan.n_classes, dtype=np.int64)
     selected_counts = np.zeros(plan.n_classes, dtype=np.int64)
+    unseen: dict[str, int] = {}
     for seg in sorted(states):
         for c in states[seg]["chunks"]:
             rows.append(int(c["rows"]))
             class_counts += np.asarray(c["class_counts"], dtype=np.int64)
             selected_counts += np.asarray(c["selected_counts"], dtype=np.int64)
+            for name, n in c.get("unseen", {}).items():
+                unseen[name] = unseen.get(name, 0) + int(n)
     return FileResult(index, int(sum(rows)), rows, class_counts, selected_counts, topk,
-                      first_chunk=first_seg * S)
+                      first_chunk=first_seg * S, unseen=unseen)
 
 
 def _new_state(index: int, segment: int, offset: int) -> dict[str, Any]:
@@ -304,8 +335,9 @@ def _score_segments(plan: Plan, bundle: ModelBundle, index: int, source: Any, of
     last_seg, ended = start_seg, True
     # The writer commits each chunk in order: part, TopK state, then segment state.
     writer = _Writer()
+    encoder = None if bundle.schema.is_numeric else _Encoder(bundle, where)
     try:
-        for chunk in _prefetch(_source_chunks(plan, source, start_chunk, where)):
+        for chunk in _prefetch(_source_chunks(plan, source, start_chunk, where, encoder)):
             if stop_chunk is not None and chunk.index >= stop_chunk:
                 ended = False
                 break
@@ -323,6 +355,8 @@ def _score_segments(plan: Plan, bundle: ModelBundle, index: int, source: Any, of
             state["chunks"].append({"rows": chunk.n_rows,
                                     "class_counts": class_counts.tolist(),
                                     "selected_counts": selected_counts.tolist()})
+            if encoder is not None and chunk.start in encoder.unseen:
+                state["chunks"][-1]["unseen"] = encoder.unseen.pop(chunk.start)
             state["complete"] = len(state["chunks"]) == S
             writer.submit(commit_chunk, out_dir / name, table, topk_path(work, name),
                           chunk_state, work, copy.deepcopy(state))
@@ -356,6 +390,8 @@ def finalize_source(plan: Plan, index: int, offset: int, chunk_rows: Sequence[in
             mask[selected_rows[lo:hi] - start] = True
             table = table.set_column(table.schema.get_field_index("selected"), "selected",
                                      pa.array(mask))
+            if plan.only_selected:
+                table = table.filter(pa.array(mask))
             write_table(final, table)
         pending.unlink(missing_ok=True)
         start += n

@@ -60,6 +60,7 @@ COMMAND_MODULES: list[str] = [
     "pseudolabel.cli.plugins",
     "pseudolabel.cli.batch",
     "pseudolabel.cli.store",
+    "pseudolabel.cli.export",
     "pseudolabel.cli.serve",
 ]
 
@@ -79,7 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
         if sub.epilog is None:
             sub.epilog = EXIT_CODES_HELP
             sub.formatter_class = argparse.RawDescriptionHelpFormatter
+        for action in sub._actions:
+            _state_default(action)
     return parser
+
+
+def _state_default(action: argparse.Action) -> None:
+    """End an option's help with its default (or "required"), unless it says so already."""
+    text = action.help
+    if text is None or text == argparse.SUPPRESS or action.dest == "help":
+        return
+    if "default" in text or "required" in text:
+        return
+    if action.required or (not action.option_strings and action.nargs not in ("?", "*")):
+        note = "required"
+    elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        note = "default: off" if action.default is False else "default: on"
+    elif action.default in (None, [], ()):
+        note = "default: none"
+    else:
+        note = f"default: {action.default}"
+    action.help = f"{text} ({note})" if text else note
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "non_negative_int", "finite_float"]
+__all__ = ["positive_int", "non_negative_int", "finite_float", "column_list"]
 
 
 def _integer(text: str, what: str) -> int:
@@ -44,3 +44,12 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def column_list(text: str) -> list[str]:
+    """Comma-separated column names (``--features a,b,c``), none of them empty."""
+    names = [n.strip() for n in text.split(",")]
+    if not names or any(not n for n in names):
+        raise argparse.ArgumentTypeError(
+            f"must be column names separated by commas, got {text!r}")
+    return names

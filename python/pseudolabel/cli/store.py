@@ -23,7 +23,10 @@ import numpy as np
 
 from pseudolabel.io.atomic import remove_path, replace_path
 from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
-from pseudolabel.cli.options import non_negative_int, positive_int
+from pseudolabel.cli.annotators import add_status_options, print_annotators
+from pseudolabel.cli.options import column_list, non_negative_int, positive_int
+from pseudolabel.cli.pool_features import pool_input, query_backend
+from pseudolabel.features.schema import choose_features
 from pseudolabel.exceptions import InputError, OutputExistsError, ParameterError
 from pseudolabel.io_pool import PoolFile, read_frame
 from pseudolabel.store import SOURCES, open_store
@@ -61,7 +64,9 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                         "one on the store's labels (--backend/--param are then ignored)")
     q.add_argument("--features", default=None,
                    help="comma-separated feature columns (default: every column but the id "
-                        "and label columns)")
+                        "and label columns); strings and categories are categorical")
+    q.add_argument("--exclude", type=column_list, default=None, metavar="COL,...",
+                   help="comma-separated columns to leave out of the features (default: none)")
     q.add_argument("--use-pseudo", action="store_true",
                    help="also train on the store's pseudo-labels")
     q.add_argument("--requery-pending", action="store_true",
@@ -83,11 +88,12 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--store", required=True, help="label store (SQLite file)")
     t.add_argument("files", nargs="+", help="CSV or Parquet files")
-    t.add_argument("--source", choices=SOURCES, default="human", help="default: human")
+    t.add_argument("--source", choices=SOURCES, default="human",
+                   help="where the labels come from (default: human)")
     t.add_argument("--annotator", default=None,
                    help="who labeled (default: the file's 'annotator' column, else none)")
-    t.add_argument("--id-column", default="id")
-    t.add_argument("--label-column", default="label")
+    t.add_argument("--id-column", default="id", help="column holding the row ids")
+    t.add_argument("--label-column", default="label", help="column holding the labels")
     t.add_argument("--allow-new-classes", action="store_true",
                    help="declare unknown classes instead of rejecting the file")
     t.add_argument("--allow-new-ids", action="store_true",
@@ -120,6 +126,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="kappa of successive models that counts as stable (default: 0.99)")
     s.add_argument("--stop-window", type=positive_int, default=3,
                    help="rounds the kappa must stay above the threshold (default: 3)")
+    add_status_options(s)
     s.set_defaults(func=_cmd_status)
 
 
@@ -176,6 +183,10 @@ def _cmd_teach(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    if args.by == "annotator" or args.conflicts:
+        with open_store(args.store) as store:
+            print_annotators(store, args)
+        return EXIT_OK
     with open_store(args.store) as store:
         st = store.status()
         signal = None if args.input is None else _stopping_signal(store, args)
@@ -201,7 +212,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print("  label records by source: "
           + ", ".join(f"{s} {st.n_records.get(s, 0)}" for s in SOURCES))
     if st.n_conflicts:
-        print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins)")
+        print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins; "
+              "--conflicts lists them)")
     if signal is not None:
         print(f"  {signal.message()}")
     return EXIT_OK
@@ -230,7 +242,9 @@ def _stopping_signal(store: Any, args: argparse.Namespace) -> Any:
             f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
         )
     ids = np.asarray(as_text_ids(pool.ids()), dtype=object)
-    X = pool.features(_feature_columns(pool, args))
+    pool_in = pool_input(pool, _feature_columns(pool, args), where=args.input,
+                         backend=args.backend)
+    X = pool_in.X
     history = store.history()
     gold = history[history["source"].isin(("seed", "human"))]
     gold = gold[gold["id"].isin(pd.Index(ids))]
@@ -243,7 +257,10 @@ def _stopping_signal(store: Any, args: argparse.Namespace) -> Any:
         labels = gold[gold["round"] <= r].drop_duplicates("id", keep="last")
         if labels["label"].nunique() < 2:
             continue  # no classifier before two classes are labeled
-        learner = ActiveLearner(_cli_backend(args.backend, params), classes=store.classes())
+        model = query_backend(args.backend, params, pool_in.schema) if (
+            pool_in.encoded and args.backend == "sklearn" and "estimator" not in params
+        ) else _cli_backend(args.backend, params)
+        learner = ActiveLearner(model, classes=store.classes())
         learner.fit(take_rows(X, pos[labels["id"]].to_numpy()),
                     labels["label"].to_numpy().astype(str))
         tracker.observe(learner.predict(X_stop))
@@ -315,7 +332,15 @@ def _cmd_query(args: argparse.Namespace) -> int:
             features = list(bundle.feature_columns)
         else:
             features = _feature_columns(pool, args)
-        X = pool.features(features)
+        if args.exclude:
+            features = choose_features(pool.columns, where=args.input, features=features,
+                                       exclude=args.exclude, warn_ids=False)
+        pool_in = pool_input(pool, features, where=args.input, bundle=bundle,
+                             backend=args.backend)
+        X = pool_in.X
+        for name, k in sorted(pool_in.unseen.items()):
+            print(f"note: column {name!r}: {k} cell(s) with a category not seen in training "
+                  "(encoded as missing)", file=sys.stderr)
         labels = store.current_labels(include_pseudo=args.use_pseudo)
         if labels.empty and bundle is None:
             raise InputError(
@@ -346,8 +371,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if bundle is None:
+                model = query_backend(args.backend, params, pool_in.schema) if (
+                    pool_in.encoded and args.backend == "sklearn" and "estimator" not in params
+                ) else _cli_backend(args.backend, params)
                 learner = ActiveLearner(
-                    _cli_backend(args.backend, params), query_strategy=args.strategy,
+                    model, query_strategy=args.strategy,
                     classes=store.classes(), random_state=args.seed,
                 )
                 learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))

@@ -20,10 +20,10 @@ import glob
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -351,7 +351,9 @@ def table_to_matrix(table: pa.Table, feature_columns: Sequence[str], *, path: st
 
 
 def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str | None,
-                chunk_rows: int, *, start_chunk: int = 0) -> Iterator[Chunk]:
+                chunk_rows: int, *, start_chunk: int = 0,
+                encode: Callable[[pa.Table, int], Any] | None = None,
+                text_columns: Sequence[str] = ()) -> Iterator[Chunk]:
     """Stream ``info`` as :class:`Chunk` objects of ``chunk_rows`` rows.
 
     Parameters
@@ -365,6 +367,11 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
     chunk_rows : int
     start_chunk : int, default 0
         Skip the chunks before this one (on resume); they are not converted.
+    encode : callable, optional
+        ``encode(table, start)`` turns a chunk's table into ``Chunk.X`` (a feature schema's
+        encoding, :func:`pseudolabel.features.encode_table`); default: a float64 matrix.
+    text_columns : sequence of str
+        Feature columns a CSV file holds as text (categorical columns).
     """
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be >= 1, got {chunk_rows}")
@@ -403,7 +410,8 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
 
         convert = pcsv.ConvertOptions(
             include_columns=columns,
-            column_types={c: pa.float64() for c in feature_columns if c != id_column},
+            column_types={c: pa.string() if c in text_columns else pa.float64()
+                          for c in feature_columns if c != id_column},
         )
         def _csv_batches() -> Iterator[pa.RecordBatch]:
             with pcsv.open_csv(path, convert_options=convert,
@@ -425,14 +433,16 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
     index, start = start_chunk, skip_rows
     try:
         for table in _rebatch(_skipped(iter(batches), drop), chunk_rows):
-            X = table_to_matrix(table, feature_columns, path=path, start=start)
+            X = table_to_matrix(table, feature_columns, path=path, start=start) \
+                if encode is None else encode(table, start)
             ids = table.column(id_column).combine_chunks() if id_column else None
             yield Chunk(index, start, X, ids)
             index += 1
             start += table.num_rows
     except pa.ArrowInvalid as exc:
         if info.format == "csv":
-            _raise_csv_value_error(info, feature_columns, exc)
+            _raise_csv_value_error(info, [c for c in feature_columns if c not in text_columns],
+                                   exc)
         raise InputError(f"{path}: cannot read rows after row {start} ({exc})") from exc
 
 

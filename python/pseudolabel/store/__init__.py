@@ -10,6 +10,7 @@ from pseudolabel.store.base import (
     GOLD_SOURCES,
     SOURCES,
     BatchInfo,
+    CancelResult,
     ImportResult,
     LabelStore,
     StoreStatus,
@@ -26,6 +27,7 @@ __all__ = [
     "SQLiteStore",
     "ImportResult",
     "BatchInfo",
+    "CancelResult",
     "StoreStatus",
     "open_store",
 ]

@@ -70,6 +70,15 @@ class BatchInfo:
     n_rows: int
 
 
+@dataclass(frozen=True)
+class CancelResult:
+    """What :meth:`LabelStore.cancel_batch` did."""
+
+    batch_id: str
+    n_returned: int  # unanswered rows back in the pool
+    n_answered: int  # rows of the batch that already had a gold label (kept)
+
+
 @dataclass
 class StoreStatus:
     """Counts for ``pseudolabel status``."""
@@ -257,6 +266,67 @@ class LabelStore(abc.ABC):
     @abc.abstractmethod
     def status(self) -> StoreStatus:
         """Counts by source and class."""
+
+    # -- export, cancel, annotators (built on the methods above; stores may do better) ------
+
+    def export_labels(self, *, include_pseudo: bool = False) -> Any:
+        """The current labels with their provenance, one row per labeled item.
+
+        The columns of :meth:`current_labels` plus ``origin`` (the file the winning label
+        was imported from), ``n_gold`` (seed/human label records of the item) and
+        ``conflict`` (its gold records disagree; the latest wins).
+        """
+        import pandas as pd
+
+        current = self.current_labels(include_pseudo=include_pseudo)
+        records = self.history()
+        gold = records[records["source"].isin(GOLD_SOURCES)]
+        n_gold = gold.groupby("id").size()
+        n_labels = gold.groupby("id")["label"].nunique()
+        key = ["id", "label", "source", "annotator", "created_at"]
+        origin = records.drop_duplicates(key, keep="last")[[*key, "origin"]]
+        out = current.merge(origin, on=key, how="left")
+        out["n_gold"] = out["id"].map(n_gold).fillna(0).astype("int64")
+        out["conflict"] = out["id"].map(n_labels).fillna(0).astype("int64") > 1
+        return out.reset_index(drop=True) if len(out) else pd.DataFrame(columns=out.columns)
+
+    def conflicts(self) -> Any:
+        """Every seed/human label record of the items whose gold labels disagree, by id
+        then time (pandas DataFrame: ``id, label, source, annotator, created_at, origin``)."""
+        records = self.history()
+        gold = records[records["source"].isin(GOLD_SOURCES)]
+        n_labels = gold.groupby("id")["label"].nunique()
+        ids = n_labels[n_labels > 1].index
+        rows = gold[gold["id"].isin(ids)]
+        columns = ["id", "label", "source", "annotator", "created_at", "origin"]
+        return rows[columns].sort_values(["id", "created_at"], kind="stable").reset_index(
+            drop=True)
+
+    def annotator_counts(self) -> Any:
+        """Gold label records per annotator and class (pandas DataFrame: ``annotator, label,
+        n``; the empty annotator is ``""``), with the items each annotator labeled in
+        conflict with someone (``n_conflicts`` per annotator, repeated on its rows)."""
+        import pandas as pd
+
+        records = self.history()
+        gold = records[records["source"].isin(GOLD_SOURCES)]
+        counts = gold.groupby(["annotator", "label"]).size().rename("n").reset_index()
+        n_labels = gold.groupby("id")["label"].nunique()
+        conflicted = gold[gold["id"].isin(n_labels[n_labels > 1].index)]
+        per = conflicted.groupby("annotator")["id"].nunique()
+        counts["n_conflicts"] = counts["annotator"].map(per).fillna(0).astype("int64")
+        if not len(counts):
+            return pd.DataFrame(columns=["annotator", "label", "n", "n_conflicts"])
+        return counts.sort_values(["annotator", "label"]).reset_index(drop=True)
+
+    def cancel_batch(self, batch_id: str) -> CancelResult:
+        """Return the unanswered rows of batch ``batch_id`` to the pool.
+
+        Rows of the batch without a gold label stop being pending, so ``query`` may send
+        them out again; answered rows and every label stay. Raises :class:`InputError` for
+        an unknown batch.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot cancel batches")
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release the connection."""

@@ -35,6 +35,7 @@ from pseudolabel.store.base import (
     GOLD_SOURCES,
     SOURCES,
     BatchInfo,
+    CancelResult,
     ImportResult,
     LabelStore,
     StoreStatus,
@@ -525,6 +526,23 @@ class SQLiteStore(LabelStore):
             raise InputError(f"unknown batch {batch_id!r}")
         b = rows[0]
         return BatchInfo(batch_id=b[0], round=int(b[1]), model_version=b[2], n_rows=int(b[3]))
+
+    def cancel_batch(self, batch_id: str) -> CancelResult:
+        with self._errors(), self._transaction() as cur:
+            if cur.execute("SELECT 1 FROM batches WHERE batch_id = ?",
+                           (str(batch_id),)).fetchone() is None:
+                known = [r[0] for r in cur.execute(
+                    "SELECT batch_id FROM batches ORDER BY round DESC LIMIT 5")]
+                raise InputError(f"unknown batch {batch_id!r} (latest batches: "
+                                 f"{', '.join(known) or 'none'})")
+            answered = "(SELECT item_id FROM labels WHERE source IN ('seed', 'human'))"
+            n_answered = int(cur.execute(
+                f"SELECT COUNT(*) FROM batch_items WHERE batch_id = ? AND item_id IN {answered}",
+                (str(batch_id),)).fetchone()[0])
+            n_returned = cur.execute(
+                f"DELETE FROM batch_items WHERE batch_id = ? AND item_id NOT IN {answered}",
+                (str(batch_id),)).rowcount
+        return CancelResult(str(batch_id), int(n_returned), n_answered)
 
     _PENDING_SQL = (
         "SELECT DISTINCT item_id FROM batch_items WHERE item_id NOT IN "

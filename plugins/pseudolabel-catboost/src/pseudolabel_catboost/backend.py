@@ -12,6 +12,29 @@ from pseudolabel.exceptions import BackendError, InputError, MissingDependencyEr
 __all__ = ["CatBoostBackend"]
 
 _QUIET_KEYS = ("verbose", "logging_level", "silent", "verbose_eval")
+#: the category a missing value of a pandas ``category`` column becomes (CatBoost takes
+#: categorical features as strings and has no missing categorical value of its own)
+MISSING_CATEGORY = "__missing__"
+
+
+def _fill_missing_categories(X: Any) -> Any:
+    """``X`` with missing cells of ``category`` columns as :data:`MISSING_CATEGORY`."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None:
+        return X
+    import pandas as pd
+
+    cats = [c for c, dt in dtypes.items()
+            if isinstance(dt, pd.CategoricalDtype) and X[c].isna().any()]
+    if not cats:
+        return X
+    X = X.copy()
+    for c in cats:
+        col = X[c]
+        if MISSING_CATEGORY not in col.cat.categories:
+            col = col.cat.add_categories([MISSING_CATEGORY])
+        X[c] = col.fillna(MISSING_CATEGORY)
+    return X
 
 
 def _import_catboost() -> Any:
@@ -38,7 +61,8 @@ class CatBoostBackend(Backend):
     Notes
     -----
     * pandas ``category`` columns are passed to CatBoost as categorical features
-      (``cat_features``) unless ``cat_features`` is given explicitly.
+      (``cat_features``) unless ``cat_features`` is given explicitly; their missing cells
+      become the category ``"__missing__"`` (CatBoost refuses NaN in categorical features).
     * :meth:`continue_fit` adds ``n_more`` trees with ``init_model``.
     * Saved in CatBoost's own binary model format (``model.cbm``), never pickle.
     """
@@ -76,6 +100,7 @@ class CatBoostBackend(Backend):
     def _train(self, X: Any, y: np.ndarray, sample_weight: Any, init_model: Any, **override: Any) -> None:
         catboost = _import_catboost()
         clf = catboost.CatBoostClassifier(**self._model_params(**override))
+        X = _fill_missing_categories(X)
         try:
             clf.fit(
                 X, y, sample_weight=sample_weight, cat_features=self._cat_features(X),
@@ -98,7 +123,8 @@ class CatBoostBackend(Backend):
     def _predict_model(self, X: Any) -> np.ndarray:
         catboost = _import_catboost()
         try:
-            return np.asarray(self.model_.predict_proba(X), dtype=np.float64)
+            return np.asarray(self.model_.predict_proba(_fill_missing_categories(X)),
+                              dtype=np.float64)
         except catboost.CatBoostError as exc:
             raise InputError(f"CatBoost failed to predict: {exc}") from exc
         except (ValueError, TypeError) as exc:
