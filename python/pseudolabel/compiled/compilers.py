@@ -1,0 +1,231 @@
+"""Compiler adapters: lleaves (LightGBM, via LLVM) and Treelite + TL2cgen (C via the system compiler).
+
+Each adapter says whether its packages are installed, which version string keys its cache
+entries, why it cannot compile a given model (or None), how to build a library from the
+bundle's model file into a directory, and how to load that library into a function
+``raw(X) -> probabilities`` with one column per class the model was fitted on (what the
+backend's ``_predict_model`` returns).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Compiler", "Lleaves", "Treelite", "COMPILERS", "lightgbm_model_problem"]
+
+RawPredict = Callable[[np.ndarray], np.ndarray]
+
+_LIGHTGBM_OBJECTIVES = ("binary", "multiclass", "softmax")
+_XGBOOST_OBJECTIVES = ("binary:logistic", "multi:softprob", "multi:softmax")
+_SKLEARN_FORESTS = ("RandomForestClassifier", "ExtraTreesClassifier")
+
+
+def _threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def lightgbm_model_problem(model_file: Path) -> str | None:
+    """Why a LightGBM text model cannot be compiled (objective, linear trees), or None."""
+    objective = None
+    with open(model_file, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("objective=") and objective is None:
+                objective = line.split("=", 1)[1].split()[0] if line.split("=", 1)[1].split() \
+                    else ""
+            elif line.startswith("is_linear=") and line.strip() != "is_linear=0":
+                return "the model has linear trees (linear_tree=true), which no tree compiler " \
+                       "supports"
+            elif line.startswith("end of trees"):
+                break
+    if objective not in _LIGHTGBM_OBJECTIVES:
+        return f"LightGBM objective {objective!r} is not supported (only binary and multiclass)"
+    return None
+
+
+class Compiler:
+    """The interface of a compiler adapter."""
+
+    #: short name, used in cache entry names and messages
+    name = ""
+    #: the packages it needs (what ``pip install pseudolabel[compiled]`` brings)
+    packages: tuple[str, ...] = ()
+    #: the library file it writes
+    library_name = ""
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.modules())
+
+    def modules(self) -> tuple[str, ...]:
+        return self.packages
+
+    def version(self) -> str:
+        """Everything the compiled code depends on besides the model."""
+        raise NotImplementedError
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        """Why this adapter cannot compile the model, or None when it can."""
+        raise NotImplementedError
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        """Compile into ``directory``; return the library's file name."""
+        raise NotImplementedError
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        raise NotImplementedError
+
+
+class Lleaves(Compiler):
+    """lleaves: LightGBM text models compiled with LLVM (llvmlite) in-process."""
+
+    name = "lleaves"
+    packages = ("lleaves", "llvmlite")
+    library_name = "model.o"
+
+    @functools.lru_cache(maxsize=1)  # noqa: B019 (one instance per process)
+    def version(self) -> str:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        features = llvm.get_host_cpu_features().flatten()
+        return (f"lleaves {_version('lleaves')}; llvmlite {_version('llvmlite')}; "
+                f"{platform.machine()} {llvm.get_host_cpu_name()} "
+                f"{hashlib.sha256(features.encode()).hexdigest()[:16]}")
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        if getattr(backend, "name", None) != "lightgbm":
+            return "lleaves compiles LightGBM models only"
+        return lightgbm_model_problem(model_file)
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        import lleaves
+
+        lleaves.Model(model_file=str(model_file)).compile(cache=str(directory /
+                                                                    self.library_name))
+        return self.library_name
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        import lleaves
+
+        model = lleaves.Model(model_file=str(model_file))
+        model.compile(cache=str(library))
+        threads = _threads()
+
+        def raw(X: np.ndarray) -> np.ndarray:
+            P = np.asarray(model.predict(X, n_jobs=threads), dtype=np.float64)
+            if P.ndim == 1:  # binary: the probability of class 1, as Booster.predict
+                return np.column_stack([1.0 - P, P])
+            return P
+
+        return raw
+
+
+class Treelite(Compiler):
+    """Treelite + TL2cgen: LightGBM, XGBoost and scikit-learn forests as C, built with gcc."""
+
+    name = "tl2cgen"
+    packages = ("treelite", "tl2cgen")
+    library_name = "model.so"
+
+    @functools.lru_cache(maxsize=1)  # noqa: B019
+    def version(self) -> str:
+        gcc = shutil.which("gcc")
+        toolchain = "no gcc"
+        if gcc:
+            out = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False)
+            toolchain = (out.stdout.splitlines() or ["gcc"])[0]
+        return (f"treelite {_version('treelite')}; tl2cgen {_version('tl2cgen')}; {toolchain}; "
+                f"{platform.machine()}")
+
+    def installed(self) -> bool:
+        return super().installed() and shutil.which("gcc") is not None
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        kind = getattr(backend, "name", None)
+        if kind == "lightgbm":
+            return lightgbm_model_problem(model_file)
+        if kind == "xgboost":
+            config = backend.model_.get_booster().save_config()
+            booster = re.search(r'"booster"\s*:\s*"(\w+)"', config)
+            if booster is None or booster.group(1) != "gbtree":
+                return (f"XGBoost booster {booster.group(1) if booster else '?'!r} is not "
+                        "supported (only gbtree)")
+            objective = re.search(r'"objective"\s*:\s*\{\s*"name"\s*:\s*"([\w:]+)"', config)
+            if objective is None or objective.group(1) not in _XGBOOST_OBJECTIVES:
+                return (f"XGBoost objective {objective.group(1) if objective else '?'!r} is "
+                        "not supported (only binary:logistic and multi:softprob/softmax)")
+            if '"multi_strategy":"multi_output_tree"' in config.replace(" ", ""):
+                return "XGBoost multi-output trees are not supported"
+            return None
+        if kind == "sklearn":
+            est = type(getattr(backend, "estimator_", None)).__name__
+            if est not in _SKLEARN_FORESTS:
+                return (f"scikit-learn {est} is not supported (only RandomForestClassifier "
+                        "and ExtraTreesClassifier)")
+            return None
+        return f"backend {kind!r} has no tree compiler"
+
+    def _treelite_model(self, backend: Any, model_file: Path) -> Any:
+        import treelite
+
+        if backend.name == "lightgbm":
+            return treelite.frontend.load_lightgbm_model(str(model_file))
+        if backend.name == "xgboost":
+            return treelite.frontend.from_xgboost(backend.model_.get_booster())
+        return treelite.sklearn.import_model(backend.estimator_)
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        import tl2cgen
+
+        model = self._treelite_model(backend, model_file)
+        tl2cgen.export_lib(model, toolchain="gcc", libpath=str(directory / self.library_name),
+                           params={"parallel_comp": _threads()})
+        return self.library_name
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        import tl2cgen
+
+        predictor = tl2cgen.Predictor(str(library))  # threads: as OpenMP allows
+        kind = backend.name
+
+        def raw(X: np.ndarray) -> np.ndarray:
+            # Compare features as the library does: XGBoost converts its input to float32
+            # (float32 thresholds), scikit-learn trees round it to float32 and compare with
+            # float64 thresholds, LightGBM works in float64.
+            if kind == "xgboost":
+                data = tl2cgen.DMatrix(np.ascontiguousarray(X, dtype=np.float32), dtype="float32")
+            elif kind == "sklearn":
+                data = tl2cgen.DMatrix(X.astype(np.float32).astype(np.float64), dtype="float64")
+            else:
+                data = tl2cgen.DMatrix(np.ascontiguousarray(X, dtype=np.float64),
+                                       dtype="float64")
+            P = np.asarray(predictor.predict(data), dtype=np.float64).reshape(len(X), -1)
+            if P.shape[1] == 1:  # binary: probability of class 1
+                p = P[:, 0]
+                return np.column_stack([1.0 - p, p])
+            return P
+
+        return raw
+
+
+#: in order of preference: lleaves is about twice as fast for LightGBM (benches/bench_compilers.py)
+COMPILERS: tuple[Compiler, ...] = (Lleaves(), Treelite())
