@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris, load_wine
 
-from crash import interrupted_at_call
+from crash import crash_cli, interrupted_at_call
 from pseudolabel import kernels
 from pseudolabel.batch import label, load_bundle, train_bundle
 from pseudolabel.cli import main
@@ -247,10 +247,10 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path):
     label(model, pool_path, out, top_k=10, chunk_rows=100, overwrite=True)
     assert out.read_bytes() == first
     # an interruption after two chunks leaves a partial run behind
-    mod = importlib.import_module("pseudolabel.batch.label")
+    mod = importlib.import_module("pseudolabel.batch.scoring")
 
     out2 = tmp_path / "o2.parquet"
-    with interrupted_at_call(mod, "_score_chunk", 3), pytest.raises(KeyboardInterrupt):
+    with interrupted_at_call(mod, "score_chunk", 3), pytest.raises(KeyboardInterrupt):
         label(model, pool_path, out2, top_k=10, chunk_rows=100)
     assert not out2.exists()
     staging = tmp_path / ".o2.parquet.pseudolabel-partial"
@@ -279,7 +279,7 @@ def test_existing_output_and_partial_runs_are_refused(wine, tmp_path):
 
 
 def test_failed_merge_leaves_no_temporary_file_and_resumes(wine, tmp_path, monkeypatch):
-    mod = importlib.import_module("pseudolabel.batch.label")
+    mod = importlib.import_module("pseudolabel.batch.finish")
     model, pool_path, _ = wine
     label(model, pool_path, tmp_path / "ref.parquet", top_k=10, chunk_rows=100)
 
@@ -352,7 +352,7 @@ def test_kill_9_then_resume_gives_identical_output(wine, tmp_path, decision, out
     out = tmp_path / "run" / output
     state = tmp_path / "run" / f".{output}.pseudolabel-partial" / "_pseudolabel_work" / \
         "files" / "f00000-s000000.json"
-    proc = _cli(*args, "--output", str(out), env={"PSEUDOLABEL_BATCH_CHUNK_DELAY": "0.25"})
+    proc = crash_cli([*args, "--output", str(out)], chunk_delay=0.25)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -412,7 +412,7 @@ def test_cli_progress_log_lines_summary_and_exit_codes(wine, tmp_path, capsys):
 def test_progress_bar_on_a_terminal(wine, tmp_path):
     import io
 
-    from pseudolabel.batch.label import Progress
+    from pseudolabel.batch.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -435,22 +435,24 @@ def test_progress_bar_on_a_terminal(wine, tmp_path):
 
 def test_segments_done_out_of_order_resume_to_the_same_output(wine, tmp_path):
     """Segment states written in any order (as Dask tasks do) resume to the same output."""
+    from pseudolabel.batch.decisions import DecisionSpec
+    from pseudolabel.batch.job import prepare_job
+    from pseudolabel.batch.scoring import process_source
     from pseudolabel.io.tables import inspect_input
 
-    mod = importlib.import_module("pseudolabel.batch.label")
     model, pool_path, _ = wine
     ref = label(model, pool_path, tmp_path / "ref.parquet", top_k=40, chunk_rows=10)
     assert ref.chunks == 72  # 3 segments of 32 chunks
     files = [inspect_input(str(pool_path))]
-    job = mod.prepare_job(model, tmp_path / "o.parquet", sources=files,
-                          source_fingerprint=[f.fingerprint() for f in files], id_column=None,
-                          decision=mod.DecisionSpec.from_options(top_k=40), chunk_rows=10,
-                          probabilities=False, resume=False, overwrite=False,
-                          trust_pickle=False)
-    last = mod.process_source(job.plan, 0, files[0], 0, probabilities=False, segments=(2, 3))
+    job = prepare_job(model, tmp_path / "o.parquet", sources=files,
+                      source_fingerprint=[f.fingerprint() for f in files], id_column=None,
+                      decision=DecisionSpec.from_options(top_k=40), chunk_rows=10,
+                      probabilities=False, resume=False, overwrite=False,
+                      trust_pickle=False)
+    last = process_source(job.plan, 0, files[0], 0, probabilities=False, segments=(2, 3))
     assert (last.first_chunk, len(last.chunk_rows), last.rows) == (64, 8, 72)
-    first = mod.process_source(job.plan, 0, files[0], 0, probabilities=False,
-                               segments=(0, 1))
+    first = process_source(job.plan, 0, files[0], 0, probabilities=False,
+                           segments=(0, 1))
     assert len(first.chunk_rows) == 32
     res = label(model, pool_path, tmp_path / "o.parquet", top_k=40, chunk_rows=10,
                 resume=True)

@@ -150,9 +150,9 @@ def test_worker_errors_reach_the_client_and_leave_nothing(cluster, wine, tmp_pat
 def test_dask_resumes_a_local_run_that_was_interrupted(cluster, wine, tmp_path):
     _, client = cluster
     model, inp, _ = wine
-    mod = importlib.import_module("pseudolabel.batch.label")
+    mod = importlib.import_module("pseudolabel.batch.scoring")
     label(model, inp, tmp_path / "ref.parquet", per_class_k=8, chunk_rows=30)
-    with interrupted_at_call(mod, "_score_chunk", 9), pytest.raises(KeyboardInterrupt):
+    with interrupted_at_call(mod, "score_chunk", 9), pytest.raises(KeyboardInterrupt):
         label(model, inp, tmp_path / "o.parquet", per_class_k=8, chunk_rows=30)
     res = dask_label(model, inp, tmp_path / "o.parquet", per_class_k=8, chunk_rows=30,
                      resume=True, client=client)

@@ -4,7 +4,7 @@ Parquet and ``.npy`` files are split into segments of 32 chunks, one task each (
 file spreads over the workers); a CSV file or a partition of a ``dask.dataframe`` is one
 task. The worker loads the model bundle once per process (verifying its checksums), scores
 its chunks with the backend and the Rust kernels, and writes their Parquet parts and state
-files exactly as the local job does (:func:`pseudolabel.batch.label.process_source`). The
+files exactly as the local job does (:func:`pseudolabel.batch.scoring.process_source`). The
 output is therefore identical to a local run over the same inputs and ``chunk_rows``: same
 parts, same rows, same bytes; and a local run can resume a Dask run's work, and back.
 
@@ -29,20 +29,17 @@ import numpy as np
 import pyarrow as pa
 
 from pseudolabel.io.tables import count_rows, expand_inputs, inspect_input
-from pseudolabel.batch.label import (
+from pseudolabel.batch.decisions import DecisionSpec, pairwise_reduce
+from pseudolabel.batch.finish import complete_job, global_selection
+from pseudolabel.batch.job import (
     DEFAULT_CHUNK_ROWS,
-    DecisionSpec,
     FileResult,
     LabelResult,
     cleanup_on_error,
-    Progress,
-    complete_job,
-    finalize_source,
-    pairwise_reduce,
     prepare_job,
-    process_source,
-    selected_rows_of,
 )
+from pseudolabel.batch.progress import Progress
+from pseudolabel.batch.scoring import finalize_source, process_source
 from pseudolabel.exceptions import MissingDependencyError, ParameterError
 
 __all__ = ["label", "local_cluster"]
@@ -253,7 +250,7 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       log=bar.log)
     # tasks already running on the workers may still write after an interruption here, so
     # the staging directory stays locked until this process is gone
-    with cleanup_on_error(job, release_lock=False):
+    with cleanup_on_error(job, release=False):
         plan = job.plan
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         done = [f for i, src in enumerate(sources)
@@ -272,9 +269,11 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
         if decision.is_global:
             merged = _tree_reduce(client, [client.submit(_topk, f, pure=False) for f in done])
             topk = merged.result() if merged is not None else None
-            rows, labels = selected_rows_of(job, topk)
-            [sel] = client.scatter([rows], broadcast=True)
-            client.gather([client.submit(finalize_source, plan, r.index, int(offsets[r.index]),
-                                         r.chunk_rows, sel, pure=False) for r in results])
+            rows, labels = global_selection(job, topk)
+            if not job.published:  # else the final parts are in the output already
+                [sel] = client.scatter([rows], broadcast=True)
+                client.gather([client.submit(finalize_source, plan, r.index,
+                                             int(offsets[r.index]), r.chunk_rows, sel,
+                                             pure=False) for r in results])
         del done
         return complete_job(job, results, selected_labels=labels, seconds_since=t0)

@@ -37,6 +37,7 @@ __all__ = [
     "read_table",
     "table_to_matrix",
     "check_columns",
+    "column_type",
 ]
 
 #: file suffix -> format name
@@ -215,6 +216,19 @@ def check_columns(info: InputFile, feature_columns: Sequence[str], id_column: st
         shown = ", ".join(repr(c) for c in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise InputError(f"{info.path}: missing column(s) {shown}{more}")
+
+
+def column_type(info: InputFile, column: str) -> pa.DataType:
+    """The Arrow type of one column of a Parquet or CSV input."""
+    if info.format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(info.path).schema_arrow.field(column).type
+    import pyarrow.csv as pcsv
+
+    with pcsv.open_csv(info.path, convert_options=pcsv.ConvertOptions(
+            include_columns=[column])) as reader:
+        return reader.schema.field(column).type
 
 
 def count_rows(info: InputFile) -> int:
