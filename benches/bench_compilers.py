@@ -43,10 +43,33 @@ def _best(fn, repeat: int = 3) -> tuple[float, object]:
     return best, out
 
 
+def _xgboost(X, Xt, yt, trees: int, tmp: Path) -> list:
+    import tl2cgen
+    import treelite
+    import xgboost as xgb
+
+    clf = xgb.XGBClassifier(n_estimators=trees, max_depth=6, n_jobs=THREADS, random_state=0)
+    clf.fit(Xt, yt)
+    t_native, P_native = _best(lambda: clf.predict_proba(X))
+    t = time.perf_counter()
+    lib = tmp / "xgb.so"
+    tl2cgen.export_lib(treelite.frontend.from_xgboost(clf.get_booster()), toolchain="gcc",
+                       libpath=str(lib), params={"parallel_comp": THREADS})
+    predictor = tl2cgen.Predictor(str(lib), nthread=THREADS)
+    t_compile = time.perf_counter() - t
+    t_pred, P = _best(lambda: predictor.predict(tl2cgen.DMatrix(X, dtype="float32")))
+    P = np.asarray(P).reshape(len(X), -1)
+    return [("XGBClassifier.predict_proba (2 threads)", t_native, 0.0, True, 0.0),
+            ("  tl2cgen on it", t_pred, float(np.abs(P - P_native).max()),
+             bool((P.argmax(1) == P_native.argmax(1)).all()), t_compile)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--xgboost", action="store_true",
+                    help="also an XGBoost model of the same size against tl2cgen")
     args = ap.parse_args()
     import lightgbm as lgb
 
@@ -99,6 +122,8 @@ def main() -> None:
     except Exception as exc:
         print(f"tl2cgen failed: {type(exc).__name__}: {exc}")
 
+    if args.xgboost:
+        rows += _xgboost(X, Xt, yt, args.trees, tmp)
     print(f"\n{args.rows:,} x {N_FEATURES} float32, LightGBM {args.trees} rounds x {N_CLASSES} "
           f"classes, {THREADS} threads, cpu count {os.cpu_count()}")
     print(f"{'engine':44s} {'predict s':>9s} {'rows/s':>12s} {'vs native':>9s} "

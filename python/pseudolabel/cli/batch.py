@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
-from pseudolabel.cli.options import finite_float, positive_int
+from pseudolabel.cli.options import ENGINES, finite_float, positive_int
 
 
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -73,6 +73,14 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="run on a local Dask cluster of N worker processes")
     w.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing Dask cluster (tcp://host:port)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="what predicts: 'native' (the model library), 'compiled' (the model "
+                        "compiled on this machine; exit 2 with the reason if it cannot be) or "
+                        "'auto' (compiled when a compiler is installed, supports the model "
+                        "and the compile pays: cached, or a large job; default)")
+    p.add_argument("--compile-cache", metavar="DIR",
+                   help="cache of compiled models (default $PSEUDOLABEL_CACHE_DIR, else "
+                        "$XDG_CACHE_HOME/pseudolabel)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar or progress log lines")
     p.set_defaults(func=run_label)
@@ -104,6 +112,7 @@ def run_label(args: argparse.Namespace) -> int:
         chunk_rows=DEFAULT_CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
         probabilities=args.probabilities, resume=args.resume, overwrite=args.overwrite,
         trust_pickle=args.trust_pickle, progress=False if args.no_progress else None,
+        engine=args.engine, compile_cache=args.compile_cache,
     )
     if args.workers is not None or args.scheduler is not None:
         from pseudolabel.dask import label as dask_label
