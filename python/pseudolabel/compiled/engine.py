@@ -8,6 +8,7 @@ loads) the cached library of a model once per process and wraps it as a
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ def _usable(backend: Any, model_file: Path) -> tuple[Compiler | None, str]:
 
 
 def choose_engine(backend: Any, model_file: str | Path, *, engine: str = "auto",
-                  n_rows: int | None = None, cache_dir: str | Path | None = None) -> EngineChoice:
+                  n_rows: int | None = None, cache_dir: str | os.PathLike[str] | None = None) -> EngineChoice:
     """Apply the engine rule.
 
     ``native``: the backend's own predict. ``compiled``: the preferred installed compiler
@@ -130,7 +131,7 @@ _LOADED: dict[tuple[str, str, str], CompiledModel] = {}
 
 
 def compiled_model(backend: Any, model_file: str | Path, *, compiler: str,
-                   cache_dir: str | Path | None = None,
+                   cache_dir: str | os.PathLike[str] | None = None,
                    log: Callable[[str], None] | None = None) -> CompiledModel:
     """Load the model's compiled library from the cache, building it first when missing or
     not matching; once per process and model (Dask workers each call this)."""
