@@ -214,6 +214,17 @@ def test_engine_rule(lightgbm_model):
         choose_engine(backend, model_file, engine="fast")
 
 
+def test_auto_uses_a_compiler_only_where_it_was_measured_faster(lightgbm_model, monkeypatch):
+    from pseudolabel.compiled.compilers import Lleaves
+
+    backend, model_file, X = lightgbm_model
+    monkeypatch.setattr(Lleaves, "installed", lambda self: False)
+    choice = choose_engine(backend, model_file, engine="auto", n_rows=10 * PAYBACK_ROWS)
+    assert choice.engine == "native" and "not faster than native for lightgbm" in choice.reason
+    forced = choose_engine(backend, model_file, engine="compiled")
+    assert (forced.engine, forced.compiler) == ("compiled", "tl2cgen")
+
+
 def test_linear_trees_fall_back_under_auto_and_are_refused_under_compiled(tmp_path):
     X, y = _wine()
     backend, model_file = _saved("lightgbm", {**LGBM, "linear_tree": True}, X, y, tmp_path / "m")

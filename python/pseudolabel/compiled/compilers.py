@@ -71,6 +71,8 @@ class Compiler:
     packages: tuple[str, ...] = ()
     #: the library file it writes
     library_name = ""
+    #: backends for which ``--engine auto`` may pick it (measured faster than native)
+    auto_backends: frozenset[str] = frozenset()
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.modules())
@@ -100,6 +102,7 @@ class Lleaves(Compiler):
     name = "lleaves"
     packages = ("lleaves", "llvmlite")
     library_name = "model.o"
+    auto_backends = frozenset({"lightgbm"})
 
     @functools.lru_cache(maxsize=1)  # noqa: B019 (one instance per process)
     def version(self) -> str:
@@ -145,6 +148,8 @@ class Treelite(Compiler):
     name = "tl2cgen"
     packages = ("treelite", "tl2cgen")
     library_name = "model.so"
+    # on a 400-tree LightGBM model its C was slower than LightGBM (benches/bench_compilers.py)
+    auto_backends = frozenset({"xgboost", "sklearn"})
 
     @functools.lru_cache(maxsize=1)  # noqa: B019
     def version(self) -> str:
