@@ -68,6 +68,7 @@ def _categorical(seed: int = 0):
     cat = rng.integers(0, 12, size=600)
     X = np.column_stack([cat, rng.standard_normal((600, 3))]).astype(np.float64)
     y = (np.isin(cat, [1, 4, 5, 9]) ^ (X[:, 1] > 1.0)).astype(int) + (cat == 7)
+    X[::11, 0] = np.nan  # a missing category
     return X, y
 
 
@@ -95,7 +96,7 @@ CASES = {
 #: LightGBM path is the same frontend), to keep the number of compiles down
 PAIRS = [(case, "lleaves") for case, (b, _, _) in CASES.items() if b == "lightgbm"] + [
     (case, "tl2cgen") for case, (b, _, _) in CASES.items()
-    if b != "lightgbm" or case == "lightgbm-multiclass-nan"]
+    if b != "lightgbm" or case in ("lightgbm-multiclass-nan", "lightgbm-categorical")]
 
 
 @pytest.mark.parametrize(("case", "compiler"), PAIRS, ids=[f"{c}-{k}" for c, k in PAIRS])
@@ -113,6 +114,11 @@ def test_compiled_probabilities_equal_native(case, compiler, tmp_path):
     assert P.shape == native.shape and P.dtype == np.float64
     assert np.abs(P - native).max() <= TOLERANCE
     np.testing.assert_array_equal(P.argmax(axis=1), native.argmax(axis=1))
+    # values never seen in training (an unseen category, out of every split's range)
+    X_new = X.copy()
+    X_new[::3, 0] = 40.0
+    X_new[1::3, 0] = -3.0
+    assert np.abs(model.predict_proba(X_new) - backend.predict_proba(X_new)).max() <= TOLERANCE
     # chunks of other sizes (one row, odd sizes) give the same rows
     np.testing.assert_array_equal(model.predict_proba(X[3:4]), P[3:4])
     np.testing.assert_array_equal(model.predict_proba(X[:37]), P[:37])
