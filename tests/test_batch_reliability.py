@@ -161,3 +161,149 @@ def test_a_kill_9_after_publishing_resumes_to_exit_0_with_nothing_left(wine, tmp
     assert main([*args, "--output", str(out), "--resume"]) == 0
     assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes()
     assert os.listdir(tmp_path / "run") == ["o.parquet"]
+
+
+# ------------------------------------------------------------------ bounded memory
+def _arrow_peak_while_streaming(path: Path, columns: list[str], chunk_rows: int) -> int:
+    """The largest Arrow pool allocation seen between chunks of a streamed Parquet file."""
+    import pyarrow as pa
+
+    from pseudolabel.io.tables import inspect_input, iter_chunks
+
+    peak = 0
+    for _ in iter_chunks(inspect_input(str(path)), columns, None, chunk_rows):
+        peak = max(peak, pa.total_allocated_bytes())
+    return peak
+
+
+def test_parquet_reading_memory_follows_chunk_rows_not_the_file(tmp_path):
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    names = [f"f{j}" for j in range(10)]
+    schema = pa.schema([(n, pa.float32()) for n in names])
+    peaks = {}
+    for groups in (4, 32):  # 80k and 640k rows (3 MB and 26 MB of floats)
+        path = tmp_path / f"g{groups}.parquet"
+        with pq.ParquetWriter(path, schema) as writer:
+            for _ in range(groups):
+                writer.write_table(pa.table({n: rng.standard_normal(20_000, dtype=np.float32)
+                                             for n in names}), row_group_size=20_000)
+        peaks[groups] = _arrow_peak_while_streaming(path, names, 10_000)
+    # pre-buffered reading held the file's column chunks: 8x the file, 8x the memory
+    assert peaks[32] <= 1.1 * peaks[4], peaks
+    assert peaks[32] < 8 * 2**20, peaks  # a few chunks of 10k rows x 10 floats
+
+
+# ------------------------------------------------------------------ changed or corrupt input
+from crash import interrupted_at_call  # noqa: E402
+
+
+def _interrupt_after_two_chunks(model, pool, out, **options):
+    import importlib
+
+    scoring = importlib.import_module("pseudolabel.batch.scoring")
+    with interrupted_at_call(scoring, "score_chunk", 3), pytest.raises(KeyboardInterrupt):
+        label(model, pool, out, **options)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_resume_refuses_an_input_whose_content_changed_with_size_and_mtime_kept(
+        wine, tmp_path, fmt):
+    model, _, pool = wine
+    path = tmp_path / f"pool.{fmt}"
+
+    def write(frame: pd.DataFrame) -> None:
+        if fmt == "parquet":  # plain, uncompressed: the same rows give the same size
+            frame.to_parquet(path, compression="none", engine="pyarrow")
+        else:
+            frame.round(3).to_csv(path, index=False, float_format="%.3f")
+
+    write(pool)
+    before = path.stat()
+    out = tmp_path / "o.parquet"
+    _interrupt_after_two_chunks(model, path, out, top_k=20, chunk_rows=100)
+    changed = pool.copy()
+    changed.iloc[300:, :] = changed.iloc[300:, :] * 1.01  # the rows not scored yet
+    if fmt == "csv":  # keep every cell's width: swap digits only
+        text = path.read_text().splitlines()
+        text[400] = text[400].replace("1", "2")
+        path.write_text("\n".join(text) + "\n")
+    else:
+        write(changed)
+    assert path.stat().st_size == before.st_size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(InputError, match=f"input {path} changed since the interrupted run"):
+        label(model, path, out, top_k=20, chunk_rows=100, resume=True)
+    code = main(["label", "--model", str(model), "--input", str(path), "--output", str(out),
+                 "--top-k", "20", "--chunk-rows", "100", "--resume", "--no-progress"])
+    assert code == 2
+    assert not out.exists()
+
+
+def _corrupt_page(path: Path, row_group: int) -> None:
+    """Overwrite the header of the first data page of a column chunk in ``row_group``."""
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(row_group).column(1)
+    with open(path, "r+b") as fh:
+        fh.seek(column.data_page_offset + 2)
+        fh.write(b"\xff" * 16)
+
+
+def test_a_corrupt_parquet_page_is_one_line_naming_file_and_row_group(wine, tmp_path,
+                                                                      capsys):
+    model, _, pool = wine
+    path = tmp_path / "pool.parquet"
+    pool.to_parquet(path, row_group_size=100)
+    _corrupt_page(path, 3)
+    with pytest.raises(InputError, match=r"pool\.parquet, row group 3 \(rows 300\.\.399\): "
+                                         "corrupt or unreadable Parquet data"):
+        label(model, path, tmp_path / "o.parquet", threshold=0.5, chunk_rows=64)
+    assert sorted(os.listdir(tmp_path)) == ["pool.parquet"]  # no half-written output
+    code = main(["label", "--model", str(model), "--input", str(path), "--output",
+                 str(tmp_path / "o"), "--threshold", "0.5", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{path}, row group 3" in err
+    assert sorted(os.listdir(tmp_path)) == ["pool.parquet"]
+
+
+def test_a_csv_cell_that_is_not_a_number_is_named_at_its_row_and_column(wine, tmp_path):
+    model, _, pool = wine
+    frame = pool.copy().astype(object)
+    frame.iloc[13, 0] = ""  # an empty cell is a missing value, not an error
+    column = frame.columns[2]
+    frame.loc[500, column] = "oops"
+    frame.loc[600, frame.columns[1]] = "later"
+    frame.to_csv(tmp_path / "pool.csv", index=False)
+    with pytest.raises(InputError, match=rf"pool\.csv, row 500: feature '{column}' holds "
+                                         r"'oops', not a number \(line 502 of the file\)"):
+        label(model, tmp_path / "pool.csv", tmp_path / "o.parquet", threshold=0.5)
+
+
+# ------------------------------------------------------------------ state of older versions
+def test_a_pickled_topk_state_of_an_older_version_is_refused_clearly(wine, tmp_path):
+    import pickle
+
+    model, pool_path, _ = wine
+    out = tmp_path / "o.parquet"
+    _interrupt_after_two_chunks(model, pool_path, out, top_k=20, chunk_rows=100)
+    work = tmp_path / ".o.parquet.pseudolabel-partial" / "_pseudolabel_work"
+    saved = sorted((work / "topk").glob("*.npz"))
+    assert len(saved) == 2  # one per recorded chunk, plain arrays
+    with np.load(saved[0], allow_pickle=False) as arrays:
+        assert "indices" in arrays
+    for state in saved:  # as an older version left them: pickles, under the old name
+        state.with_suffix(".topk").write_bytes(pickle.dumps({"not": "loaded"}))
+        state.unlink()
+    with pytest.raises(InputError, match="pickle, which is not loaded; start again with "
+                                         "--overwrite"):
+        label(model, pool_path, out, top_k=20, chunk_rows=100, resume=True)
+    job = json.loads((work / "job.json").read_text())
+    job["version"] = 1
+    (work / "job.json").write_text(json.dumps(job))
+    with pytest.raises(ParameterError, match="another version of pseudolabel"):
+        label(model, pool_path, out, top_k=20, chunk_rows=100, resume=True)
+    label(model, pool_path, out, top_k=20, chunk_rows=100, overwrite=True)
+    assert os.listdir(tmp_path) == ["o.parquet"]

@@ -6,7 +6,9 @@ of a job depends only on the data and ``chunk_rows``. That makes a resumed run a
 run cut the input at the same places as an uninterrupted local run.
 
 * Parquet is read with :meth:`pyarrow.parquet.ParquetFile.iter_batches` (only the needed
-  columns; on resume, whole row groups before the first pending row are skipped).
+  columns, without pre-buffering and with buffered page reads, so memory is bounded by
+  ``chunk_rows`` however big the file; on resume, whole row groups before the first
+  pending row are skipped).
 * CSV is read with :func:`pyarrow.csv.open_csv` with feature columns parsed as ``float64``.
 * ``.npy`` files are memory-mapped (``np.load(mmap_mode="r")``); their columns are the
   features in training order.
@@ -15,16 +17,21 @@ run cut the input at the same places as an uninterrupted local run.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from pseudolabel.exceptions import InputError
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = [
     "FORMATS",
@@ -38,8 +45,11 @@ __all__ = [
     "table_to_matrix",
     "check_columns",
     "column_type",
+    "content_fingerprint",
 ]
 
+#: bytes a Parquet column reader buffers at a time (pages are streamed, not whole chunks)
+PARQUET_BUFFER_BYTES = 1 << 20
 #: file suffix -> format name
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".npy": "npy"}
 
@@ -68,9 +78,12 @@ class InputFile:
     size: int
     mtime_ns: int
 
-    def fingerprint(self) -> dict:
+    def fingerprint(self) -> dict[str, object]:
+        """What ``--resume`` compares: path, format, size, time and a content hash
+        (:func:`content_fingerprint`)."""
         return {"path": self.path, "format": self.format, "size": self.size,
-                "mtime_ns": self.mtime_ns}
+                "mtime_ns": self.mtime_ns,
+                "content": content_fingerprint(self.path, self.format)}
 
 
 @dataclass
@@ -96,6 +109,45 @@ class Chunk:
     @property
     def n_rows(self) -> int:
         return self.X.shape[0]
+
+
+#: a content fingerprint hashes this many evenly spaced blocks of this many bytes
+FINGERPRINT_BLOCKS = 16
+FINGERPRINT_BLOCK_BYTES = 1 << 16
+
+
+def content_fingerprint(path: str, fmt: str) -> str:
+    """A cheap hash of a file's content: sha256 over its size, ``FINGERPRINT_BLOCKS``
+    evenly spaced blocks (first and last included; the whole file when it is small) and,
+    for Parquet, the whole footer (schema, row-group layout and column statistics).
+
+    About 1 MiB is read whatever the file's size. A change confined to bytes between the
+    sampled blocks of a CSV or ``.npy`` file that keeps its size is not seen; in Parquet,
+    such a change also changes the footer's statistics or offsets unless it keeps every
+    column chunk's size, minimum and maximum.
+    """
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            h.update(size.to_bytes(8, "little"))
+            span = FINGERPRINT_BLOCKS * FINGERPRINT_BLOCK_BYTES
+            if size <= span:
+                h.update(fh.read())
+            else:
+                last = size - FINGERPRINT_BLOCK_BYTES
+                for i in range(FINGERPRINT_BLOCKS):
+                    fh.seek(last * i // (FINGERPRINT_BLOCKS - 1))
+                    h.update(fh.read(FINGERPRINT_BLOCK_BYTES))
+            if fmt == "parquet" and size >= 12:
+                fh.seek(size - 8)
+                footer = int.from_bytes(fh.read(4), "little")
+                if 0 < footer <= size - 12:
+                    fh.seek(size - 8 - footer)
+                    h.update(fh.read(footer))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    return h.hexdigest()
 
 
 def _format_of(path: str) -> str:
@@ -335,15 +387,16 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
     if info.format == "parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        # No pre-buffering (it keeps every column chunk read so far alive while iterating)
+        # and buffered page reads: memory follows chunk_rows, not the file.
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
         meta = pf.metadata
         first_rg, rows_before = 0, 0
         while first_rg < meta.num_row_groups and \
                 rows_before + meta.row_group(first_rg).num_rows <= skip_rows:
             rows_before += meta.row_group(first_rg).num_rows
             first_rg += 1
-        batches = pf.iter_batches(batch_size=chunk_rows, columns=columns,
-                                  row_groups=range(first_rg, meta.num_row_groups))
+        batches = _parquet_batches(pf, path, columns, first_rg, rows_before, chunk_rows)
         drop = skip_rows - rows_before
     else:
         import pyarrow.csv as pcsv
@@ -383,31 +436,79 @@ def iter_chunks(info: InputFile, feature_columns: Sequence[str], id_column: str 
         raise InputError(f"{path}: cannot read rows after row {start} ({exc})") from exc
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _parquet_batches(pf: pq.ParquetFile, path: str, columns: list[str], first_rg: int,
+                     rows_before: int, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of row groups ``first_rg`` on, one row group at a time, so that a
+    corrupt page is reported with its row group and rows."""
+    meta = pf.metadata
+    start = rows_before
+    for group in range(first_rg, meta.num_row_groups):
+        n = meta.row_group(group).num_rows
+        try:
+            yield from pf.iter_batches(batch_size=batch_rows, columns=columns,
+                                       row_groups=[group])
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(
+                f"{path}, row group {group} (rows {start}..{start + n - 1}): corrupt or "
+                f"unreadable Parquet data ({_one_line(exc)})") from exc
+        start += n
+
+
+def _first_invalid(column: pa.Array) -> int | None:
+    """Position of the first value of a string column that is not a number (bisection over
+    casts of prefixes: a few casts, not one per value)."""
+    import pyarrow.compute as pc
+
+    def casts(n: int) -> bool:
+        try:
+            pc.cast(column.slice(0, n), pa.float64())
+        except pa.ArrowInvalid:
+            return False
+        return True
+
+    if casts(len(column)):
+        return None
+    lo, hi = 0, len(column)  # the prefix of length lo casts, that of length hi does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if casts(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def _raise_csv_value_error(info: InputFile, feature_columns: Sequence[str],
                            exc: Exception) -> None:
-    """Find the first feature value of a CSV file that is not a number; raise naming it."""
-    import pyarrow.compute as pc
+    """Find the first feature value of a CSV file that is not a number; raise naming it.
+
+    The file is read again with the feature columns as strings; values the reader takes
+    for missing (empty cells, ``NA``, ...) are nulls there too, so the cell named is the
+    first (lowest row, then leftmost feature) that the float reader refused.
+    """
     import pyarrow.csv as pcsv
 
     convert = pcsv.ConvertOptions(include_columns=list(feature_columns),
-                                  column_types={c: pa.string() for c in feature_columns})
+                                  column_types={c: pa.string() for c in feature_columns},
+                                  strings_can_be_null=True)
     row = 0
     with pcsv.open_csv(info.path, convert_options=convert) as reader:
         for batch in reader:
-            for name in feature_columns:
-                col = batch.column(name)
-                try:
-                    pc.cast(col, pa.float64())
-                except pa.ArrowInvalid:
-                    for i, v in enumerate(col.to_pylist()):
-                        try:
-                            pc.cast(pa.array([v]), pa.float64())
-                        except pa.ArrowInvalid:
-                            raise InputError(
-                                f"{info.path}, row {row + i}: feature {name!r} holds {v!r}, "
-                                "not a number") from exc
+            found = [(position, j) for j, name in enumerate(feature_columns)
+                     if (position := _first_invalid(batch.column(name))) is not None]
+            if found:
+                position, j = min(found)
+                name = feature_columns[j]
+                value = batch.column(name)[position].as_py()
+                raise InputError(
+                    f"{info.path}, row {row + position}: feature {name!r} holds {value!r}, "
+                    f"not a number (line {row + position + 2} of the file)") from exc
             row += batch.num_rows
-    raise InputError(f"{info.path}: cannot read CSV ({exc})") from exc
+    raise InputError(f"{info.path}: cannot read CSV ({_one_line(exc)})") from exc
 
 
 def read_table(path: str) -> pa.Table:
