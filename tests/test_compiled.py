@@ -253,3 +253,31 @@ def test_models_no_compiler_supports(tmp_path):
     assert choice.engine == "native" and "GaussianNB is not supported" in choice.reason
     with pytest.raises(EngineUnavailableError, match="GaussianNB"):
         choose_engine(backend, model_file, engine="compiled")
+
+
+def test_an_entry_built_meanwhile_by_another_process_is_fine(tmp_path):
+    """Two builders of one entry: whichever publishes last wins, both results verify."""
+    from pseudolabel.compiled.cache import build_entry, find_entry
+
+    entry = entry_for(tmp_path / "root", "c" * 64, "lleaves", "v1")
+
+    def inner(d: Path) -> str:
+        (d / "model.o").write_bytes(b"inner")
+        return "model.o"
+
+    def outer(d: Path) -> str:
+        assert build_entry(entry, inner).read_bytes() == b"inner"  # the other process
+        (d / "model.o").write_bytes(b"outer")
+        return "model.o"
+
+    assert build_entry(entry, outer).read_bytes() == b"outer"
+    assert find_entry(entry) == entry.directory / "model.o"
+    assert [p.name for p in entry.directory.parent.iterdir()] == [entry.directory.name]
+    # a build that fails leaves the published entry and no temporary behind
+    def failing(d: Path) -> str:
+        raise RuntimeError("compiler crashed")
+
+    with pytest.raises(RuntimeError):
+        build_entry(entry, failing)
+    assert find_entry(entry) is not None
+    assert [p.name for p in entry.directory.parent.iterdir()] == [entry.directory.name]

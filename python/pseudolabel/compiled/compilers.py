@@ -50,8 +50,7 @@ def lightgbm_model_problem(model_file: Path) -> str | None:
     with open(model_file, encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.startswith("objective=") and objective is None:
-                objective = line.split("=", 1)[1].split()[0] if line.split("=", 1)[1].split() \
-                    else ""
+                objective = (line.split("=", 1)[1].split() or [""])[0]
             elif line.startswith("is_linear=") and line.strip() != "is_linear=0":
                 return "the model has linear trees (linear_tree=true), which no tree compiler " \
                        "supports"
