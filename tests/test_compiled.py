@@ -158,8 +158,10 @@ def test_second_load_uses_the_cache_and_a_tampered_entry_is_rebuilt(lightgbm_mod
     compiled_model(backend, model_file, compiler="lleaves", log=logs.append)
     assert logs == [f"using the compiled model cached in {entries[0]}"]
     # a library that does not match its recorded sha256 is never loaded: rebuilt
-    library = entries[0] / "model.o"
-    library.write_bytes(library.read_bytes()[:-16] + b"\0" * 16)
+    (library,) = entries[0].glob("model-*.so")
+    tampered = library.with_name("tampered")  # replaced, not edited in place: this process
+    tampered.write_bytes(library.read_bytes()[:-16] + b"\0" * 16)  # has it mapped
+    os.replace(tampered, library)
     engine._LOADED.clear()
     logs.clear()
     Q = compiled_model(backend, model_file, compiler="lleaves", log=logs.append).predict_proba(X)
@@ -175,6 +177,42 @@ def test_second_load_uses_the_cache_and_a_tampered_entry_is_rebuilt(lightgbm_mod
     compiled_model(backend, model_file, compiler="lleaves", log=logs.append)
     assert any("compiling" in m for m in logs)
     assert not [p for p in (private_cache / "compiled").iterdir() if p.name.startswith(".")]
+
+
+def test_labeling_from_the_cache_does_not_load_llvm(lightgbm_model, private_cache):
+    """The lleaves library is linked with gcc and called through ctypes: no LLVM in RSS."""
+    import subprocess
+    import sys
+
+    backend, model_file, X = lightgbm_model
+    P = compiled_model(backend, model_file, compiler="lleaves").predict_proba(X)
+    np.save(private_cache.parent / "P.npy", P)
+    np.save(private_cache.parent / "X.npy", X)
+    code = (
+        "import sys, numpy as np\n"
+        "from pseudolabel.backends.lightgbm import LightGBMBackend\n"
+        "from pseudolabel.compiled import compiled_model\n"
+        f"d = {str(model_file.parent)!r}\n"
+        "logs = []\n"
+        "m = compiled_model(LightGBMBackend.load(d), d + '/model.txt', compiler='lleaves',\n"
+        "                   log=logs.append)\n"
+        f"P = m.predict_proba(np.load({str(private_cache.parent / 'X.npy')!r}))\n"
+        f"assert (P == np.load({str(private_cache.parent / 'P.npy')!r})).all()\n"
+        "assert logs[0].startswith('using the compiled model cached'), logs\n"
+        "assert 'llvmlite' not in sys.modules and 'lleaves' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
+
+
+def test_without_gcc_lleaves_loads_its_object_code(lightgbm_model, monkeypatch):
+    import pseudolabel.compiled.compilers as compilers
+
+    backend, model_file, X = lightgbm_model
+    real = compilers.shutil.which
+    monkeypatch.setattr(compilers.shutil, "which",
+                        lambda name: None if name == "gcc" else real(name))
+    model = compiled_model(backend, model_file, compiler="lleaves")
+    assert model.library.suffix == ".o"
+    assert np.abs(model.predict_proba(X) - backend.predict_proba(X)).max() <= TOLERANCE
 
 
 def test_cache_key_covers_model_and_compiler_version(tmp_path):
@@ -271,7 +309,7 @@ def test_an_entry_built_meanwhile_by_another_process_is_fine(tmp_path):
         return "model.o"
 
     assert build_entry(entry, outer).read_bytes() == b"outer"
-    assert find_entry(entry) == entry.directory / "model.o"
+    assert find_entry(entry).name.startswith("model-")
     assert [p.name for p in entry.directory.parent.iterdir()] == [entry.directory.name]
     # a build that fails leaves the published entry and no temporary behind
     def failing(d: Path) -> str:

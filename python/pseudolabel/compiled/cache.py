@@ -5,8 +5,8 @@ or loaded from a bundle. It is built on the labeling machine into a cache direct
 
 * ``$PSEUDOLABEL_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/pseudolabel``, else
   ``~/.cache/pseudolabel``; an explicit ``cache_dir`` argument (``--compile-cache``) wins;
-* one entry per model and compiler: ``compiled/<key>/`` holding the library and
-  ``entry.json``. The key hashes the model file's sha256 and the compiler's version string
+* one entry per model and compiler: ``compiled/<key>/`` holding the library (its name
+  carries its sha256) and ``entry.json``. The key hashes the model file's sha256 and the compiler's version string
   (compiler packages, the C toolchain or the target CPU, the platform);
 * an entry is used only when its ``entry.json`` names exactly that model sha256 and compiler
   version and the library's own sha256 matches the one recorded; anything else is rebuilt,
@@ -123,9 +123,14 @@ def build_entry(entry: CacheEntry, build: Callable[[Path], str]) -> Path:
     parent = _private_dir(entry.directory.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.directory.name}.build-", dir=parent))
     try:
-        name = build(tmp)
-        library = tmp / name
-        meta = {**entry.expected, "library": name, "library_sha256": sha256_file(library)}
+        built = tmp / build(tmp)
+        digest = sha256_file(built)
+        # the file name carries its content's digest: a process that loaded an earlier
+        # library from this entry (dlopen keeps one handle per path) never gets it back
+        # for different code
+        name = f"{built.stem}-{digest[:16]}{built.suffix}"
+        built.rename(tmp / name)
+        meta = {**entry.expected, "library": name, "library_sha256": digest}
         (tmp / _ENTRY_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
         try:
             replace_path(tmp, entry.directory)

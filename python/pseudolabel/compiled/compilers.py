@@ -9,6 +9,8 @@ backend's ``_predict_model`` returns).
 
 from __future__ import annotations
 
+import concurrent.futures
+import ctypes
 import functools
 import hashlib
 import importlib.metadata
@@ -95,23 +97,55 @@ class Compiler:
         raise NotImplementedError
 
 
+def _gcc_version() -> str | None:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return None
+    out = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False)
+    return (out.stdout.splitlines() or ["gcc"])[0]
+
+
+@functools.cache
+def _cpu_identity() -> str:
+    """The CPU model and feature flags (what code compiled for this host depends on),
+    read without loading LLVM."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))][:2]
+    except OSError:
+        lines = [platform.processor()]
+    return f"{platform.machine()} {hashlib.sha256(''.join(lines).encode()).hexdigest()[:16]}"
+
+
+def _lightgbm_header(model_file: Path) -> dict[str, str]:
+    header: dict[str, str] = {}
+    with open(model_file, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("Tree="):
+                break
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                header.setdefault(key, value)
+    return header
+
+
 class Lleaves(Compiler):
-    """lleaves: LightGBM text models compiled with LLVM (llvmlite) in-process."""
+    """lleaves: LightGBM text models compiled with LLVM (llvmlite).
+
+    With gcc on the machine the object code is linked into a shared library and called
+    through ctypes, so labeling never loads LLVM (about 60 MB of resident memory); without
+    gcc, lleaves loads the object code itself.
+    """
 
     name = "lleaves"
     packages = ("lleaves", "llvmlite")
-    library_name = "model.o"
+    library_name = "model.so"
     auto_backends = frozenset({"lightgbm"})
 
-    @functools.lru_cache(maxsize=1)  # noqa: B019 (one instance per process)
+    @functools.cache  # noqa: B019 (one instance per process)
     def version(self) -> str:
-        import llvmlite.binding as llvm
-
-        llvm.initialize_native_target()
-        features = llvm.get_host_cpu_features().flatten()
         return (f"lleaves {_version('lleaves')}; llvmlite {_version('llvmlite')}; "
-                f"{platform.machine()} {llvm.get_host_cpu_name()} "
-                f"{hashlib.sha256(features.encode()).hexdigest()[:16]}")
+                f"{_gcc_version() or 'no gcc'}; {_cpu_identity()}")
 
     def problem(self, backend: Any, model_file: Path) -> str | None:
         if getattr(backend, "name", None) != "lightgbm":
@@ -121,19 +155,55 @@ class Lleaves(Compiler):
     def build(self, backend: Any, model_file: Path, directory: Path) -> str:
         import lleaves
 
-        lleaves.Model(model_file=str(model_file)).compile(cache=str(directory /
-                                                                    self.library_name))
+        obj = directory / "model.o"
+        lleaves.Model(model_file=str(model_file)).compile(cache=str(obj))
+        gcc = shutil.which("gcc")
+        if gcc is None:
+            return obj.name
+        # lleaves emits position-independent code: it links into a shared library as is
+        subprocess.run([gcc, "-shared", "-o", str(directory / self.library_name), str(obj)],
+                       check=True, capture_output=True, text=True)
+        obj.unlink()
         return self.library_name
 
     def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
-        import lleaves
-
-        model = lleaves.Model(model_file=str(model_file))
-        model.compile(cache=str(library))
+        header = _lightgbm_header(model_file)
+        n_classes = int(header.get("num_class", "1"))
+        n_features = int(header.get("max_feature_idx", "-1")) + 1
         threads = _threads()
+        if library.suffix == ".so":
+            forest = ctypes.CDLL(str(library)).forest_root  # CDLL calls release the GIL
+            forest.restype = None
+            forest.argtypes = [ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                               ctypes.c_int32, ctypes.c_int32]
+
+            def predict(X: np.ndarray) -> np.ndarray:
+                X = np.ascontiguousarray(X, dtype=np.float64)
+                if X.ndim != 2 or X.shape[1] != n_features:
+                    raise ValueError(f"data must have {n_features} columns, has {X.shape}")
+                out = np.zeros((len(X), n_classes) if n_classes > 1 else len(X))
+                data = X.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                result = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                step = max(1, -(-len(X) // threads))
+                spans = [(a, min(a + step, len(X))) for a in range(0, len(X), step)]
+                if len(spans) <= 1:
+                    for a, b in spans:
+                        forest(data, result, a, b)
+                else:
+                    with concurrent.futures.ThreadPoolExecutor(len(spans)) as pool:
+                        list(pool.map(lambda span: forest(data, result, *span), spans))
+                return out
+        else:
+            import lleaves
+
+            model = lleaves.Model(model_file=str(model_file))
+            model.compile(cache=str(library))
+
+            def predict(X: np.ndarray) -> np.ndarray:
+                return np.asarray(model.predict(X, n_jobs=threads), dtype=np.float64)
 
         def raw(X: np.ndarray) -> np.ndarray:
-            P = np.asarray(model.predict(X, n_jobs=threads), dtype=np.float64)
+            P = predict(X)
             if P.ndim == 1:  # binary: the probability of class 1, as Booster.predict
                 return np.column_stack([1.0 - P, P])
             return P
@@ -150,15 +220,10 @@ class Treelite(Compiler):
     # on a 400-tree LightGBM model its C was slower than LightGBM (benches/bench_compilers.py)
     auto_backends = frozenset({"xgboost", "sklearn"})
 
-    @functools.lru_cache(maxsize=1)  # noqa: B019
+    @functools.cache  # noqa: B019
     def version(self) -> str:
-        gcc = shutil.which("gcc")
-        toolchain = "no gcc"
-        if gcc:
-            out = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False)
-            toolchain = (out.stdout.splitlines() or ["gcc"])[0]
-        return (f"treelite {_version('treelite')}; tl2cgen {_version('tl2cgen')}; {toolchain}; "
-                f"{platform.machine()}")
+        return (f"treelite {_version('treelite')}; tl2cgen {_version('tl2cgen')}; "
+                f"{_gcc_version() or 'no gcc'}; {platform.machine()}")
 
     def installed(self) -> bool:
         return super().installed() and shutil.which("gcc") is not None
