@@ -278,13 +278,14 @@ def engine_run(bundle: Path, pool: Path, out: Path, engine: str, cache: Path) ->
             "process_seconds": time.perf_counter() - t}
 
 
-def compiled_runs(root: Path, pools: dict, sizes: list[int], scratch: Path) -> None:
+def compiled_runs(root: Path, pools: dict, sizes: list[int], scratch: Path,
+                  backends: list[str]) -> None:
     """Native and compiled ``label`` end to end vs the bare library predict, per size."""
     print()
     print(f"4. --engine compiled vs native vs the bare library predict (2 threads), "
           f"{COMPILED_TREES} rounds x {COMPILED_CLASSES} classes, {N_FEATURES} float32 "
           f"features, Parquet in and out, chunk_rows={CHUNK_ROWS:,}")
-    for backend in COMPILED_MODELS:
+    for backend in backends:
         bundle = make_compiled_bundle(root, backend)
         cache = scratch / f"cache_{backend}"
         first = engine_run(bundle, pools[sizes[0]], scratch / "first", "compiled", cache)
@@ -365,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compiled-rows", type=int, nargs="+", metavar="N",
                     help="pool sizes of the compiled measurement (default 2M and 5M; "
                          "--quick: 200k and 500k)")
+    ap.add_argument("--compiled-backends", nargs="+", choices=list(COMPILED_MODELS),
+                    default=list(COMPILED_MODELS), help="backends of the compiled measurement")
     ap.add_argument("--_child-engine", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._child_engine:
@@ -439,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   speed-up {local.seconds / dist.seconds:.2f}x; output identical to local: "
               f"{same}")
     if run("compiled"):
-        compiled_runs(root, pools, compiled_sizes, scratch)
+        compiled_runs(root, pools, compiled_sizes, scratch, args.compiled_backends)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
