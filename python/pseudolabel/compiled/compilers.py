@@ -217,8 +217,11 @@ class Treelite(Compiler):
     name = "tl2cgen"
     packages = ("treelite", "tl2cgen")
     library_name = "model.so"
-    # on a 400-tree LightGBM model its C was slower than LightGBM (benches/bench_compilers.py)
-    auto_backends = frozenset({"xgboost", "sklearn"})
+    # measured slower than the library itself on 100 rounds x 4 classes, 2M rows: 0.43x
+    # LightGBM's predict (benches/bench_compilers.py), 0.31x XGBoost's end to end
+    # (benches/bench_batch.py --only compiled); scikit-learn forests not measured. So
+    # ``auto`` never picks it; ``--engine compiled`` does, for XGBoost and scikit-learn.
+    auto_backends: frozenset[str] = frozenset()
 
     @functools.cache  # noqa: B019
     def version(self) -> str:
