@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,7 +338,3 @@ def cleanup_on_error(job: Job, *, release: bool = True) -> Iterator[None]:
             release_lock(job.plan.work / "lock")
         raise
 
-
-def wall_time_since(t0: float) -> float:
-    """Seconds since ``t0`` (``time.perf_counter``)."""
-    return time.perf_counter() - t0

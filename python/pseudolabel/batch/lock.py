@@ -110,6 +110,10 @@ def acquire_lock(path: Path, staging: Path) -> None:
             except FileExistsError:  # a writer that does not take the guard
                 raise OutputExistsError(
                     f"{staging}: another run took the lock at the same time") from None
+            except OSError:  # a file system without hard links: create, under the guard
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(_holder_text())
     finally:
         tmp.unlink(missing_ok=True)
 
