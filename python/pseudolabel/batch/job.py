@@ -258,7 +258,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
                 raise OutputExistsError(
                     f"{staging}: cannot resume, the interrupted run left no readable job "
                     f"manifest ({exc}); pass --overwrite to start over") from exc
-            if engine == "auto" and old.get("engine") in ("native", chosen):
+            if engine == "auto" and isinstance(old.get("engine"), str):
                 spec["engine"] = chosen = old["engine"]  # auto resumes with the same engine
             _check_resumable(staging, old, spec)
             resumed = True
