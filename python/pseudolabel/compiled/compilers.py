@@ -176,6 +176,8 @@ class Lleaves(Compiler):
             forest.restype = None
             forest.argtypes = [ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
                                ctypes.c_int32, ctypes.c_int32]
+            # one pool for the model's life: no new threads (and malloc arenas) per chunk
+            pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
 
             def predict(X: np.ndarray) -> np.ndarray:
                 X = np.ascontiguousarray(X, dtype=np.float64)
@@ -186,12 +188,11 @@ class Lleaves(Compiler):
                 result = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
                 step = max(1, -(-len(X) // threads))
                 spans = [(a, min(a + step, len(X))) for a in range(0, len(X), step)]
-                if len(spans) <= 1:
+                if pool is None or len(spans) <= 1:
                     for a, b in spans:
                         forest(data, result, a, b)
                 else:
-                    with concurrent.futures.ThreadPoolExecutor(len(spans)) as pool:
-                        list(pool.map(lambda span: forest(data, result, *span), spans))
+                    list(pool.map(lambda span: forest(data, result, *span), spans))
                 return out
         else:
             import lleaves
