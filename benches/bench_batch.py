@@ -12,6 +12,12 @@ Three measurements, each a ratio against a reference taken in the same run:
    rows. Target: flat, 10 N rows within 10% of N rows, in both layouts. The one-file pools
    (800 MB at 10M rows) are written to a temporary directory and deleted afterwards.
 3. **Dask.** The same job on a ``LocalCluster`` of 2 worker processes against the local run.
+4. **Compiled engine.** ``label --engine native`` and ``--engine compiled`` end to end (a
+   fresh process each: start, Parquet read, predict, summarize, Parquet write) on 2M and 5M
+   rows against the bare library predict (2 threads) over the same arrays, for a LightGBM
+   and an XGBoost model of 100 rounds x 4 classes; the first, compiling run is reported
+   separately, the timed ones load the cached library. Targets: >= 2x the bare rows/s,
+   peak RSS within 10% of native.
 
 Data (Gaussian classes, 20 float32 features, written in row groups so generation is
 bounded in memory) and the LightGBM bundle are cached under ``bench_out/batch``.
@@ -21,6 +27,7 @@ Usage::
     python benches/bench_batch.py            # full: 5M rows, RSS at 1M and 10M rows
     python benches/bench_batch.py --quick    # 500k rows, RSS at 200k and 2M rows
     python benches/bench_batch.py --only memory
+    python benches/bench_batch.py --only compiled [--quick]
 """
 
 from __future__ import annotations
@@ -199,6 +206,118 @@ def peak_rss(bundle: Path, pool: Path, out: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# ---------------------------------------------------------------- 4. compiled engine
+COMPILED_CLASSES = 4
+COMPILED_TREES = 100
+COMPILED_MODELS = {
+    "lightgbm": {"n_estimators": COMPILED_TREES, "num_leaves": 31, "verbose": -1,
+                 "random_state": 0},
+    "xgboost": {"n_estimators": COMPILED_TREES, "max_depth": 6, "random_state": 0},
+}
+
+
+def make_compiled_bundle(root: Path, backend: str) -> Path:
+    """A 100-round x 4-class bundle (400 trees for LightGBM) on 30k rows (cached)."""
+    import pandas as pd
+
+    from pseudolabel.batch import load_bundle, train_bundle
+    from pseudolabel.exceptions import BundleError
+
+    path = root / f"model_{backend}_{COMPILED_TREES}x{COMPILED_CLASSES}"
+    try:
+        if load_bundle(path).manifest["backend_params"] == COMPILED_MODELS[backend]:
+            return path
+    except BundleError:
+        pass
+    rng = np.random.default_rng(98)
+    means = np.random.default_rng(7).normal(0.0, 0.6, size=(COMPILED_CLASSES, N_FEATURES))
+    y = rng.integers(0, COMPILED_CLASSES, size=30_000)
+    X = rng.standard_normal((30_000, N_FEATURES), dtype=np.float32) + means[y].astype(np.float32)
+    df = pd.DataFrame(X, columns=[f"f{j:02d}" for j in range(N_FEATURES)])
+    df["target"] = y
+    df.to_parquet(root / f"train{COMPILED_CLASSES}.parquet")
+    train_bundle(root / f"train{COMPILED_CLASSES}.parquet", backend=backend, target="target",
+                 id_column=None, output=path, params=COMPILED_MODELS[backend], overwrite=True)
+    return path
+
+
+def _bare_predict(bundle_dir: Path):
+    """The model library's own predict on 2 threads, as a user would call it."""
+    from pseudolabel.batch import load_bundle
+
+    backend = load_bundle(bundle_dir).backend
+    if backend.name == "lightgbm":
+        booster = backend.booster_
+        return lambda X: booster.predict(X, num_threads=2)
+    model = backend.model_
+    model.set_params(n_jobs=2)
+    return model.predict_proba
+
+
+def _child_engine(bundle: str, pool: str, out: str, engine: str, cache: str) -> None:
+    """One job in this fresh process: its wall time and peak RSS."""
+    from pseudolabel.batch import label
+
+    res = label(bundle, pool, out, threshold=0.9, chunk_rows=CHUNK_ROWS, overwrite=True,
+                engine=engine, compile_cache=cache)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024
+    print(json.dumps({"rss": peak, "rows": res.rows, "seconds": res.seconds}))
+
+
+def engine_run(bundle: Path, pool: Path, out: Path, engine: str, cache: Path) -> dict:
+    """A whole ``label`` job in a fresh process (``label`` end to end: imports, read,
+    predict, summarize, write), so peak RSS is the job's own."""
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--_child-engine", str(bundle), str(pool),
+                           str(out), engine, str(cache)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    shutil.rmtree(out, ignore_errors=True)
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]),
+            "process_seconds": time.perf_counter() - t}
+
+
+def compiled_runs(root: Path, pools: dict, sizes: list[int], scratch: Path,
+                  backends: list[str]) -> None:
+    """Native and compiled ``label`` end to end vs the bare library predict, per size."""
+    print()
+    print(f"4. --engine compiled vs native vs the bare library predict (2 threads), "
+          f"{COMPILED_TREES} rounds x {COMPILED_CLASSES} classes, {N_FEATURES} float32 "
+          f"features, Parquet in and out, chunk_rows={CHUNK_ROWS:,}")
+    for backend in backends:
+        bundle = make_compiled_bundle(root, backend)
+        cache = scratch / f"cache_{backend}"
+        first = engine_run(bundle, pools[sizes[0]], scratch / "first", "compiled", cache)
+        print(f"   {backend}: first compiled run (compiles into an empty cache) "
+              f"{first['process_seconds']:.1f} s for {first['rows']:,} rows")
+        predict = _bare_predict(bundle)
+        for n in sizes:
+            bare = 0.0
+            for f in sorted(pools[n].glob("*.parquet")):
+                X = _features(f)  # reading is not timed: the reference is predict alone
+                t = time.perf_counter()
+                for start in range(0, len(X), CHUNK_ROWS):
+                    predict(X[start:start + CHUNK_ROWS])
+                bare += time.perf_counter() - t
+                del X
+            native = engine_run(bundle, pools[n], scratch / "native", "native", cache)
+            compiled = engine_run(bundle, pools[n], scratch / "compiled", "compiled", cache)
+            speed = bare / compiled["process_seconds"]
+            print(f"   {backend} {n:>10,} rows: {'':6}{'s':>8}{'rows/s':>12}{'vs bare':>9}"
+                  f"{'peak RSS':>11}")
+            print(f"     {'bare library predict':30}{bare:8.1f}{n / bare:12,.0f}{1:8.2f}x")
+            for name, r in (("label --engine native", native),
+                            ("label --engine compiled", compiled)):
+                print(f"     {name:30}{r['process_seconds']:8.1f}"
+                      f"{n / r['process_seconds']:12,.0f}{bare / r['process_seconds']:8.2f}x"
+                      f"{_fmt_mb(r['rss']):>11}")
+            rss = compiled["rss"] / native["rss"]
+            print(f"     compiled {speed:.2f}x bare: {'PASS' if speed >= 2 else 'FAIL'} "
+                  f"(target >= 2x); peak RSS {rss:.2f}x native: "
+                  f"{'PASS' if rss <= 1.1 else 'FAIL'} (target <= 1.10x)", flush=True)
+
+
 def _fmt_mb(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
@@ -241,10 +360,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes for development")
     ap.add_argument("--out", default="bench_out", help="cache and scratch directory")
-    ap.add_argument("--only", choices=["overhead", "memory", "dask"],
-                    help="run one of the three measurements")
+    ap.add_argument("--only", choices=["overhead", "memory", "dask", "compiled"],
+                    help="run one of the four measurements")
     ap.add_argument("--_child-rss", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--compiled-rows", type=int, nargs="+", metavar="N",
+                    help="pool sizes of the compiled measurement (default 2M and 5M; "
+                         "--quick: 200k and 500k)")
+    ap.add_argument("--compiled-backends", nargs="+", choices=list(COMPILED_MODELS),
+                    default=list(COMPILED_MODELS), help="backends of the compiled measurement")
+    ap.add_argument("--_child-engine", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args._child_engine:
+        _child_engine(*args._child_engine)
+        return 0
     if args._child_rss:
         b, p, o, c = args._child_rss
         _child_rss(b, p, o, int(c))
@@ -258,8 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     scratch.mkdir()
     t0 = time.perf_counter()
     bundle = make_bundle(root)
+    compiled_sizes = args.compiled_rows or (
+        [200_000, 500_000] if args.quick else [2_000_000, 5_000_000])
     needed = ({n_main} if args.only in (None, "overhead", "dask") else set()) | \
-        ({n_small, n_big} if args.only in (None, "memory") else set())
+        ({n_small, n_big} if args.only in (None, "memory") else set()) | \
+        (set(compiled_sizes) if args.only in (None, "compiled") else set())
     pools = {n: make_pool(root, n) for n in sorted(needed)}
     print(f"bench_batch: data ready in {time.perf_counter() - t0:.0f} s "
           f"({'quick' if args.quick else 'full'}; {os.cpu_count()} CPUs)", flush=True)
@@ -310,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{dist.rows / dist.seconds:14,.0f} rows/s")
         print(f"   speed-up {local.seconds / dist.seconds:.2f}x; output identical to local: "
               f"{same}")
+    if run("compiled"):
+        compiled_runs(root, pools, compiled_sizes, scratch, args.compiled_backends)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

@@ -147,7 +147,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
           chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
           progress: bool | None = False, client: Any = None, scheduler: str | None = None,
-          workers: int | None = None, only_selected: bool = False) -> LabelResult:
+          workers: int | None = None, only_selected: bool = False, engine: str = "auto",
+          compile_cache: str | os.PathLike | None = None) -> LabelResult:
     """Label files or a ``dask.dataframe`` on a Dask cluster; same output as the local job.
 
     Parameters
@@ -165,6 +166,10 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
         Address of a running scheduler (``tcp://host:port``).
     workers : int, optional
         Start a local cluster of this many worker processes for the job (and stop it after).
+    engine, compile_cache
+        As :func:`pseudolabel.batch.label`; the engine is chosen (and the model compiled)
+        here, and each worker process loads the compiled model from ``compile_cache`` (a
+        directory the workers share) or compiles it once itself.
     **others
         As :func:`pseudolabel.batch.label`.
 
@@ -196,7 +201,7 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
         return _run(client, model, data, output, decision=decision, id_column=id_column,
                     chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                     overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0,
-                    only_selected=only_selected)
+                    only_selected=only_selected, engine=engine, compile_cache=compile_cache)
     finally:
         if own_client is not None:
             own_client.close()
@@ -205,8 +210,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
 
 
 def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chunk_rows,
-         probabilities, resume, overwrite, trust_pickle, progress, t0,
-         only_selected: bool = False) -> LabelResult:
+         probabilities, resume, overwrite, trust_pickle, progress, t0, engine,
+         compile_cache, only_selected: bool = False) -> LabelResult:
     distributed = _distributed()
     id_type = None
     if _is_dask_dataframe(data):
@@ -253,7 +258,8 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       source_fingerprint=fingerprint, id_column=id_column, decision=decision,
                       chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                       overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
-                      log=bar.log, only_selected=only_selected)
+                      log=bar.log, only_selected=only_selected, engine=engine,
+                      compile_cache=compile_cache, n_rows=int(sum(lengths)))
     # tasks already running on the workers may still write after an interruption here, so
     # the staging directory stays locked until this process is gone
     with cleanup_on_error(job, release=False):

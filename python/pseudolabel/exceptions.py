@@ -21,6 +21,7 @@ __all__ = [
     "UnknownNameError",
     "MissingDependencyError",
     "BackendError",
+    "EngineUnavailableError",
     "StoreError",
     "StoreNotFoundError",
     "BundleError",
@@ -73,6 +74,11 @@ class MissingDependencyError(PseudolabelError, ImportError):
 
 class BackendError(PseudolabelError):
     """A model backend failed or cannot do what was asked."""
+
+
+class EngineUnavailableError(BackendError, ValueError):
+    """``--engine compiled`` cannot run this model: no compiler installed, a model feature
+    no compiler supports (the message says which), or the compiler failed."""
 
 
 class StoreError(PseudolabelError):

@@ -66,6 +66,9 @@ class Plan:
     staging: str
     segment_chunks: int = SEGMENT_CHUNKS
     only_selected: bool = False  # the output holds the selected rows alone
+    #: "native" or the compiler that scores (:mod:`pseudolabel.compiled`), and its cache
+    engine: str = "native"
+    compile_cache: str | None = None
 
     @property
     def work(self) -> Path:
@@ -210,7 +213,9 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
                 sources: Sequence[Any], source_fingerprint: Any, id_column: str | None,
                 decision: DecisionSpec, chunk_rows: int, probabilities: bool, resume: bool,
                 overwrite: bool, trust_pickle: bool, id_type: pa.DataType | None = None,
-                log: Callable[[str], None] | None = None, only_selected: bool = False) -> Job:
+                log: Callable[[str], None] | None = None, only_selected: bool = False,
+                engine: str = "native", compile_cache: str | os.PathLike[str] | None = None,
+                n_rows: int | None = None) -> Job:
     """Validate everything that can be validated before a row is scored; set up staging."""
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) \
             or chunk_rows < 1:
@@ -237,6 +242,9 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
     if clash or (id_name in proba_names) or len(set(proba_names)) != len(proba_names):
         raise ParameterError(f"output column name clash: {sorted(clash or {id_name})}; rename "
                              "the id column")
+    if n_rows is None and all(getattr(s, "n_rows", None) is not None for s in files):
+        n_rows = sum(f.n_rows or 0 for f in files)
+    chosen = _engine(bundle, engine, n_rows, compile_cache, log)
     output = Path(output).absolute()
     staging = staging_for(output)
     work = staging / WORK_NAME
@@ -244,7 +252,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         "version": STATE_VERSION, "bundle": bundle.checksum, "inputs": source_fingerprint,
         "id_column": id_column, "decision": decision.as_json(), "chunk_rows": int(chunk_rows),
         "probabilities": bool(probabilities), "output": str(output),
-        "segment_chunks": SEGMENT_CHUNKS,
+        "segment_chunks": SEGMENT_CHUNKS, "engine": chosen,
         **({"only_selected": True} if only_selected else {}),
     }
     resumed = False
@@ -257,6 +265,8 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
                 raise OutputExistsError(
                     f"{staging}: cannot resume, the interrupted run left no readable job "
                     f"manifest ({exc}); pass --overwrite to start over") from exc
+            if engine == "auto" and isinstance(old.get("engine"), str):
+                spec["engine"] = chosen = old["engine"]  # auto resumes with the same engine
             _check_resumable(staging, old, spec)
             resumed = True
             if log:
@@ -283,12 +293,38 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         label_type=_arrow_label_type(bundle.classes), n_classes=len(bundle.classes),
         proba_names=proba_names, decision=decision, chunk_rows=int(chunk_rows),
         staging=str(staging), segment_chunks=SEGMENT_CHUNKS, only_selected=bool(only_selected),
+        engine=chosen, compile_cache=None if compile_cache is None else str(compile_cache),
     )
     from pseudolabel.batch.scoring import remember_bundle
 
     remember_bundle(plan, bundle)
     return Job(plan, bundle, output, list(sources), resumed, probabilities, overwrite, spec,
                published=resumed and published_output(work, output))
+
+
+def model_file(bundle: ModelBundle) -> Path:
+    """The bundle's model file (what a compiled engine compiles)."""
+    return bundle.path / bundle.manifest.get("model_path", "model") / bundle.backend.model_file
+
+
+def _engine(bundle: ModelBundle, engine: str, n_rows: int | None,
+            compile_cache: str | os.PathLike[str] | None,
+            log: Callable[[str], None] | None) -> str:
+    """Resolve ``--engine`` ("native" or a compiler's name); compile (or load) here, so the
+    progress output shows it before the first chunk."""
+    if engine == "native":
+        return "native"
+    from pseudolabel.compiled import choose_engine, compiled_model
+
+    choice = choose_engine(bundle.backend, model_file(bundle), engine=engine, n_rows=n_rows,
+                           cache_dir=compile_cache)
+    if log:
+        log(f"engine: {choice.compiler or 'native'} ({choice.reason})")
+    if choice.compiler is None:
+        return "native"
+    compiled_model(bundle.backend, model_file(bundle), compiler=choice.compiler,
+                   cache_dir=compile_cache, log=log)
+    return choice.compiler
 
 
 @contextlib.contextmanager

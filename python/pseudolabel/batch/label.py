@@ -49,7 +49,8 @@ def label(model: str | os.PathLike[str] | ModelBundle,
           strategy_params: Mapping[str, Any] | None = None,
           chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
-          progress: bool | None = False, only_selected: bool = False) -> LabelResult:
+          progress: bool | None = False, only_selected: bool = False, engine: str = "auto",
+          compile_cache: str | os.PathLike[str] | None = None) -> LabelResult:
     """Label Parquet/CSV/``.npy`` files with a model bundle, streaming, on this machine.
 
     Parameters
@@ -82,6 +83,14 @@ def label(model: str | os.PathLike[str] | ModelBundle,
         None: a progress bar on a terminal, log lines otherwise; False: silent.
     only_selected : bool, default False
         Write the selected rows alone (the counts still cover every row).
+    engine : {"auto", "native", "compiled"}, default "auto"
+        What predicts (:func:`pseudolabel.compiled.choose_engine`): the backend, or its
+        model compiled on this machine into the local cache. ``auto`` compiles when a
+        compiler is installed, supports the model and the compile pays (cached, or enough
+        rows); otherwise native, and says why in the progress output.
+    compile_cache : path-like, optional
+        Cache directory of compiled models (default ``$PSEUDOLABEL_CACHE_DIR`` or
+        ``$XDG_CACHE_HOME/pseudolabel``).
 
     Returns
     -------
@@ -94,6 +103,9 @@ def label(model: str | os.PathLike[str] | ModelBundle,
         (the message names the file and row), an input changed since the interrupted run.
     BundleError
         The bundle is corrupt, edited, or holds a pickle without ``trust_pickle``.
+    EngineUnavailableError
+        ``engine="compiled"`` and no installed compiler can compile the model (the message
+        says why).
     OutputExistsError
         ``output`` or an interrupted run's partial output exists, without
         ``overwrite``/``resume``.
@@ -109,7 +121,8 @@ def label(model: str | os.PathLike[str] | ModelBundle,
                       source_fingerprint=[f.fingerprint() for f in files], id_column=id_column,
                       decision=decision, chunk_rows=chunk_rows, probabilities=probabilities,
                       resume=resume, overwrite=overwrite, trust_pickle=trust_pickle,
-                      log=bar.log, only_selected=only_selected)
+                      log=bar.log, only_selected=only_selected, engine=engine,
+                      compile_cache=compile_cache)
     with cleanup_on_error(job):
         results = []
         offset = 0

@@ -62,12 +62,24 @@ def _bundle_for(plan: Plan) -> ModelBundle:
     return bundle
 
 
-def _predict(bundle: ModelBundle, chunk: Chunk, where: str,
+def _model(plan: Plan, bundle: ModelBundle) -> Any:
+    """What scores: the backend, or its compiled model (built or loaded once per process)."""
+    if plan.engine == "native":
+        return bundle.backend
+    from pseudolabel.batch.job import model_file
+    from pseudolabel.compiled import compiled_model
+
+    return compiled_model(bundle.backend, model_file(bundle), compiler=plan.engine,
+                          cache_dir=plan.compile_cache)
+
+
+def _predict(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str,
              feature_columns: Sequence[str]) -> np.ndarray:
     """The backend's probabilities for one chunk; a failure names the file and rows."""
     X = chunk.X
+    model = _model(plan, bundle)
     try:
-        P = bundle.backend.predict_proba(X)
+        P = model.predict_proba(X)
     except Exception as exc:
         nan_rows = np.flatnonzero(np.isnan(X).any(axis=1)) if isinstance(X, np.ndarray) \
             else np.empty(0, np.int64)  # a DataFrame: categorical columns hold missing values
@@ -99,7 +111,7 @@ def score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offse
                 probabilities: bool
                 ) -> tuple[pa.Table, np.ndarray, np.ndarray, kernels.TopK | None]:
     """Score one chunk; return (table, class_counts, selected_counts, chunk TopK or None)."""
-    P = _predict(bundle, chunk, where, plan.feature_columns)
+    P = _predict(plan, bundle, chunk, where, plan.feature_columns)
     n, n_classes = P.shape
     first_row = offset + chunk.start
     try:

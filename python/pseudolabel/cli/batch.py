@@ -10,7 +10,13 @@ import sys
 import warnings
 
 from pseudolabel.cli.errors import EXIT_CODES_HELP, EXIT_OK
-from pseudolabel.cli.options import column_list, finite_float, non_negative_int, positive_int
+from pseudolabel.cli.options import (
+    ENGINES,
+    column_list,
+    finite_float,
+    non_negative_int,
+    positive_int,
+)
 from pseudolabel.exceptions import PseudolabelWarning
 
 #: mirrors pseudolabel.batch.train.MANY_CLASSES (not imported: --help stays light)
@@ -122,6 +128,14 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="run on a local Dask cluster of N worker processes")
     w.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing Dask cluster (tcp://host:port)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="what predicts: 'native' (the model library), 'compiled' (the model "
+                        "compiled on this machine; exit 2 with the reason if it cannot be) or "
+                        "'auto' (compiled when a compiler is installed, supports the model "
+                        "and the compile pays: cached, or a large job; default)")
+    p.add_argument("--compile-cache", metavar="DIR",
+                   help="cache of compiled models (default $PSEUDOLABEL_CACHE_DIR, else "
+                        "$XDG_CACHE_HOME/pseudolabel)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar or progress log lines")
     p.set_defaults(func=run_label)
@@ -180,6 +194,7 @@ def run_label(args: argparse.Namespace) -> int:
         probabilities=args.probabilities, only_selected=args.only_selected,
         resume=args.resume, overwrite=args.overwrite,
         trust_pickle=args.trust_pickle, progress=False if args.no_progress else None,
+        engine=args.engine, compile_cache=args.compile_cache,
     )
     if args.workers is not None or args.scheduler is not None:
         from pseudolabel.dask import label as dask_label

@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "non_negative_int", "finite_float", "column_list"]
+__all__ = ["ENGINES", "positive_int", "non_negative_int", "finite_float", "column_list"]
+
+#: ``label --engine`` choices (pseudolabel.compiled.ENGINES; listed here so that building
+#: the parser imports no compiler code)
+ENGINES = ("auto", "native", "compiled")
 
 
 def _integer(text: str, what: str) -> int:

@@ -1,0 +1,304 @@
+"""Compiler adapters: lleaves (LightGBM, via LLVM) and Treelite + TL2cgen (C via the system compiler).
+
+Each adapter says whether its packages are installed, which version string keys its cache
+entries, why it cannot compile a given model (or None), how to build a library from the
+bundle's model file into a directory, and how to load that library into a function
+``raw(X) -> probabilities`` with one column per class the model was fitted on (what the
+backend's ``_predict_model`` returns).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Compiler", "Lleaves", "Treelite", "COMPILERS", "lightgbm_model_problem"]
+
+RawPredict = Callable[[np.ndarray], np.ndarray]
+
+_LIGHTGBM_OBJECTIVES = ("binary", "multiclass", "softmax")
+_XGBOOST_OBJECTIVES = ("binary:logistic", "multi:softprob", "multi:softmax")
+_SKLEARN_FORESTS = ("RandomForestClassifier", "ExtraTreesClassifier")
+
+
+def _threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def lightgbm_model_problem(model_file: Path) -> str | None:
+    """Why a LightGBM text model cannot be compiled (objective, linear trees), or None."""
+    objective = None
+    with open(model_file, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("objective=") and objective is None:
+                objective = (line.split("=", 1)[1].split() or [""])[0]
+            elif line.startswith("is_linear=") and line.strip() != "is_linear=0":
+                return "the model has linear trees (linear_tree=true), which no tree compiler " \
+                       "supports"
+            elif line.startswith("end of trees"):
+                break
+    if objective not in _LIGHTGBM_OBJECTIVES:
+        return f"LightGBM objective {objective!r} is not supported (only binary and multiclass)"
+    return None
+
+
+class Compiler:
+    """The interface of a compiler adapter."""
+
+    #: short name, used in cache entry names and messages
+    name = ""
+    #: the packages it needs (what ``pip install pseudolabel[compiled]`` brings)
+    packages: tuple[str, ...] = ()
+    #: the library file it writes
+    library_name = ""
+    #: backends for which ``--engine auto`` may pick it (measured faster than native)
+    auto_backends: frozenset[str] = frozenset()
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.modules())
+
+    def modules(self) -> tuple[str, ...]:
+        return self.packages
+
+    def version(self) -> str:
+        """Everything the compiled code depends on besides the model."""
+        raise NotImplementedError
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        """Why this adapter cannot compile the model, or None when it can."""
+        raise NotImplementedError
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        """Compile into ``directory``; return the library's file name."""
+        raise NotImplementedError
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        raise NotImplementedError
+
+
+def _gcc_version() -> str | None:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return None
+    out = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False)
+    return (out.stdout.splitlines() or ["gcc"])[0]
+
+
+@functools.cache
+def _cpu_identity() -> str:
+    """The CPU model and feature flags (what code compiled for this host depends on),
+    read without loading LLVM."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))][:2]
+    except OSError:
+        lines = [platform.processor()]
+    return f"{platform.machine()} {hashlib.sha256(''.join(lines).encode()).hexdigest()[:16]}"
+
+
+def _lightgbm_header(model_file: Path) -> dict[str, str]:
+    header: dict[str, str] = {}
+    with open(model_file, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("Tree="):
+                break
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                header.setdefault(key, value)
+    return header
+
+
+class Lleaves(Compiler):
+    """lleaves: LightGBM text models compiled with LLVM (llvmlite).
+
+    With gcc on the machine the object code is linked into a shared library and called
+    through ctypes, so labeling never loads LLVM (about 60 MB of resident memory); without
+    gcc, lleaves loads the object code itself.
+    """
+
+    name = "lleaves"
+    packages = ("lleaves", "llvmlite")
+    library_name = "model.so"
+    auto_backends = frozenset({"lightgbm"})
+
+    @functools.cache  # noqa: B019 (one instance per process)
+    def version(self) -> str:
+        return (f"lleaves {_version('lleaves')}; llvmlite {_version('llvmlite')}; "
+                f"{_gcc_version() or 'no gcc'}; {_cpu_identity()}")
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        if getattr(backend, "name", None) != "lightgbm":
+            return "lleaves compiles LightGBM models only"
+        return lightgbm_model_problem(model_file)
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        import lleaves
+
+        obj = directory / "model.o"
+        lleaves.Model(model_file=str(model_file)).compile(cache=str(obj))
+        gcc = shutil.which("gcc")
+        if gcc is None:
+            return obj.name
+        # lleaves emits position-independent code: it links into a shared library as is
+        subprocess.run([gcc, "-shared", "-o", str(directory / self.library_name), str(obj)],
+                       check=True, capture_output=True, text=True)
+        obj.unlink()
+        return self.library_name
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        header = _lightgbm_header(model_file)
+        n_classes = int(header.get("num_class", "1"))
+        n_features = int(header.get("max_feature_idx", "-1")) + 1
+        threads = _threads()
+        if library.suffix == ".so":
+            forest = ctypes.CDLL(str(library)).forest_root  # CDLL calls release the GIL
+            forest.restype = None
+            forest.argtypes = [ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                               ctypes.c_int32, ctypes.c_int32]
+            # one pool for the model's life: no new threads (and malloc arenas) per chunk
+            pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+
+            def predict(X: np.ndarray) -> np.ndarray:
+                X = np.ascontiguousarray(X, dtype=np.float64)
+                if X.ndim != 2 or X.shape[1] != n_features:
+                    raise ValueError(f"data must have {n_features} columns, has {X.shape}")
+                out = np.zeros((len(X), n_classes) if n_classes > 1 else len(X))
+                data = X.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                result = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                step = max(1, -(-len(X) // threads))
+                spans = [(a, min(a + step, len(X))) for a in range(0, len(X), step)]
+                if pool is None or len(spans) <= 1:
+                    for a, b in spans:
+                        forest(data, result, a, b)
+                else:
+                    list(pool.map(lambda span: forest(data, result, *span), spans))
+                return out
+        else:
+            import lleaves
+
+            model = lleaves.Model(model_file=str(model_file))
+            model.compile(cache=str(library))
+
+            def predict(X: np.ndarray) -> np.ndarray:
+                return np.asarray(model.predict(X, n_jobs=threads), dtype=np.float64)
+
+        def raw(X: np.ndarray) -> np.ndarray:
+            P = predict(X)
+            if P.ndim == 1:  # binary: the probability of class 1, as Booster.predict
+                return np.column_stack([1.0 - P, P])
+            return P
+
+        return raw
+
+
+class Treelite(Compiler):
+    """Treelite + TL2cgen: LightGBM, XGBoost and scikit-learn forests as C, built with gcc."""
+
+    name = "tl2cgen"
+    packages = ("treelite", "tl2cgen")
+    library_name = "model.so"
+    # measured slower than the library itself on 100 rounds x 4 classes, 2M rows: 0.43x
+    # LightGBM's predict (benches/bench_compilers.py), 0.31x XGBoost's end to end
+    # (benches/bench_batch.py --only compiled); scikit-learn forests not measured. So
+    # ``auto`` never picks it; ``--engine compiled`` does, for XGBoost and scikit-learn.
+    auto_backends: frozenset[str] = frozenset()
+
+    @functools.cache  # noqa: B019
+    def version(self) -> str:
+        return (f"treelite {_version('treelite')}; tl2cgen {_version('tl2cgen')}; "
+                f"{_gcc_version() or 'no gcc'}; {platform.machine()}")
+
+    def installed(self) -> bool:
+        return super().installed() and shutil.which("gcc") is not None
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        kind = getattr(backend, "name", None)
+        if kind == "lightgbm":
+            return lightgbm_model_problem(model_file)
+        if kind == "xgboost":
+            config = backend.model_.get_booster().save_config()
+            booster = re.search(r'"booster"\s*:\s*"(\w+)"', config)
+            if booster is None or booster.group(1) != "gbtree":
+                return (f"XGBoost booster {booster.group(1) if booster else '?'!r} is not "
+                        "supported (only gbtree)")
+            objective = re.search(r'"objective"\s*:\s*\{\s*"name"\s*:\s*"([\w:]+)"', config)
+            if objective is None or objective.group(1) not in _XGBOOST_OBJECTIVES:
+                return (f"XGBoost objective {objective.group(1) if objective else '?'!r} is "
+                        "not supported (only binary:logistic and multi:softprob/softmax)")
+            if '"multi_strategy":"multi_output_tree"' in config.replace(" ", ""):
+                return "XGBoost multi-output trees are not supported"
+            return None
+        if kind == "sklearn":
+            est = type(getattr(backend, "estimator_", None)).__name__
+            if est not in _SKLEARN_FORESTS:
+                return (f"scikit-learn {est} is not supported (only RandomForestClassifier "
+                        "and ExtraTreesClassifier)")
+            return None
+        return f"backend {kind!r} has no tree compiler"
+
+    def _treelite_model(self, backend: Any, model_file: Path) -> Any:
+        import treelite
+
+        if backend.name == "lightgbm":
+            return treelite.frontend.load_lightgbm_model(str(model_file))
+        if backend.name == "xgboost":
+            return treelite.frontend.from_xgboost(backend.model_.get_booster())
+        return treelite.sklearn.import_model(backend.estimator_)
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        import tl2cgen
+
+        model = self._treelite_model(backend, model_file)
+        tl2cgen.export_lib(model, toolchain="gcc", libpath=str(directory / self.library_name),
+                           params={"parallel_comp": _threads()})
+        return self.library_name
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        import tl2cgen
+
+        predictor = tl2cgen.Predictor(str(library))  # threads: as OpenMP allows
+        kind = backend.name
+
+        def raw(X: np.ndarray) -> np.ndarray:
+            # Compare features as the library does: XGBoost converts its input to float32
+            # (float32 thresholds), scikit-learn trees round it to float32 and compare with
+            # float64 thresholds, LightGBM works in float64.
+            if kind == "xgboost":
+                data = tl2cgen.DMatrix(np.ascontiguousarray(X, dtype=np.float32), dtype="float32")
+            elif kind == "sklearn":
+                data = tl2cgen.DMatrix(X.astype(np.float32).astype(np.float64), dtype="float64")
+            else:
+                data = tl2cgen.DMatrix(np.ascontiguousarray(X, dtype=np.float64),
+                                       dtype="float64")
+            P = np.asarray(predictor.predict(data), dtype=np.float64).reshape(len(X), -1)
+            if P.shape[1] == 1:  # binary: probability of class 1
+                p = P[:, 0]
+                return np.column_stack([1.0 - p, p])
+            return P
+
+        return raw
+
+
+#: in order of preference: lleaves is about twice as fast for LightGBM (benches/bench_compilers.py)
+COMPILERS: tuple[Compiler, ...] = (Lleaves(), Treelite())

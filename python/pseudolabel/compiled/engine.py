@@ -1,0 +1,176 @@
+"""Which engine scores a model (native or compiled), and the compiled model that does it.
+
+``choose_engine`` applies the ``--engine`` rule; ``compiled_model`` loads (or builds, then
+loads) the cached library of a model once per process and wraps it as a
+:class:`CompiledModel` whose ``predict_proba`` returns what the backend's own
+``predict_proba`` returns: one column per class of the bundle, in its order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pseudolabel.compiled.cache import build_entry, cache_root, entry_for, find_entry
+from pseudolabel.compiled.compilers import COMPILERS, Compiler, RawPredict
+from pseudolabel.exceptions import EngineUnavailableError, ParameterError
+from pseudolabel.io.atomic import sha256_file
+
+__all__ = ["ENGINES", "PAYBACK_ROWS", "EngineChoice", "CompiledModel", "choose_engine",
+           "compiled_model"]
+
+ENGINES = ("auto", "native", "compiled")
+
+#: ``auto`` compiles an uncached model only for a job of at least this many rows. Compile
+#: time and the per-row saving both grow with the number of trees, so the break-even is a
+#: row count. Measured (benches/bench_compilers.py, 400 trees, 2 loaded cores): lleaves
+#: compiled in 21 s and saved 9.9 us a row (2.1M rows to break even); the issue's figures
+#: (71 s, 3.9x) give about 20M. Once compiled, the entry serves every later job.
+PAYBACK_ROWS = 5_000_000
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine a job uses, the compiler (when compiled) and why, for the progress output."""
+
+    engine: str  # "native" | "compiled"
+    compiler: str | None
+    reason: str
+
+
+def _compiler_named(name: str) -> Compiler:
+    for c in COMPILERS:
+        if c.name == name:
+            return c
+    raise ParameterError(f"unknown compiler {name!r}; known: {[c.name for c in COMPILERS]}")
+
+
+def _usable(backend: Any, model_file: Path, *, auto: bool) -> tuple[Compiler | None, str]:
+    """The preferred installed compiler that supports the model, or None and why not;
+    under ``auto`` only one measured faster than native for this kind of model."""
+    installed = [c for c in COMPILERS if c.installed()]
+    if not installed:
+        return None, ("no tree compiler is installed (pip install 'pseudolabel[compiled]': "
+                      "lleaves for LightGBM, treelite + tl2cgen and gcc for LightGBM, "
+                      "XGBoost and scikit-learn forests)")
+    reasons = []
+    for c in installed:
+        problem = c.problem(backend, model_file)
+        if problem is None and auto and getattr(backend, "name", None) not in c.auto_backends:
+            problem = (f"not faster than native for {getattr(backend, 'name', '?')} models "
+                       "(use --engine compiled to force it)")
+        if problem is None:
+            return c, ""
+        reasons.append(f"{c.name}: {problem}")
+    return None, "; ".join(reasons)
+
+
+def choose_engine(backend: Any, model_file: str | Path, *, engine: str = "auto",
+                  n_rows: int | None = None, cache_dir: str | os.PathLike[str] | None = None) -> EngineChoice:
+    """Apply the engine rule.
+
+    ``native``: the backend's own predict. ``compiled``: the preferred installed compiler
+    that supports the model, else :class:`EngineUnavailableError` naming why. ``auto``:
+    compiled when such a compiler exists and either the model's library is already in the
+    cache or the job has at least :data:`PAYBACK_ROWS` rows (``n_rows``; None = unknown,
+    which does not pay); native otherwise, with the reason.
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if engine == "native":
+        return EngineChoice("native", None, "asked for")
+    model_file = Path(model_file)
+    compiler, why = _usable(backend, model_file, auto=engine == "auto")
+    if compiler is None:
+        if engine == "compiled":
+            raise EngineUnavailableError(f"--engine compiled cannot compile {model_file}: {why}")
+        return EngineChoice("native", None, why)
+    if engine == "compiled":
+        return EngineChoice("compiled", compiler.name, "asked for")
+    entry = entry_for(cache_root(cache_dir), sha256_file(model_file), compiler.name,
+                      compiler.version())
+    if find_entry(entry) is not None:
+        return EngineChoice("compiled", compiler.name, "compiled model found in the cache")
+    if n_rows is not None and n_rows >= PAYBACK_ROWS:
+        return EngineChoice("compiled", compiler.name,
+                            f"{n_rows:,} rows pay back the compile time")
+    return EngineChoice("native", None,
+                        f"not cached, and {'an unknown number of' if n_rows is None else f'{n_rows:,}'}"
+                        f" rows do not pay back compiling (auto compiles from "
+                        f"{PAYBACK_ROWS:,} rows; --engine compiled forces it)")
+
+
+class CompiledModel:
+    """A compiled model with the backend's ``predict_proba`` contract."""
+
+    def __init__(self, backend: Any, raw: RawPredict, *, compiler: str, library: Path) -> None:
+        self.backend, self._raw, self.compiler, self.library = backend, raw, compiler, library
+        self._present = np.asarray(getattr(backend, "_present", np.arange(len(backend.classes_))))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities of ``X`` (n_rows x n_features), columns in the bundle's class order."""
+        X = np.ascontiguousarray(X)
+        proba = np.asarray(self._raw(X), dtype=np.float64)
+        n, k = len(X), len(self._present)
+        if proba.shape != (n, k):
+            raise EngineUnavailableError(
+                f"{self.compiler} returned probabilities of shape {proba.shape}, expected "
+                f"({n}, {k})")
+        # as Backend.predict_proba: clip float round-off, map to the full label space
+        np.clip(proba, 0.0, 1.0, out=proba, where=(proba > -1e-9) & (proba < 1.0 + 1e-9))
+        C = len(self.backend.classes_)
+        if k == C:
+            return proba
+        out = np.zeros((n, C), dtype=np.float64)
+        out[:, self._present] = proba
+        return out
+
+
+_LOADED: dict[tuple[str, str, str], CompiledModel] = {}
+
+
+def compiled_model(backend: Any, model_file: str | Path, *, compiler: str,
+                   cache_dir: str | os.PathLike[str] | None = None,
+                   log: Callable[[str], None] | None = None) -> CompiledModel:
+    """Load the model's compiled library from the cache, building it first when missing or
+    not matching; once per process and model (Dask workers each call this)."""
+    model_file = Path(model_file)
+    adapter = _compiler_named(compiler)
+    model_sha256 = sha256_file(model_file)
+    root = cache_root(cache_dir)
+    key = (str(root), model_sha256, compiler)
+    model = _LOADED.get(key)
+    if model is not None and model.backend is backend:
+        return model
+    problem = adapter.problem(backend, model_file)
+    if problem is not None:
+        raise EngineUnavailableError(f"{compiler} cannot compile {model_file}: {problem}")
+    entry = entry_for(root, model_sha256, compiler, adapter.version())
+    library = find_entry(entry)
+    if library is None:
+        if log:
+            log(f"compiling the model with {adapter.version()} into {entry.directory} ...")
+        t0 = time.perf_counter()
+        try:
+            library = build_entry(entry, lambda d: adapter.build(backend, model_file, d))
+        except (EngineUnavailableError, ParameterError):
+            raise
+        except Exception as exc:
+            raise EngineUnavailableError(
+                f"{compiler} failed to compile {model_file}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if log:
+            log(f"compiled in {time.perf_counter() - t0:.1f} s")
+    elif log:
+        log(f"using the compiled model cached in {entry.directory}")
+    model = CompiledModel(backend, adapter.load(backend, model_file, library),
+                          compiler=compiler, library=library)
+    _LOADED.clear()
+    _LOADED[key] = model
+    return model
