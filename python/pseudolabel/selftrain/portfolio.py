@@ -6,7 +6,9 @@ calibrated, graph propagation or optimal-transport allocation problems where the
 predictions are poor. So ``strategy="auto"`` does not bet on one: each member of
 :data:`PORTFOLIO` that is registered runs its own guarded self-training on the same folds,
 and :func:`best_member` keeps the one whose last accepted round has the best out-of-fold
-evidence, or the labels alone when no member's round was accepted. No rule looks at a
+evidence, or the labels alone when no member's round was accepted. A member that reads the features as
+numbers (``needs_numeric_features``, e.g. graph propagation) is skipped when they are not (a
+table with categorical columns). No rule looks at a
 dataset's name or size; the choice is made on the labeled rows of the problem at hand.
 """
 

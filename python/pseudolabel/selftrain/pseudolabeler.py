@@ -376,7 +376,11 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         members: list[Member] = []
         first: FitRun | None = None
         baseline: Evaluation | None = None
+        numeric = _numeric_features(train.X)
         for name, strategy in self._make_strategies():
+            if (self.strategy == "auto" and not numeric
+                    and getattr(strategy, "needs_numeric_features", False)):
+                continue  # e.g. a graph over categorical columns: not a candidate here
             run = self._set_up(train, strategy, name, seed, prototype, first)
             if first is None:
                 first = run
@@ -581,3 +585,16 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _numeric_features(X: Any) -> bool:
+    """True when every feature of ``X`` is a number (sparse matrices and numeric arrays are;
+    a DataFrame is when each column has a numeric dtype)."""
+    if sparse.issparse(X):
+        return True
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and not isinstance(dtypes, np.dtype):
+        import pandas as pd
+
+        return all(pd.api.types.is_numeric_dtype(d) for d in dtypes)
+    return np.asarray(X).dtype.kind in "biuf"

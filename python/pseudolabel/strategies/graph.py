@@ -131,6 +131,9 @@ class LabelSpreadingStrategy(SelectionStrategy):
     name = "label_spreading"
     rebuild = True
     needs_context = True
+    #: the kNN graph is built over the features as numbers (``strategy="auto"`` skips this
+    #: source when they are not)
+    needs_numeric_features = True
 
     def __init__(self, n_neighbors: int = 10, alpha: float = 0.99, n_iter: int = 30,
                  threshold: float = 0.7, agree_with_model: bool = True) -> None:
