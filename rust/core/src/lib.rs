@@ -14,8 +14,10 @@
 
 mod alloc;
 mod block;
+mod distance;
 mod error;
 mod float;
+mod kcenter;
 mod quantile;
 mod radix;
 mod ranking;
@@ -33,3 +35,7 @@ pub use scan::{Matrix, Score};
 pub use select::{count, counts, reduce_candidates, select, select_candidates, SelectParams, Selection, Threshold};
 pub use summarize::{summarize, Summary};
 pub use threads::{get_num_threads, max_threads, set_num_threads, ENV_NUM_THREADS};
+
+// diverse batches: squared Euclidean distances, k-center greedy, k-means++ (BADGE), ranked batch
+pub use distance::{min_distance_update, ranked_batch, sq_dist, Points, RankedBatch};
+pub use kcenter::{kcenter_greedy, kmeans_pp_factored, FarthestFirst};
