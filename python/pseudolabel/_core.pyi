@@ -17,6 +17,10 @@ __all__ = [
     "ENV_NUM_THREADS",
     "MAX_NUM_THREADS",
     "MAX_ROWS",
+    "min_distance_update",
+    "kcenter_greedy",
+    "kmeans_pp_factored",
+    "ranked_batch",
 ]
 
 ENV_NUM_THREADS: str
@@ -57,3 +61,31 @@ def quantile(
 ) -> npt.NDArray[np.float64]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+
+# diverse batches (squared Euclidean distances between feature rows)
+_Features = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+def min_distance_update(
+    pool: _Features,
+    centers: _Features,
+    current_min: npt.NDArray[np.float64],
+    nearest: npt.NDArray[np.int64] | None = None,
+    center_offset: int = 0,
+) -> None: ...
+def kcenter_greedy(
+    pool: _Features, centers: _Features, k: int, exclude: npt.NDArray[np.bool_] | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def kmeans_pp_factored(
+    a: _Features,
+    h: _Features,
+    k: int,
+    draws: npt.NDArray[np.float64],
+    exclude: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.int64]: ...
+def ranked_batch(
+    candidates: _Features,
+    uncertainty: npt.NDArray[np.float64],
+    labeled: _Features,
+    n: int,
+    n_unlabeled: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...

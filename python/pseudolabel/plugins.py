@@ -98,6 +98,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "pseudolabel.backends",
     "pseudolabel.strategies.selection",
     "pseudolabel.strategies.query",
+    "pseudolabel.strategies.diversity",
 )
 #: The two kinds of strategies.
 STRATEGY_KINDS: tuple[str, ...] = ("selection", "query")
