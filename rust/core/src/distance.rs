@@ -265,9 +265,12 @@ pub fn ranked_batch<T: Prob>(
     if n > m {
         return Err(param("n", format!("must be at most the number of candidates ({m}), got {n}")));
     }
+    // each candidate's distance to its nearest center (labeled row or pick) and that center
     let mut dist = vec![f64::INFINITY; m];
-    min_distance_update(candidates, labeled, &mut dist, None, 0)?;
+    let mut nearest = vec![-1i64; m];
+    min_distance_update(candidates, labeled, &mut dist, Some(&mut nearest), 0)?;
     for_each_chunk(&mut dist, |_, c| c.iter_mut().for_each(|v| *v = v.sqrt()))?;
+    let mut centers: Vec<&[T]> = (0..labeled.n).map(|j| labeled.row(j)).collect();
     let mut taken = vec![false; m];
     let mut out = RankedBatch { positions: Vec::with_capacity(n), scores: Vec::with_capacity(n) };
     let alpha = |j: usize| {
@@ -286,7 +289,7 @@ pub fn ranked_batch<T: Prob>(
     let blocks: Vec<usize> = (0..m.div_ceil(ROWS_PER_JOB)).collect();
     // the first pick: scores from the labeled distances only
     let a0 = alpha(0);
-    let mut best = parallel_map(blocks.clone(), |b| {
+    let mut best = parallel_map(blocks, |b| {
         let (lo, hi) = (b * ROWS_PER_JOB, ((b + 1) * ROWS_PER_JOB).min(m));
         let mut acc: Best = None;
         for i in lo..hi {
@@ -304,34 +307,48 @@ pub fn ranked_batch<T: Prob>(
         if j + 1 == n {
             break;
         }
-        // fold in the distances to the new pick and find the next best in the same pass
+        // fold in the distances to the new pick and find the next best in the same pass; a
+        // candidate at distance d from its nearest center c can only come nearer to the
+        // pick when |c - pick| <= 2 d (triangle inequality), so most are never measured
         let a_next = alpha(j + 1);
         let x = candidates.row(pick);
-        let mut pairs: Vec<(&mut [f64], &[bool])> =
-            dist.chunks_mut(ROWS_PER_JOB).zip(taken.chunks(ROWS_PER_JOB)).collect();
-        let step = |first: usize, d: &mut [f64], t: &[bool]| -> Best {
+        let to_center: Vec<f64> = centers.iter().map(|c| sq_dist(c, x)).collect();
+        let new_id = centers.len() as i64;
+        centers.push(x);
+        let mut parts: Vec<(&mut [f64], &mut [i64], &[bool])> = dist
+            .chunks_mut(ROWS_PER_JOB)
+            .zip(nearest.chunks_mut(ROWS_PER_JOB))
+            .zip(taken.chunks(ROWS_PER_JOB))
+            .map(|((d, c), t)| (d, c, t))
+            .collect();
+        let step = |first: usize, d: &mut [f64], near: &mut [i64], t: &[bool]| -> Best {
             let mut acc: Best = None;
-            for (k, (dk, &tk)) in d.iter_mut().zip(t).enumerate() {
-                if tk {
+            for k in 0..d.len() {
+                if t[k] {
                     continue;
                 }
                 let i = first + k;
-                let nd = sq_dist(candidates.row(i), x).sqrt();
-                if nd < *dk {
-                    *dk = nd;
+                let far_enough = near[k] >= 0
+                    && to_center[near[k] as usize] > 4.0 * d[k] * d[k] * (1.0 + 1e-9);
+                if !far_enough {
+                    let nd = sq_dist(candidates.row(i), x).sqrt();
+                    if nd < d[k] {
+                        d[k] = nd;
+                        near[k] = new_id;
+                    }
                 }
-                acc = better(acc, Some((score(*dk, uncertainty[i], a_next), i)));
+                acc = better(acc, Some((score(d[k], uncertainty[i], a_next), i)));
             }
             acc
         };
-        let parts: Vec<Best> = if pairs.len() <= 1 {
-            with_pool(1, || pairs.iter_mut().map(|(d, t)| step(0, d, t)).collect())?
+        let found: Vec<Best> = if parts.len() <= 1 {
+            with_pool(1, || parts.iter_mut().map(|(d, c, t)| step(0, d, c, t)).collect())?
         } else {
-            with_pool(pairs.len(), || {
-                pairs.par_iter_mut().enumerate().map(|(b, (d, t))| step(b * ROWS_PER_JOB, d, t)).collect()
+            with_pool(parts.len(), || {
+                parts.par_iter_mut().enumerate().map(|(b, (d, c, t))| step(b * ROWS_PER_JOB, d, c, t)).collect()
             })?
         };
-        best = parts.into_iter().fold(None, better);
+        best = found.into_iter().fold(None, better);
     }
     Ok(out)
 }

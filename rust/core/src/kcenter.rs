@@ -1,20 +1,252 @@
 //! Diverse batch selection: k-center greedy (farthest-first) and k-means++ seeding over
 //! factored gradient embeddings (BADGE).
 //!
-//! Both are sequential in their picks and parallel within a pick. Every distance is
-//! computed by one function in one fixed order, comparisons are exact, and ties go to the
-//! lower row, so the picks are bitwise independent of the thread count.
+//! Both pick one row at a time and keep every row's squared distance to its nearest center.
+//! Each center owns the rows nearest to it, sorted by that distance (largest first, the
+//! lower row on ties). A new center at squared distance `D` from center `j` can only come
+//! nearer to a row of `j` at squared distance `m` when `D <= 4 m` (triangle inequality),
+//! so only a prefix of each cluster is ever looked at, and far clusters not at all: the
+//! picks are those of the naive algorithm (every distance recomputed), at a fraction of
+//! the work. Distances are computed by one function in one fixed order, comparisons are
+//! exact, and ties go to the lower row, so the picks are bitwise independent of the
+//! thread count.
 
 use crate::distance::{dot, min_distance_update, same_width, sq_dist, Points, ROWS_PER_JOB};
 use crate::error::{param, Result};
 use crate::float::Prob;
 use crate::threads::parallel_map;
 
-/// Members scanned by one parallel work item of a k-center pick.
+/// Members scanned by one parallel work item of a pick.
 const MEMBERS_PER_JOB: usize = 8192;
-/// A cluster is skipped when `D > 4 r (1 + PRUNE_SLACK)` (squared distances): the slack
-/// keeps the triangle-inequality bound safely exact under round-off.
+/// Relative slack of the pruning bound, so round-off never prunes a row that could move.
 const PRUNE_SLACK: f64 = 1e-9;
+
+/// Squared distances between the rows of a pool and centers.
+trait Space: Sync {
+    type Center: Copy + Send + Sync;
+    /// Squared distance from pool row `i` to center `c`.
+    fn to_center(&self, i: usize, c: Self::Center) -> f64;
+    /// Squared distance between two centers.
+    fn between(&self, a: Self::Center, b: Self::Center) -> f64;
+    /// Pool row `i` as a center.
+    fn center_of(&self, i: usize) -> Self::Center;
+    /// Absolute slack of the pruning bound (round-off of the distance formula).
+    fn slack(&self) -> f64;
+}
+
+/// Feature rows, distances from differences.
+struct Dense<'a, T> {
+    pool: Points<'a, T>,
+}
+
+impl<'a, T: Prob> Space for Dense<'a, T> {
+    type Center = &'a [T];
+    fn to_center(&self, i: usize, c: &'a [T]) -> f64 {
+        sq_dist(self.pool.row(i), c)
+    }
+    fn between(&self, a: &'a [T], b: &'a [T]) -> f64 {
+        sq_dist(a, b)
+    }
+    fn center_of(&self, i: usize) -> &'a [T] {
+        self.pool.row(i)
+    }
+    fn slack(&self) -> f64 {
+        0.0
+    }
+}
+
+/// Gradient embeddings `g_i = a_i (x) h_i`, never formed:
+/// `|g_i - g_j|^2 = A_i + A_j - 2 (a_i . a_j)(h_i . h_j)` with `A_i = |a_i|^2 |h_i|^2`.
+struct Factored<'a, T> {
+    a: Points<'a, T>,
+    h: Points<'a, T>,
+    norms: Vec<f64>,
+    slack: f64,
+}
+
+impl<'a, T: Prob> Factored<'a, T> {
+    fn dist(&self, i: usize, j: usize) -> f64 {
+        let cross = dot(self.a.row(i), self.a.row(j)) * dot(self.h.row(i), self.h.row(j));
+        (self.norms[i] + self.norms[j] - 2.0 * cross).max(0.0)
+    }
+}
+
+impl<'a, T: Prob> Space for Factored<'a, T> {
+    type Center = usize;
+    fn to_center(&self, i: usize, c: usize) -> f64 {
+        self.dist(i, c)
+    }
+    fn between(&self, a: usize, b: usize) -> f64 {
+        self.dist(a, b)
+    }
+    fn center_of(&self, i: usize) -> usize {
+        i
+    }
+    fn slack(&self) -> f64 {
+        self.slack
+    }
+}
+
+/// `(distance, row)` ordered farthest first, then the lower row.
+#[inline]
+fn further(a: (f64, usize), b: (f64, usize)) -> (f64, usize) {
+    if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
+        b
+    } else {
+        a
+    }
+}
+
+/// The rows nearest to one center, farthest first (the lower row on ties).
+struct Cluster<C> {
+    /// `None`: every row before the first center exists (all at infinite distance).
+    center: Option<C>,
+    members: Vec<u32>,
+}
+
+/// Every row's squared distance to its nearest center, and the clusters.
+struct Coverage<'s, S: Space> {
+    space: &'s S,
+    /// squared distance to the nearest center; `-inf` for rows that may not be picked
+    mins: Vec<f64>,
+    /// the cluster each available row belongs to
+    owner: Vec<u32>,
+    clusters: Vec<Cluster<S::Center>>,
+}
+
+fn sort_members(members: &mut [u32], mins: &[f64]) {
+    members.sort_unstable_by(|&x, &y| {
+        let (dx, dy) = (mins[x as usize], mins[y as usize]);
+        dy.partial_cmp(&dx).unwrap_or(std::cmp::Ordering::Equal).then(x.cmp(&y))
+    });
+}
+
+impl<'s, S: Space> Coverage<'s, S> {
+    /// Rows `avail` (all at infinite distance) in one cluster without a center.
+    fn new(space: &'s S, avail: &[bool]) -> Self {
+        let n = avail.len();
+        let members: Vec<u32> = (0..n as u32).filter(|&i| avail[i as usize]).collect();
+        let mins = avail.iter().map(|&a| if a { f64::INFINITY } else { f64::NEG_INFINITY }).collect();
+        Coverage { space, mins, owner: vec![0; n], clusters: vec![Cluster { center: None, members }] }
+    }
+
+    /// Rows `avail` with their squared distances `mins` to the nearest of `centers`, whose
+    /// index is `nearest`.
+    fn with_centers(space: &'s S, avail: &[bool], mut mins: Vec<f64>, nearest: &[i64], centers: Vec<S::Center>) -> Result<Self> {
+        let mut clusters: Vec<Cluster<S::Center>> =
+            centers.into_iter().map(|c| Cluster { center: Some(c), members: Vec::new() }).collect();
+        let mut owner = vec![0u32; avail.len()];
+        for i in 0..avail.len() {
+            if avail[i] {
+                owner[i] = nearest[i] as u32;
+                clusters[nearest[i] as usize].members.push(i as u32);
+            } else {
+                mins[i] = f64::NEG_INFINITY;
+            }
+        }
+        let m = &mins;
+        let sorted: Vec<Vec<u32>> = parallel_map(clusters.iter_mut().map(|c| std::mem::take(&mut c.members)).collect(), |mut v: Vec<u32>| {
+            sort_members(&mut v, m);
+            v
+        })?;
+        for (c, v) in clusters.iter_mut().zip(sorted) {
+            c.members = v;
+        }
+        Ok(Coverage { space, mins, owner, clusters })
+    }
+
+    /// The farthest row from its nearest center (the lower row on ties).
+    fn farthest(&self) -> (f64, usize) {
+        self.clusters.iter().fold((f64::NEG_INFINITY, usize::MAX), |acc, c| match c.members.first() {
+            Some(&r) => further(acc, (self.mins[r as usize], r as usize)),
+            None => acc,
+        })
+    }
+
+    /// Take row `p` out (it becomes a center and is never picked again).
+    fn remove(&mut self, p: usize) {
+        let c = &mut self.clusters[self.owner[p] as usize];
+        let (mins, key) = (&self.mins, (self.mins[p], p));
+        let at = c.members.partition_point(|&r| further((mins[r as usize], r as usize), key) != key);
+        if c.members.get(at) == Some(&(p as u32)) {
+            c.members.remove(at);
+        }
+        self.mins[p] = f64::NEG_INFINITY;
+    }
+
+    /// Make pool row `p` (already removed) a center; returns the rows that came nearer.
+    fn add_center(&mut self, p: usize) -> Result<Vec<u32>> {
+        let space = self.space;
+        let x = space.center_of(p);
+        let slack = space.slack();
+        // the prefix of each cluster the new center can take rows from
+        let mut jobs: Vec<(usize, usize, usize)> = Vec::new(); // (cluster, lo, hi)
+        for (j, c) in self.clusters.iter().enumerate() {
+            if c.members.is_empty() {
+                continue;
+            }
+            let prefix = match c.center {
+                None => c.members.len(),
+                Some(center) => {
+                    let d = space.between(center, x);
+                    let mins = &self.mins;
+                    c.members.partition_point(|&r| 4.0 * mins[r as usize] * (1.0 + PRUNE_SLACK) + slack >= d)
+                }
+            };
+            for lo in (0..prefix).step_by(MEMBERS_PER_JOB) {
+                jobs.push((j, lo, (lo + MEMBERS_PER_JOB).min(prefix)));
+            }
+        }
+        let parts = {
+            let (clusters, mins) = (&self.clusters, &self.mins);
+            parallel_map(jobs, |(j, lo, hi)| {
+                let mut kept = Vec::new();
+                let mut moved = Vec::new();
+                for &r in &clusters[j].members[lo..hi] {
+                    let dist = space.to_center(r as usize, x);
+                    if dist < mins[r as usize] {
+                        moved.push((r, dist));
+                    } else {
+                        kept.push(r);
+                    }
+                }
+                (j, hi, kept, moved)
+            })?
+        };
+        let new_id = self.clusters.len() as u32;
+        let mut new_members = Vec::new();
+        // rebuild each touched cluster: the kept part of its prefix, then the rest as it was
+        let mut at = 0;
+        while at < parts.len() {
+            let j = parts[at].0;
+            let mut end = at;
+            let mut any_moved = false;
+            while end < parts.len() && parts[end].0 == j {
+                any_moved |= !parts[end].3.is_empty();
+                end += 1;
+            }
+            if any_moved {
+                let prefix = parts[end - 1].1;
+                let old = std::mem::take(&mut self.clusters[j].members);
+                let mut members = Vec::with_capacity(old.len());
+                for part in &parts[at..end] {
+                    members.extend_from_slice(&part.2);
+                    for &(r, dist) in &part.3 {
+                        self.mins[r as usize] = dist;
+                        self.owner[r as usize] = new_id;
+                        new_members.push(r);
+                    }
+                }
+                members.extend_from_slice(&old[prefix..]);
+                self.clusters[j].members = members;
+            }
+            at = end;
+        }
+        sort_members(&mut new_members, &self.mins);
+        self.clusters.push(Cluster { center: Some(x), members: new_members.clone() });
+        Ok(new_members)
+    }
+}
 
 /// The picks of a greedy batch, in pick order, with the squared distance from each pick to
 /// its nearest center when it was picked (infinite for the first pick without centers).
@@ -24,55 +256,27 @@ pub struct FarthestFirst {
     pub distances: Vec<f64>,
 }
 
-/// The rows currently nearest to one center, with their farthest member.
-struct Cluster<'a, T> {
-    /// `None`: the virtual cluster of every row before the first center exists.
-    center: Option<&'a [T]>,
-    members: Vec<u32>,
-    radius: f64,
-    far: usize,
-}
-
-/// The farthest of `rows` by `mins` (the lowest row on ties); `(-inf, usize::MAX)` when
-/// none is left.
-fn farthest(rows: &[u32], mins: &[f64]) -> (f64, usize) {
-    let mut best = (f64::NEG_INFINITY, usize::MAX);
-    for &r in rows {
-        let (d, r) = (mins[r as usize], r as usize);
-        if d > best.0 || (d == best.0 && r < best.1) {
-            best = (d, r);
-        }
+/// Rows that may be picked, and how many.
+fn available(n: usize, k: usize, exclude: Option<&[bool]>) -> Result<Vec<bool>> {
+    if u32::try_from(n).is_err() {
+        return Err(param("X_pool", format!("must have at most {} rows, got {n}", u32::MAX)));
     }
-    best
-}
-
-fn further(a: (f64, usize), b: (f64, usize)) -> (f64, usize) {
-    if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
-        b
-    } else {
-        a
+    let avail: Vec<bool> = match exclude {
+        None => vec![true; n],
+        Some(e) if e.len() == n => e.iter().map(|&x| !x).collect(),
+        Some(e) => return Err(param("exclude", format!("must have one value per pool row ({n}), got {}", e.len()))),
+    };
+    let n_available = avail.iter().filter(|&&a| a).count();
+    if k > n_available {
+        return Err(param("k", format!("must be at most the number of available pool rows ({n_available}), got {k}")));
     }
-}
-
-/// Rows that may be picked: all, or those `exclude` does not mark.
-fn available(n: usize, exclude: Option<&[bool]>) -> Result<Vec<bool>> {
-    match exclude {
-        None => Ok(vec![true; n]),
-        Some(e) if e.len() == n => Ok(e.iter().map(|&x| !x).collect()),
-        Some(e) => Err(param("exclude", format!("must have one value per pool row ({n}), got {}", e.len()))),
-    }
+    Ok(avail)
 }
 
 /// k-center greedy (Gonzalez 1985; Sener & Savarese 2018): `k` pool rows picked one at a
 /// time, each the row farthest (squared Euclidean) from its nearest center, the `centers`
 /// given and the rows picked so far; the lowest row wins ties. Without centers the first
-/// pick is the lowest available row.
-///
-/// The picks equal the naive algorithm's (every distance recomputed); the work is not:
-/// each center keeps the rows nearest to it and their largest distance `r`, and a new pick
-/// at squared distance `D` from a center can only come nearer to its rows when
-/// `D <= 4 r` (triangle inequality), so most clusters are skipped once the batch grows.
-/// Memory is `O(n)` (one distance and one row id per pool row).
+/// pick is the lowest available row. Memory is `O(n)` (a distance and two row ids per row).
 pub fn kcenter_greedy<T: Prob>(
     pool: &Points<T>,
     centers: &Points<T>,
@@ -81,123 +285,29 @@ pub fn kcenter_greedy<T: Prob>(
 ) -> Result<FarthestFirst> {
     same_width(pool, "the pool", centers, "centers")?;
     let n = pool.n;
-    if u32::try_from(n).is_err() {
-        return Err(param("X_pool", format!("must have at most {} rows, got {n}", u32::MAX)));
-    }
-    let avail = available(n, exclude)?;
-    let n_available = avail.iter().filter(|&&a| a).count();
-    if k > n_available {
-        return Err(param(
-            "k",
-            format!("must be at most the number of available pool rows ({n_available}), got {k}"),
-        ));
-    }
+    let avail = available(n, k, exclude)?;
     let mut out = FarthestFirst { indices: Vec::with_capacity(k), distances: Vec::with_capacity(k) };
     if k == 0 {
         return Ok(out);
     }
-    let mut mins = vec![f64::INFINITY; n];
-    let mut clusters: Vec<Cluster<T>> = Vec::with_capacity(centers.n + k);
-    if centers.n > 0 {
+    let space = Dense { pool: *pool };
+    let mut cover = if centers.n > 0 {
+        let mut mins = vec![f64::INFINITY; n];
         let mut near = vec![0i64; n];
         min_distance_update(pool, centers, &mut mins, Some(&mut near), 0)?;
-        let mut members: Vec<Vec<u32>> = vec![Vec::new(); centers.n];
-        for i in 0..n {
-            if avail[i] {
-                members[near[i] as usize].push(i as u32);
-            }
-        }
-        for (c, rows) in members.into_iter().enumerate() {
-            let (radius, far) = farthest(&rows, &mins);
-            clusters.push(Cluster { center: Some(centers.row(c)), members: rows, radius, far });
-        }
+        Coverage::with_centers(&space, &avail, mins, &near, (0..centers.n).map(|c| centers.row(c)).collect())?
     } else {
-        let rows: Vec<u32> = (0..n as u32).filter(|&i| avail[i as usize]).collect();
-        let (radius, far) = farthest(&rows, &mins);
-        clusters.push(Cluster { center: None, members: rows, radius, far });
-    }
-    for i in 0..n {
-        if !avail[i] {
-            mins[i] = f64::NEG_INFINITY;
-        }
-    }
-
+        Coverage::new(&space, &avail)
+    };
     for _ in 0..k {
-        let (radius, pick) = clusters.iter().fold((f64::NEG_INFINITY, usize::MAX), |acc, c| {
-            further(acc, (c.radius, c.far))
-        });
+        let (radius, pick) = cover.farthest();
         if pick == usize::MAX {
             break; // unreachable: k <= the available rows
         }
         out.indices.push(pick as i64);
         out.distances.push(radius);
-        mins[pick] = f64::NEG_INFINITY; // never picked again, never moved
-        let x = pool.row(pick);
-
-        // which clusters can the new center take rows from?
-        let scan: Vec<usize> = (0..clusters.len())
-            .filter(|&j| {
-                let c = &clusters[j];
-                if c.members.is_empty() || c.radius == f64::NEG_INFINITY {
-                    return false;
-                }
-                match c.center {
-                    None => true,
-                    Some(center) => sq_dist(center, x) <= 4.0 * c.radius * (1.0 + PRUNE_SLACK),
-                }
-            })
-            .collect();
-        let mut jobs: Vec<(usize, usize, usize)> = Vec::new(); // (scan slot, lo, hi)
-        for (s, &j) in scan.iter().enumerate() {
-            let len = clusters[j].members.len();
-            for lo in (0..len).step_by(MEMBERS_PER_JOB) {
-                jobs.push((s, lo, (lo + MEMBERS_PER_JOB).min(len)));
-            }
-        }
-        let parts = {
-            let (clusters, mins) = (&clusters, &mins);
-            parallel_map(jobs, |(s, lo, hi)| {
-                let rows = &clusters[scan[s]].members[lo..hi];
-                let mut kept = Vec::with_capacity(rows.len());
-                let mut moved = Vec::new();
-                let mut best = (f64::NEG_INFINITY, usize::MAX);
-                for &r in rows {
-                    let m = mins[r as usize];
-                    if m == f64::NEG_INFINITY {
-                        continue; // picked: dropped from its cluster
-                    }
-                    let dist = sq_dist(pool.row(r as usize), x);
-                    if dist < m {
-                        moved.push((r, dist));
-                    } else {
-                        best = further(best, (m, r as usize));
-                        kept.push(r);
-                    }
-                }
-                (s, kept, moved, best)
-            })?
-        };
-        let mut new_members = Vec::new();
-        let mut new_best = (f64::NEG_INFINITY, usize::MAX);
-        let mut rebuilt: Vec<(Vec<u32>, (f64, usize))> =
-            (0..scan.len()).map(|_| (Vec::new(), (f64::NEG_INFINITY, usize::MAX))).collect();
-        for (s, kept, moved, best) in parts {
-            let slot = &mut rebuilt[s];
-            slot.0.extend_from_slice(&kept);
-            slot.1 = further(slot.1, best);
-            for (r, dist) in moved {
-                mins[r as usize] = dist;
-                new_members.push(r);
-                new_best = further(new_best, (dist, r as usize));
-            }
-        }
-        for (s, (members, (radius, far))) in rebuilt.into_iter().enumerate() {
-            let c = &mut clusters[scan[s]];
-            c.members = members;
-            c.radius = radius;
-            c.far = far;
-        }
-        clusters.push(Cluster { center: Some(x), members: new_members, radius: new_best.0, far: new_best.1 });
+        cover.remove(pick);
+        cover.add_center(pick)?;
     }
     Ok(out)
 }
@@ -208,9 +318,10 @@ pub fn kcenter_greedy<T: Prob>(
 ///
 /// The first pick is the row of largest `A_i` (the lowest row on ties); pick `t >= 1` is
 /// drawn with probability proportional to the squared distance to the nearest pick, from
-/// `draws[t - 1]` in `[0, 1)`: the first row whose running sum (in row order, over fixed
-/// blocks) exceeds `draws[t - 1]` times the total. When every distance is 0 the lowest
-/// row not yet picked is taken. Memory is `O(n)` beyond the arguments.
+/// `draws[t - 1]` in `[0, 1)`: the first row whose running sum (in row order, summed within
+/// fixed blocks of rows, then across blocks) exceeds `draws[t - 1]` times the total. When
+/// every distance is 0 the lowest row not yet picked is taken. Memory is `O(n)` beyond the
+/// arguments.
 pub fn kmeans_pp_factored<T: Prob>(
     a: &Points<T>,
     h: &Points<T>,
@@ -228,14 +339,7 @@ pub fn kmeans_pp_factored<T: Prob>(
     if let Some(at) = draws.iter().position(|u| !(0.0..1.0).contains(u)) {
         return Err(param("draws", format!("must lie in [0, 1), draws[{at}] is {}", draws[at])));
     }
-    let avail = available(n, exclude)?;
-    let n_available = avail.iter().filter(|&&x| x).count();
-    if k > n_available {
-        return Err(param(
-            "k",
-            format!("must be at most the number of available pool rows ({n_available}), got {k}"),
-        ));
-    }
+    let avail = available(n, k, exclude)?;
     if k == 0 {
         return Ok(Vec::new());
     }
@@ -252,54 +356,52 @@ pub fn kmeans_pp_factored<T: Prob>(
             first = further(first, (norms[i], i));
         }
     }
-    let mut picked = vec![false; n];
-    let mut out = vec![first.1 as i64];
-    picked[first.1] = true;
-    // weight[i]: squared distance to the nearest pick for rows that may still be picked, else 0
-    let mut weight: Vec<f64> = (0..n).map(|i| if avail[i] { f64::INFINITY } else { 0.0 }).collect();
-    weight[first.1] = 0.0;
-    let mut center = first.1;
-    for &u in draws {
-        let (ac, hc, nc) = (a.row(center), h.row(center), norms[center]);
-        let parts: Vec<(Vec<f64>, f64)> = {
-            let (weight, norms) = (&weight, &norms);
-            parallel_map(blocks.clone(), |b| {
-                let (lo, hi) = span(b);
-                let mut w = weight[lo..hi].to_vec();
-                let mut sum = 0.0f64;
-                for (k, wk) in w.iter_mut().enumerate() {
-                    if *wk > 0.0 {
-                        let i = lo + k;
-                        let d = (norms[i] + nc - 2.0 * dot(a.row(i), ac) * dot(h.row(i), hc)).max(0.0);
-                        if d < *wk {
-                            *wk = d;
-                        }
-                    }
-                    sum += *wk;
-                }
-                (w, sum)
-            })?
-        };
-        let mut total = 0.0f64;
-        let mut sums = Vec::with_capacity(parts.len());
-        for (b, (w, s)) in parts.into_iter().enumerate() {
-            let (lo, hi) = span(b);
-            weight[lo..hi].copy_from_slice(&w);
-            sums.push(s);
-            total += s;
+    let largest = norms.iter().cloned().fold(0.0f64, f64::max);
+    let space = Factored { a: *a, h: *h, norms, slack: 1e-9 * largest };
+    let mut cover = Coverage::new(&space, &avail);
+    let mut out = Vec::with_capacity(k);
+    // a block's weight: the sum of its rows' squared distances (0 for rows not available)
+    let block_sum = |mins: &[f64], b: usize| -> f64 {
+        let (lo, hi) = span(b);
+        mins[lo..hi].iter().map(|&m| m.max(0.0)).sum()
+    };
+    let mut pick = first.1;
+    let mut sums = vec![0.0f64; blocks.len()];
+    for t in 0..k {
+        out.push(pick as i64);
+        cover.remove(pick);
+        let moved = cover.add_center(pick)?;
+        if t + 1 == k {
+            break;
         }
-        let pick = if total > 0.0 && total.is_finite() {
-            let target = u * total;
+        // re-add the blocks whose rows changed, in row order
+        if t == 0 {
+            let mins = &cover.mins;
+            sums = parallel_map(blocks.clone(), |b| block_sum(mins, b))?;
+        } else {
+            let mut touched: Vec<usize> = moved.iter().map(|&r| r as usize / ROWS_PER_JOB).collect();
+            touched.push(pick / ROWS_PER_JOB);
+            touched.sort_unstable();
+            touched.dedup();
+            let mins = &cover.mins;
+            let fresh = parallel_map(touched.clone(), |b| block_sum(mins, b))?;
+            for (b, s) in touched.into_iter().zip(fresh) {
+                sums[b] = s;
+            }
+        }
+        let total: f64 = sums.iter().sum();
+        let target = draws[t] * total;
+        let mut next = None;
+        if total > 0.0 && total.is_finite() {
             let mut before = 0.0f64;
-            let mut found = None;
             for (b, &s) in sums.iter().enumerate() {
                 if before + s > target {
                     let (lo, hi) = span(b);
                     let mut local = 0.0f64;
                     for i in lo..hi {
-                        local += weight[i];
+                        local += cover.mins[i].max(0.0);
                         if before + local > target {
-                            found = Some(i);
+                            next = Some(i);
                             break;
                         }
                     }
@@ -308,21 +410,12 @@ pub fn kmeans_pp_factored<T: Prob>(
                 before += s;
             }
             // round-off can leave the target at the very end: the last row with weight
-            found.or_else(|| (0..n).rev().find(|&i| weight[i] > 0.0))
-        } else {
-            None
-        };
-        let pick = match pick {
+            next = next.or_else(|| (0..n).rev().find(|&i| cover.mins[i] > 0.0));
+        }
+        pick = match next.or_else(|| (0..n).find(|&i| cover.mins[i] != f64::NEG_INFINITY)) {
             Some(i) => i,
-            None => match (0..n).find(|&i| avail[i] && !picked[i]) {
-                Some(i) => i,
-                None => break, // unreachable: k <= the available rows
-            },
+            None => break, // unreachable: k <= the available rows
         };
-        picked[pick] = true;
-        weight[pick] = 0.0;
-        out.push(pick as i64);
-        center = pick;
     }
     Ok(out)
 }
@@ -359,6 +452,39 @@ mod tests {
         chosen.into_iter().map(|i| i as i64).collect()
     }
 
+    /// k-means++ with every distance recomputed, sums in the kernel's block order.
+    fn naive_pp(a: &Points<f64>, h: &Points<f64>, draws: &[f64]) -> Vec<i64> {
+        let n = a.n;
+        let g = |i: usize, j: usize| {
+            let ai = dot(a.row(i), a.row(i)) * dot(h.row(i), h.row(i));
+            let aj = dot(a.row(j), a.row(j)) * dot(h.row(j), h.row(j));
+            (ai + aj - 2.0 * dot(a.row(i), a.row(j)) * dot(h.row(i), h.row(j))).max(0.0)
+        };
+        let norms: Vec<f64> = (0..n).map(|i| dot(a.row(i), a.row(i)) * dot(h.row(i), h.row(i))).collect();
+        let mut first = (f64::NEG_INFINITY, usize::MAX);
+        for (i, &v) in norms.iter().enumerate() {
+            first = further(first, (v, i));
+        }
+        let mut chosen = vec![first.1];
+        for &u in draws {
+            let w: Vec<f64> = (0..n)
+                .map(|i| if chosen.contains(&i) { 0.0 } else { chosen.iter().map(|&c| g(i, c)).fold(f64::INFINITY, f64::min) })
+                .collect();
+            let total: f64 = w.iter().sum();
+            let mut run = 0.0;
+            let pick = if total > 0.0 {
+                (0..n).find(|&i| {
+                    run += w[i];
+                    run > u * total
+                })
+            } else {
+                None
+            };
+            chosen.push(pick.unwrap_or_else(|| (0..n).find(|i| !chosen.contains(i)).unwrap()));
+        }
+        chosen.into_iter().map(|i| i as i64).collect()
+    }
+
     #[test]
     fn kcenter_matches_naive_with_ties() {
         for seed0 in 0..20u64 {
@@ -371,6 +497,19 @@ mod tests {
             let c = Points::new("centers", &cent, cent.len() / d, d).unwrap();
             let got = kcenter_greedy(&p, &c, 40, None).unwrap();
             assert_eq!(got.indices, naive(&p, &c, 40), "seed {seed0}");
+        }
+    }
+
+    #[test]
+    fn kmeans_pp_matches_naive_on_exact_values() {
+        for seed0 in 0..10u64 {
+            let mut seed = seed0 + 100;
+            let (n, c, d) = (200, 3, 4); // n < one block: the naive running sum is the kernel's
+            let a: Vec<f64> = (0..n * c).map(|_| (lcg(&mut seed) * 5.0).floor() - 2.0).collect();
+            let h: Vec<f64> = (0..n * d).map(|_| (lcg(&mut seed) * 5.0).floor() - 2.0).collect();
+            let draws: Vec<f64> = (0..29).map(|_| lcg(&mut seed)).collect();
+            let (pa, ph) = (Points::new("a", &a, n, c).unwrap(), Points::new("h", &h, n, d).unwrap());
+            assert_eq!(kmeans_pp_factored(&pa, &ph, 30, &draws, None).unwrap(), naive_pp(&pa, &ph, &draws), "seed {seed0}");
         }
     }
 
