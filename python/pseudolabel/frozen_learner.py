@@ -1,21 +1,21 @@
 """A fitted model bundle seen as an active learner that is never refit: :class:`FrozenLearner`.
 
-``pseudolabel query --model BUNDLE`` ranks the pool with a model trained elsewhere. The query
-strategies ask a learner for ``predict_proba``, ``classes_``, the labeled rows (``ranked_batch``)
-and a random generator; :class:`FrozenLearner` answers from the bundle. :meth:`FrozenLearner.query`
-has the signature and meaning of :meth:`pseudolabel.active.ActiveLearner.query`. Committee
-strategies refit members on the labels, which a frozen model cannot do, so they are refused.
+``pseudolabel query --model BUNDLE`` ranks the pool with a model trained elsewhere. Its
+:meth:`FrozenLearner.query_context` is the strategies' ``QueryContext``: the bundle's
+probabilities, ``classes``, the labeled rows' features when given (``ranked_batch``) and a random
+generator, but no labels and no member factory. :meth:`FrozenLearner.query` has the signature
+and meaning of :meth:`pseudolabel.active.ActiveLearner.query`. Committee strategies refit
+members on the labels, which a frozen model cannot do, so they are refused.
 """
 
 from __future__ import annotations
 
-import warnings
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
+from pseudolabel.exceptions import ParameterError
+from pseudolabel.strategies.context import LearnerContext, query_pool
 
 __all__ = ["FrozenLearner"]
 
@@ -27,7 +27,7 @@ class FrozenLearner:
     ----------
     bundle : pseudolabel.batch.bundle.ModelBundle
         A loaded, verified bundle.
-    query_strategy : str or QueryStrategy, default="entropy"
+    query_strategy : str or QueryStrategy, default="margin"
         Registered query-strategy name or instance; not a committee strategy.
     X_labeled : array-like, optional
         The labeled rows (``ranked_batch`` keeps its picks away from them).
@@ -40,7 +40,7 @@ class FrozenLearner:
         self,
         bundle: Any,
         *,
-        query_strategy: Any = "entropy",
+        query_strategy: Any = "margin",
         X_labeled: Any = None,
         random_state: int = 0,
         chunk_size: int = 65_536,
@@ -63,8 +63,19 @@ class FrozenLearner:
                 f"--strategy {name} fits a committee on the store's labels; with "
                 "--model use an uncertainty, random or ranked_batch strategy, or drop --model"
             )
-        if X_labeled is not None:
-            self.X_labeled_ = np.asarray(X_labeled)
+        self.X_labeled_ = None if X_labeled is None else np.asarray(X_labeled)
+
+    def query_context(self) -> LearnerContext:
+        """The bundle as a ``QueryContext``: no labels and no member factory (never refit)."""
+        return LearnerContext(
+            predict=self.backend.predict_proba,
+            classes=self.classes_,
+            chunk_size=self.chunk_size,
+            rng=self.rng_,
+            X_labeled=self.X_labeled_,
+            model_version=(id(self), self.model_version_),
+            source="a frozen model bundle (--model)",
+        )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of the bundle's model, columns in ``classes_`` order."""
@@ -84,31 +95,8 @@ class FrozenLearner:
         with a :class:`~pseudolabel.exceptions.PseudolabelWarning`; ``return_scores`` also
         returns the scores (higher = more useful to label).
         """
-        from pseudolabel.strategies.base import exclude_mask
-        from pseudolabel.strategies.query import n_rows
-
-        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
-            raise ParameterError(f"n must be a positive integer, got {n!r}")
-        total = n_rows(X_pool)
-        if total == 0:
-            raise InputError("X_pool is empty: there is nothing to query")
-        mask = exclude_mask(exclude, total)
-        available = total if mask is None else int(total - mask.sum())
-        if n > available:
-            warnings.warn(
-                f"asked for {n} rows but the pool has only {available} rows left to query; "
-                f"returning all {available}",
-                PseudolabelWarning,
-                stacklevel=2,
-            )
-        n = min(int(n), available)
-        if n == 0:
-            indices = np.empty(0, dtype=np.int64)
-            scores = np.empty(0, dtype=np.float64)
-        else:
-            indices, scores = self.query_strategy_.query(self, X_pool, n, exclude=mask)
-            indices = np.asarray(indices, dtype=np.int64)
-            scores = np.asarray(scores, dtype=np.float64)
+        indices, scores = query_pool(self.query_strategy_, self.query_context(), X_pool, n,
+                                     exclude=exclude)
         self.round_ += 1
         self.query_indices_, self.query_scores_ = indices, scores
         return (indices, scores) if return_scores else indices

@@ -2,7 +2,9 @@
 
 ``query`` fits a model on a label store's labels (or takes a model bundle), ranks the pool and
 writes the rows to label next, recording the batch in the store; ``teach`` imports labeled
-files into the store; ``status`` counts labels by class and source. Errors and exit codes are
+files into the store; ``status`` counts labels by class and source and, given the pool, reports
+the stopping signal (stabilizing predictions: the agreement of the models of the last rounds,
+each refit from the store's labels of its round, on a fixed stop set of pool rows). Errors and exit codes are
 the ones every subcommand shares (see :mod:`pseudolabel.cli`).
 """
 
@@ -49,7 +51,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--id-column", default="id", help="id column of the pool (default: id)")
     q.add_argument("--n", type=positive_int, required=True, help="rows to write")
     q.add_argument("--output", required=True, help="CSV (or .parquet) file to write")
-    q.add_argument("--strategy", default="entropy", help="query strategy (default: entropy)")
+    q.add_argument("--strategy", default="margin", help="query strategy (default: margin)")
     q.add_argument("--backend", default="sklearn", help="model backend (default: sklearn = "
                    "logistic regression)")
     q.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -92,11 +94,32 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="register unknown ids instead of rejecting the file")
     t.set_defaults(func=_cmd_teach)
 
-    s = subparsers.add_parser("status", help="label counts by source and class",
-                              epilog=EXIT_CODES_HELP,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = subparsers.add_parser(
+        "status", help="label counts by source and class (and, with --input, whether the "
+                       "model has stopped changing)",
+        description=(
+            "Count the store's labels by class and source. With --input POOL, also report the "
+            "stopping signal (stabilizing predictions, Bloodgood & Vijay-Shanker 2009): the "
+            "model after each of the last rounds is refit from the store's seed and human "
+            "labels up to that round, and Cohen's kappa of successive models' predictions on "
+            "a fixed stop set (up to 2000 evenly spaced pool rows) is compared with "
+            "--stop-threshold over --stop-window rounds."
+        ),
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("--store", required=True, help="label store (SQLite file)")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--input", default=None, help="the pool (Parquet or CSV): report the "
+                   "stopping signal")
+    s.add_argument("--id-column", default="id", help="id column of the pool (default: id)")
+    s.add_argument("--features", default=None, help="comma-separated feature columns")
+    s.add_argument("--backend", default="sklearn", help="model backend, as for query")
+    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend parameter (JSON values; repeatable)")
+    s.add_argument("--stop-threshold", type=float, default=0.99,
+                   help="kappa of successive models that counts as stable (default: 0.99)")
+    s.add_argument("--stop-window", type=positive_int, default=3,
+                   help="rounds the kappa must stay above the threshold (default: 3)")
     s.set_defaults(func=_cmd_status)
 
 
@@ -155,8 +178,12 @@ def _cmd_teach(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         st = store.status()
+        signal = None if args.input is None else _stopping_signal(store, args)
     if args.json:
-        print(json.dumps(st.as_dict(), indent=2, sort_keys=True))
+        out = st.as_dict()
+        if signal is not None:
+            out["stopping"] = signal.as_dict()
+        print(json.dumps(out, indent=2, sort_keys=True))
         return EXIT_OK
     print(f"label store {args.store}")
     print(f"  items {st.n_items}, labeled {st.n_labeled}, round {st.round}, "
@@ -175,7 +202,66 @@ def _cmd_status(args: argparse.Namespace) -> int:
           + ", ".join(f"{s} {st.n_records.get(s, 0)}" for s in SOURCES))
     if st.n_conflicts:
         print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins)")
+    if signal is not None:
+        print(f"  {signal.message()}")
     return EXIT_OK
+
+
+def _stopping_signal(store: Any, args: argparse.Namespace) -> Any:
+    """The stabilizing-predictions signal of the store's last rounds over the pool ``--input``.
+
+    The model after round ``r`` is refit from the seed and human labels recorded up to round
+    ``r`` (the latest label of an item wins), as ``query`` would have fitted it; the stop set
+    is up to 2000 evenly spaced pool rows. Only the last ``--stop-window`` + 1 rounds are
+    refit.
+    """
+    import pandas as pd
+
+    from pseudolabel.active import ActiveLearner
+    from pseudolabel.active.stopping import StabilizingPredictions
+    from pseudolabel.batch.bundle import parse_params
+    from pseudolabel.strategies.query import take_rows
+
+    tracker = StabilizingPredictions(args.stop_threshold, args.stop_window)
+    params = parse_params(args.param)
+    pool = PoolFile(args.input, args.id_column)
+    if args.id_column not in pool.columns:
+        raise InputError(
+            f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
+        )
+    ids = np.asarray(as_text_ids(pool.ids()), dtype=object)
+    X = pool.features(_feature_columns(pool, args))
+    history = store.history()
+    gold = history[history["source"].isin(("seed", "human"))]
+    gold = gold[gold["id"].isin(pd.Index(ids))]
+    rounds = sorted(set(gold["round"].astype(int).tolist()))[-(args.stop_window + 1):]
+    size = min(len(ids), 2000)
+    stop_rows = np.unique(np.linspace(0, len(ids) - 1, size).round().astype(np.int64))
+    X_stop = take_rows(X, stop_rows)
+    pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    for r in rounds:
+        labels = gold[gold["round"] <= r].drop_duplicates("id", keep="last")
+        if labels["label"].nunique() < 2:
+            continue  # no classifier before two classes are labeled
+        learner = ActiveLearner(_cli_backend(args.backend, params), classes=store.classes())
+        learner.fit(take_rows(X, pos[labels["id"]].to_numpy()),
+                    labels["label"].to_numpy().astype(str))
+        tracker.observe(learner.predict(X_stop))
+    return tracker.signal
+
+
+def _feature_columns(pool: Any, args: argparse.Namespace) -> list[str]:
+    """The pool's feature columns: ``--features``, else every column but the id and label."""
+    if args.features:
+        features = [c.strip() for c in args.features.split(",") if c.strip()]
+    else:
+        features = [c for c in pool.columns if c not in (args.id_column, "label")]
+    missing = [c for c in features if c not in pool.columns]
+    if missing:
+        raise InputError(f"{args.input} has no feature column(s) {missing}")
+    if not features:
+        raise InputError(f"{args.input} has no feature columns besides {args.id_column!r}")
+    return features
 
 
 def _model_version(backend: str, params: dict[str, Any], labels: Any, strategy: str) -> str:
@@ -223,16 +309,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
                 raise ParameterError("--features cannot be combined with --model (the bundle "
                                      "fixes its feature columns)")
             bundle = load_bundle(args.model)
+            missing = [c for c in bundle.feature_columns if c not in pool.columns]
+            if missing:
+                raise InputError(f"{args.input} has no feature column(s) {missing}")
             features = list(bundle.feature_columns)
-        elif args.features:
-            features = [c.strip() for c in args.features.split(",") if c.strip()]
         else:
-            features = [c for c in pool.columns if c not in (args.id_column, "label")]
-        missing = [c for c in features if c not in pool.columns]
-        if missing:
-            raise InputError(f"{args.input} has no feature column(s) {missing}")
-        if not features:
-            raise InputError(f"{args.input} has no feature columns besides {args.id_column!r}")
+            features = _feature_columns(pool, args)
         X = pool.features(features)
         labels = store.current_labels(include_pseudo=args.use_pseudo)
         if labels.empty and bundle is None:

@@ -10,7 +10,12 @@ The contracts are the ones in ``docs/architecture.md``:
 - :class:`Decision`: the frozen result of :meth:`SelectionStrategy.select`;
 - :class:`SelectionStrategy`: ``start(...)`` once per fit, then ``select(proba, round=...)``
   once per round;
-- :class:`QueryStrategy`: ``scores(learner, X_pool)`` and ``query(learner, X_pool, n)``.
+- :class:`QueryStrategy`: ``scores(context, X_pool)`` and ``query(context, X_pool, n)``, where
+  ``context`` is a :class:`QueryContext` (what a query strategy may know about the learner:
+  probabilities of a pool chunk, the prepared input, ``classes``, the labeled rows, an rng,
+  the chunk size and a member factory for committees; see
+  :mod:`pseudolabel.strategies.context`) or a learner that :func:`as_query_context` turns
+  into one.
 
 This module imports numpy only, so that it is cheap to import from plugins.
 """
@@ -25,8 +30,24 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pseudolabel.exceptions import InputError, ParameterError
+from pseudolabel.strategies.context import (
+    LearnerContext,
+    QueryContext,
+    as_query_context,
+    require_labeled,
+)
 
-__all__ = ["Decision", "SelectionStrategy", "QueryStrategy", "ParamsMixin", "exclude_mask"]
+__all__ = [
+    "Decision",
+    "LearnerContext",
+    "ParamsMixin",
+    "QueryContext",
+    "QueryStrategy",
+    "SelectionStrategy",
+    "as_query_context",
+    "exclude_mask",
+    "require_labeled",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,17 +443,20 @@ class QueryStrategy(ParamsMixin):
 
     Subclasses implement :meth:`scores` (higher = ask first). :meth:`query` returns the ``n``
     highest-scoring rows not in ``exclude``, best first, ties broken by the lower row index.
+    Both take a :class:`QueryContext` (or a learner, see :func:`as_query_context`) and use
+    only what it offers.
     """
 
     name: ClassVar[str] = ""
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
         """Score every row of ``X_pool``; higher means ask a human first.
 
         Parameters
         ----------
-        learner : fitted estimator
-            The current model (has ``predict_proba``; committees may need more).
+        context : QueryContext or fitted learner
+            What the strategy may know about the current model (probabilities; committees
+            also need the labeled rows and a member factory).
         X_pool : array-like of shape (n_rows, n_features)
             The unlabeled pool.
 
@@ -443,13 +467,13 @@ class QueryStrategy(ParamsMixin):
         raise NotImplementedError(f"{type(self).__name__} must implement scores")
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pick the ``n`` rows of ``X_pool`` to send to the oracle.
 
         Parameters
         ----------
-        learner : fitted estimator
+        context : QueryContext or fitted learner
         X_pool : array-like of shape (n_rows, n_features)
         n : int
             How many rows to ask for (fewer if the pool is smaller).
@@ -465,7 +489,9 @@ class QueryStrategy(ParamsMixin):
         """
         if not isinstance(n, Integral) or n < 0:
             raise ParameterError(f"n must be a non-negative integer, got {n!r}")
-        scores = np.asarray(self.scores(learner, X_pool), dtype=np.float64).reshape(-1)
+        scores = np.asarray(
+            self.scores(as_query_context(context), X_pool), dtype=np.float64
+        ).reshape(-1)
         n_rows = scores.shape[0]
         if np.isnan(scores).any():
             row = int(np.flatnonzero(np.isnan(scores))[0])

@@ -17,14 +17,15 @@ blocked, multi-threaded, results independent of the thread count, ties to the lo
                     uncertainty traded against the distance to labeled and picked rows
 ==================  ==========================================================================
 
-Features are the rows *as the learner's model sees them* (``learner._prepare_X`` when it
-has one), numeric, float32 kept as float32 (distances are summed in float64). ``badge``
+Features are the rows *as the learner's model sees them* (``context.prepare``, see
+:class:`~pseudolabel.strategies.context.QueryContext`), numeric, float32 kept as float32 (distances are summed in float64). ``badge``
 takes a penultimate-layer ``embedding`` callable when the user has one; without it the
 embedding is those same model features.
 
 The algorithms are plain functions over arrays (:func:`coreset_select`,
 :func:`badge_select`, :func:`cluster_margin_select`, :func:`ranked_batch_select`); the
-strategy classes only gather probabilities and features from the learner.
+strategy classes only gather probabilities, features and labeled rows from the
+:class:`~pseudolabel.strategies.context.QueryContext`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pseudolabel import kernels
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import QueryStrategy
+from pseudolabel.strategies.context import QueryContext, as_query_context
 from pseudolabel.strategies.query import (
     EntropyQuery,
     LeastConfidentQuery,
@@ -46,8 +48,6 @@ from pseudolabel.strategies.query import (
     _n_available,
     _no_rows,
     _pool_chunks,
-    _prepared,
-    _proba,
     _query_args,
     _score_pool,
     _strategy_rng,
@@ -180,9 +180,9 @@ def ranked_batch_select(
 # ---------------------------------------------------------------------------------------------
 
 
-def _features(learner: Any, X: Any, what: str) -> np.ndarray:
+def _features(context: QueryContext, X: Any, what: str) -> np.ndarray:
     """Rows of ``X`` as the model sees them, numeric, float32 kept (else float64)."""
-    X = _prepared(learner, X)
+    X = context.prepare(X)
     if hasattr(X, "toarray"):
         X = X.toarray()
     arr = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
@@ -198,11 +198,11 @@ def _features(learner: Any, X: Any, what: str) -> np.ndarray:
     return arr
 
 
-def _labeled_features(learner: Any, dtype: np.dtype, what: str) -> np.ndarray | None:
-    X_lab = getattr(learner, "X_labeled_", None)
+def _labeled_features(context: QueryContext, dtype: np.dtype, what: str) -> np.ndarray | None:
+    X_lab = context.X_labeled
     if X_lab is None or n_rows(X_lab) == 0:
         return None
-    return _features(learner, X_lab, what).astype(dtype, copy=False)
+    return _features(context, X_lab, what).astype(dtype, copy=False)
 
 
 def _check_positive(name: str, value: Any, *, allow: tuple[Any, ...] = ()) -> None:
@@ -229,7 +229,7 @@ class CoresetQuery(QueryStrategy):
     ----------
     random_state : int, numpy Generator or None, default=None
         Only used for the first pick when there are no labeled rows; ``None`` uses the
-        learner's generator (``learner.rng_``).
+        learner's generator (``context.rng``).
     """
 
     name: ClassVar[str] = "coreset"
@@ -237,22 +237,24 @@ class CoresetQuery(QueryStrategy):
     def __init__(self, random_state: Any = None) -> None:
         self.random_state = random_state
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
         """Distance of every row to its nearest labeled row (infinite without labels)."""
-        X = _features(learner, X_pool, "coreset")
-        lab = _labeled_features(learner, X.dtype, "coreset")
+        context = as_query_context(context)
+        X = _features(context, X_pool, "coreset")
+        lab = _labeled_features(context, X.dtype, "coreset")
         return np.sqrt(kernels.min_distance_update(X, lab))
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        context = as_query_context(context)
         n, total, mask = _query_args(n, X_pool, exclude)
         m = min(n, _n_available(total, mask))
         if m == 0:
             return _no_rows()
-        X = _features(learner, X_pool, "coreset")
-        lab = _labeled_features(learner, X.dtype, "coreset")
-        rng = _strategy_rng(self, learner) if lab is None else None
+        X = _features(context, X_pool, "coreset")
+        lab = _labeled_features(context, X.dtype, "coreset")
+        rng = _strategy_rng(self, context) if lab is None else None
         return coreset_select(X, m, labeled=lab, exclude=mask, rng=rng)
 
 
@@ -288,9 +290,9 @@ class BadgeQuery(QueryStrategy):
         self.embedding = embedding
         self.random_state = random_state
 
-    def _embed(self, learner: Any, X: Any) -> np.ndarray:
+    def _embed(self, context: QueryContext, X: Any) -> np.ndarray:
         if self.embedding is None:
-            return _features(learner, X, "badge")
+            return _features(context, X, "badge")
         h = np.asarray(self.embedding(X))
         if h.ndim != 2 or h.shape[0] != n_rows(X):
             raise InputError(
@@ -298,39 +300,41 @@ class BadgeQuery(QueryStrategy):
             )
         return h if h.dtype in (np.float32, np.float64) else h.astype(np.float64)
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
         """The norm of every row's gradient embedding."""
+        context = as_query_context(context)
 
         def norm(chunk: Any) -> np.ndarray:
-            a = gradient_factor(_proba(learner, chunk)).astype(np.float64)
-            h = self._embed(learner, chunk).astype(np.float64)
+            a = gradient_factor(context.predict_proba(chunk)).astype(np.float64)
+            h = self._embed(context, chunk).astype(np.float64)
             return np.sqrt((a * a).sum(axis=1) * (h * h).sum(axis=1))
 
-        return _score_pool(learner, X_pool, norm)
+        return _score_pool(context, X_pool, norm)
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        context = as_query_context(context)
         n, total, mask = _query_args(n, X_pool, exclude)
         m = min(n, _n_available(total, mask))
         if m == 0:
             return _no_rows()
         a: np.ndarray | None = None
-        h_whole = self._embed(learner, X_pool) if self.embedding is None else None
+        h_whole = self._embed(context, X_pool) if self.embedding is None else None
         h: np.ndarray | None = h_whole
-        for start, chunk, _ in _pool_chunks(learner, X_pool, mask):
-            part = gradient_factor(_proba(learner, chunk))
+        for start, chunk, _ in _pool_chunks(context, X_pool, mask):
+            part = gradient_factor(context.predict_proba(chunk))
             if a is None:
                 a = np.zeros((total, part.shape[1]), dtype=part.dtype)
             a[start : start + len(part)] = part
             if h_whole is None:
-                e = self._embed(learner, chunk)
+                e = self._embed(context, chunk)
                 if h is None:
                     h = np.zeros((total, e.shape[1]), dtype=e.dtype)
                 h[start : start + len(e)] = e
         assert a is not None and h is not None  # m > 0: at least one chunk was scored
         h = h.astype(a.dtype, copy=False)
-        idx = badge_select(a, h, m, rng=_strategy_rng(self, learner), exclude=mask)
+        idx = badge_select(a, h, m, rng=_strategy_rng(self, context), exclude=mask)
         a_sel, h_sel = a[idx].astype(np.float64), h[idx].astype(np.float64)
         return idx, np.sqrt((a_sel * a_sel).sum(axis=1) * (h_sel * h_sel).sum(axis=1))
 
@@ -394,7 +398,7 @@ class ClusterMarginQuery(QueryStrategy):
         _check_positive("candidate_factor", self.candidate_factor)
         _check_positive("sample_size", self.sample_size)
 
-    def centroids(self, learner: Any, X: np.ndarray) -> np.ndarray:
+    def centroids(self, context: QueryContext, X: np.ndarray) -> np.ndarray:
         """The cluster centroids of pool ``X`` (model features), fitted once per pool."""
         from sklearn.cluster import MiniBatchKMeans
 
@@ -402,7 +406,7 @@ class ClusterMarginQuery(QueryStrategy):
         cached = getattr(self, "_centroids", None)
         if cached is not None and cached[0] == key:
             return cached[1]
-        rng = _strategy_rng(self, learner)
+        rng = _strategy_rng(self, context)
         total = X.shape[0]
         k = self.n_clusters
         if k == "auto":
@@ -420,28 +424,29 @@ class ClusterMarginQuery(QueryStrategy):
         self._centroids = (key, centers)
         return centers
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
         """Margin uncertainty of every row (the per-row part of the score)."""
-        return MarginQuery().scores(learner, X_pool)
+        return MarginQuery().scores(context, X_pool)
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        context = as_query_context(context)
         self._validate()
         n, total, mask = _query_args(n, X_pool, exclude)
         n_available = _n_available(total, mask)
         m = min(n, n_available)
         if m == 0:
             return _no_rows()
-        X = _features(learner, X_pool, "cluster_margin")
-        centers = self.centroids(learner, X)
+        X = _features(context, X_pool, "cluster_margin")
+        centers = self.centroids(context, X)
         n_cand = min(n_available, int(self.candidate_factor) * m)
-        cand, uncertainty = MarginQuery().query(learner, X_pool, n_cand, exclude=mask)
+        cand, uncertainty = MarginQuery().query(context, X_pool, n_cand, exclude=mask)
         nearest = np.zeros(len(cand), dtype=np.int64)
         kernels.min_distance_update(X[np.sort(cand)], centers, nearest=nearest)
         clusters = np.empty_like(nearest)
         clusters[np.argsort(cand)] = nearest  # nearest is in sorted-row order
-        picks = cluster_margin_select(cand, clusters, m, rng=_strategy_rng(self, learner))
+        picks = cluster_margin_select(cand, clusters, m, rng=_strategy_rng(self, context))
         score_of = dict(zip(cand.tolist(), uncertainty.tolist()))
         return picks, np.array([score_of[int(i)] for i in picks], dtype=np.float64)
 
@@ -484,7 +489,8 @@ class RankedBatchQuery(QueryStrategy):
 
     Notes
     -----
-    ``learner.X_labeled_`` (when present) supplies the labeled rows; features must be numeric.
+    ``context.X_labeled`` (when present) supplies the labeled rows, ``context.prepare`` the
+    features as the model sees them; features must be numeric.
     The scores returned by :meth:`query` are each row's score at the moment it was picked.
     """
 
@@ -523,11 +529,12 @@ class RankedBatchQuery(QueryStrategy):
             u = u / np.log(n_classes) if n_classes > 1 else np.zeros_like(u)
         return np.clip(u, 0.0, 1.0)
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
         """Scaled uncertainty of every row (the batch-independent part of the score)."""
         self._validate()
+        context = as_query_context(context)
         return _score_pool(
-            learner, X_pool, lambda chunk: self._scaled_uncertainty(_proba(learner, chunk))
+            context, X_pool, lambda chunk: self._scaled_uncertainty(context.predict_proba(chunk))
         )
 
     def _candidate_count(self, total: int, n: int) -> int:
@@ -538,8 +545,9 @@ class RankedBatchQuery(QueryStrategy):
         return min(total, max(int(self.n_candidates), n))
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        context = as_query_context(context)
         self._validate()
         n, total, mask = _query_args(n, X_pool, exclude)
         n_available = _n_available(total, mask)
@@ -551,24 +559,24 @@ class RankedBatchQuery(QueryStrategy):
         n_cand = self._candidate_count(n_available, m)
         if n_cand < n_available:
             inner = _UNCERTAINTIES[self.uncertainty]()
-            cand, _ = inner.query(learner, X_pool, n_cand, exclude=mask)
+            cand, _ = inner.query(context, X_pool, n_cand, exclude=mask)
             cand = np.sort(cand)
             rows = take_rows(X_pool, cand)  # read once: a Parquet pool reads row groups
-            X_cand = _features(learner, rows, "ranked_batch")
-            u = self._scaled_uncertainty(_proba(learner, rows))
+            X_cand = _features(context, rows, "ranked_batch")
+            u = self._scaled_uncertainty(context.predict_proba(rows))
         else:
             cand = np.arange(total, dtype=np.int64) if mask is None else np.flatnonzero(~mask)
             u = np.empty(cand.shape[0], dtype=np.float64)
             parts = []
             pos = 0
-            for _, chunk, part in _pool_chunks(learner, X_pool, mask):
+            for _, chunk, part in _pool_chunks(context, X_pool, mask):
                 keep = slice(None) if part is None else ~part
-                P = _proba(learner, chunk)[keep]
+                P = context.predict_proba(chunk)[keep]
                 u[pos : pos + P.shape[0]] = self._scaled_uncertainty(P)
                 pos += P.shape[0]
-                parts.append(_features(learner, chunk, "ranked_batch")[keep])
+                parts.append(_features(context, chunk, "ranked_batch")[keep])
             X_cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        lab = _labeled_features(learner, X_cand.dtype, "ranked_batch")
+        lab = _labeled_features(context, X_cand.dtype, "ranked_batch")
 
         # 2. the greedy batch: one distance update per pick
         if self.metric == "euclidean":

@@ -1,8 +1,11 @@
 """Active-learning query strategies: which rows of the pool a human should label next.
 
-Every strategy is a :class:`~pseudolabel.strategies.base.QueryStrategy`: ``scores(learner,
-X_pool)`` gives one score per row (higher = ask first) and ``query(learner, X_pool, n,
+Every strategy is a :class:`~pseudolabel.strategies.base.QueryStrategy`: ``scores(context,
+X_pool)`` gives one score per row (higher = ask first) and ``query(context, X_pool, n,
 exclude=...)`` returns the ``n`` best rows, best first, ties broken by the lower row index.
+``context`` is a :class:`~pseudolabel.strategies.context.QueryContext` (or a learner, turned
+into one by :func:`~pseudolabel.strategies.context.as_query_context`); strategies use only
+what it offers.
 
 Built-in strategies (registered with ``kind="query"`` through the plugin hook, exactly like a
 third-party plugin would):
@@ -18,18 +21,17 @@ third-party plugin would):
 ``kl_divergence``   ``qbc`` with the mean KL divergence to the consensus
 ==================  ==========================================================================
 
-Pools are scored in chunks of ``learner.chunk_size`` rows (65 536 when the learner has no such
-attribute), so a pool of tens of millions of rows never materializes its probability matrix:
+Pools are scored in chunks of ``context.chunk_size`` rows (65 536 when the learner does not
+say), so a pool of tens of millions of rows never materializes its probability matrix:
 the uncertainty strategies stream each chunk's probabilities into :class:`pseudolabel.kernels.TopK`
 and the others keep a running top-``n`` in numpy.
 
 Diverse-batch strategies (``coreset``, ``badge``, ``cluster_margin``, ``ranked_batch``) live in
 :mod:`pseudolabel.strategies.diversity`.
 
-A *learner* is any fitted object with ``predict_proba``. ``qbc`` also uses
-the labeled rows (``learner.X_labeled_``, ``learner.y_labeled_``, ``learner.classes_``) and
-``qbc`` with bootstrap members uses ``learner.backend_``: :class:`pseudolabel.ActiveLearner`
-provides all of them.
+``qbc`` also uses the context's labeled rows and ``classes`` (and, with bootstrap members, its
+member factory): :class:`pseudolabel.ActiveLearner` provides all of them, a frozen model bundle
+all but the labels and the member factory.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ import numpy as np
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import QueryStrategy, _as_generator, exclude_mask
+from pseudolabel.strategies.context import (
+    DEFAULT_CHUNK_SIZE,  # noqa: F401  (re-exported: it lived here)
+    QueryContext,
+    as_query_context,
+    require_labeled,
+)
 
 __all__ = [
     "QUERY_STRATEGIES",
@@ -59,10 +67,6 @@ __all__ = [
     "n_rows",
     "take_rows",
 ]
-
-#: rows per chunk when the learner does not say (``learner.chunk_size``)
-DEFAULT_CHUNK_SIZE = 65_536
-
 
 # ---------------------------------------------------------------------------------------------
 # row access helpers (numpy arrays, memmaps, pandas DataFrames, scipy sparse matrices)
@@ -110,30 +114,10 @@ def iter_row_chunks(X: Any, chunk_size: int) -> Iterator[tuple[int, int, Any]]:
         yield start, stop, _row_slice(X, start, stop)
 
 
-def _chunk_size(learner: Any) -> int:
-    size = getattr(learner, "chunk_size", None)
-    if size is None:
-        return DEFAULT_CHUNK_SIZE
-    if not isinstance(size, Integral) or size < 1:
-        raise ParameterError(f"chunk_size must be a positive integer, got {size!r}")
-    return int(size)
-
-
-def _proba(learner: Any, X: Any) -> np.ndarray:
-    P = np.asarray(learner.predict_proba(X))
-    if P.ndim != 2:
-        raise InputError(f"predict_proba returned an array of shape {P.shape}, expected 2-d")
-    if P.dtype not in (np.float32, np.float64):
-        P = P.astype(np.float64)
-    return np.ascontiguousarray(P)
-
-
-def _strategy_rng(strategy: Any, learner: Any) -> np.random.Generator:
+def _strategy_rng(strategy: Any, context: QueryContext) -> np.random.Generator:
     """The strategy's own generator (seeded once from ``random_state``), or the learner's."""
-    if strategy.random_state is None and isinstance(
-        getattr(learner, "rng_", None), np.random.Generator
-    ):
-        return learner.rng_
+    if strategy.random_state is None and isinstance(context.rng, np.random.Generator):
+        return context.rng
     if getattr(strategy, "_generator", None) is None:
         strategy._generator = _as_generator(strategy.random_state)
     return strategy._generator
@@ -170,29 +154,23 @@ def _chunk_exclude(mask: np.ndarray | None, start: int, stop: int) -> np.ndarray
 
 
 def _pool_chunks(
-    learner: Any, X_pool: Any, mask: np.ndarray | None
+    context: QueryContext, X_pool: Any, mask: np.ndarray | None
 ) -> Iterator[tuple[int, Any, np.ndarray | None]]:
     """Yield ``(start, X_chunk, chunk_exclude)`` over the pool, skipping chunks that
     ``mask`` excludes entirely (their rows are never predicted)."""
-    for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+    for start, stop, chunk in iter_row_chunks(X_pool, context.chunk_size):
         part = _chunk_exclude(mask, start, stop)
         if part is not None and part.all():
             continue
         yield start, chunk, part
 
 
-def _score_pool(learner: Any, X_pool: Any, score_chunk: Any) -> np.ndarray:
+def _score_pool(context: QueryContext, X_pool: Any, score_chunk: Any) -> np.ndarray:
     """``score_chunk(X_chunk)`` over the pool chunk by chunk, as one float64 array."""
     out = np.empty(n_rows(X_pool), dtype=np.float64)
-    for start, stop, chunk in iter_row_chunks(X_pool, _chunk_size(learner)):
+    for start, stop, chunk in iter_row_chunks(X_pool, context.chunk_size):
         out[start:stop] = score_chunk(chunk)
     return out
-
-
-def _prepared(learner: Any, X: Any) -> Any:
-    """``X`` as the learner's model sees it (``learner._prepare_X`` when it has one)."""
-    prep = getattr(learner, "_prepare_X", None)
-    return prep(X) if prep is not None else X
 
 
 class _RunningTopN:
@@ -246,7 +224,7 @@ class RandomQuery(QueryStrategy):
     Parameters
     ----------
     random_state : int, numpy Generator or None, default=None
-        Seed. ``None`` uses the learner's generator (``learner.rng_``) when it has one, so
+        Seed. ``None`` uses the learner's generator (``context.rng``) when it has one, so
         ``ActiveLearner(random_state=0)`` makes the whole loop reproducible.
     """
 
@@ -255,19 +233,17 @@ class RandomQuery(QueryStrategy):
     def __init__(self, random_state: Any = None) -> None:
         self.random_state = random_state
 
-    def _rng(self, learner: Any) -> np.random.Generator:
-        return _strategy_rng(self, learner)
-
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
-        return self._rng(learner).random(n_rows(X_pool))
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
+        return _strategy_rng(self, as_query_context(context)).random(n_rows(X_pool))
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        context = as_query_context(context)
         n, total, mask = _query_args(n, X_pool, exclude)
-        rng = self._rng(learner)
+        rng = _strategy_rng(self, context)
         top = _RunningTopN(n)
-        chunk = _chunk_size(learner)
+        chunk = context.chunk_size
         for start in range(0, total, chunk):
             stop = min(total, start + chunk)
             top.push(rng.random(stop - start), start, _chunk_exclude(mask, start, stop))
@@ -306,22 +282,26 @@ class UncertaintyQuery(QueryStrategy):
         values = getattr(summary, self.kernel_score)
         return self._to_uncertainty(np.asarray(values, dtype=np.float64))
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
-        return _score_pool(learner, X_pool, lambda chunk: self.uncertainty(_proba(learner, chunk)))
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
+        context = as_query_context(context)
+        return _score_pool(
+            context, X_pool, lambda chunk: self.uncertainty(context.predict_proba(chunk))
+        )
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         from pseudolabel import kernels
 
+        context = as_query_context(context)
         n, total, mask = _query_args(n, X_pool, exclude)
         if n == 0 or _n_available(total, mask) == 0:
             return _no_rows()
         top = kernels.TopK(
             n, score=self.kernel_score, largest=self.kernel_largest  # type: ignore[arg-type]
         )
-        for start, chunk, part in _pool_chunks(learner, X_pool, mask):
-            top.push(_proba(learner, chunk), start, exclude=part)
+        for start, chunk, part in _pool_chunks(context, X_pool, mask):
+            top.push(context.predict_proba(chunk), start, exclude=part)
         sel = top.result()
         indices = np.asarray(sel.indices, dtype=np.int64)
         return indices, self._to_uncertainty(np.asarray(sel.scores, dtype=np.float64))
@@ -420,9 +400,10 @@ _DISAGREEMENTS = {"vote_entropy": vote_entropy, "kl_divergence": kl_disagreement
 class QueryByCommittee(QueryStrategy):
     """Query-by-committee: ask where a committee of models disagrees most.
 
-    The committee is rebuilt each time the learner's model changes (``learner.model_version_``)
-    and fitted on the learner's human labels (``X_labeled_``, ``y_labeled_``) with the full
-    label space (``classes=learner.classes_``), so every member's probabilities have the same
+    The committee is rebuilt each time the learner's model changes (``context.model_version``)
+    and fitted on the learner's labeled rows (``context.X_labeled``, ``context.y_labeled``) with
+    the full label space (``classes=context.classes``), so every member's probabilities have the
+    same
     columns.
 
     Parameters
@@ -431,13 +412,14 @@ class QueryByCommittee(QueryStrategy):
         Explicit committee members (e.g. ``["sklearn", "lightgbm"]`` or
         ``[LogisticRegression(), RandomForestClassifier()]``), each converted with
         :func:`pseudolabel.plugins.as_backend` and fitted on all labeled rows. ``None``
-        (default): ``n_members`` bootstrap replicas of the learner's own backend.
+        (default): ``n_members`` bootstrap replicas of the learner's own backend
+        (``context.new_member``).
     n_members : int, default=5
         Committee size for bootstrap committees (ignored with an explicit ``committee``).
     disagreement : {"vote_entropy", "kl_divergence"}, default="vote_entropy"
         How disagreement is measured.
     random_state : int, numpy Generator or None, default=None
-        Seed of the bootstrap samples; ``None`` uses the learner's generator (``learner.rng_``).
+        Seed of the bootstrap samples; ``None`` uses the learner's generator (``context.rng``).
 
     Notes
     -----
@@ -480,25 +462,23 @@ class QueryByCommittee(QueryStrategy):
                 f"names, got {self.committee!r}"
             )
 
-    def _rng(self, learner: Any) -> np.random.Generator:
-        return _strategy_rng(self, learner)
-
-    def members(self, learner: Any) -> list[Any]:
+    def members(self, context: Any) -> list[Any]:
         """The fitted committee for the learner's current model (cached per model version)."""
         self._validate()
-        for attr in ("X_labeled_", "y_labeled_", "classes_"):
-            if not hasattr(learner, attr):
-                raise ParameterError(
-                    f"query-by-committee needs the learner's labeled rows ({attr} is missing); "
-                    "use it through pseudolabel.ActiveLearner"
-                )
-        key = (id(learner), getattr(learner, "model_version_", None))
+        context = as_query_context(context)
+        X, y = require_labeled(context, "query-by-committee")
+        classes = context.classes
+        if classes is None:
+            raise ParameterError(
+                "query-by-committee needs the learner's label space (classes); use it through "
+                "pseudolabel.ActiveLearner"
+            )
+        key = context.model_version
         cached = getattr(self, "_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
         from pseudolabel.plugins import as_backend
 
-        X, y, classes = learner.X_labeled_, np.asarray(learner.y_labeled_), learner.classes_
         fitted = []
         if self.committee is not None:
             for member in self.committee:
@@ -506,17 +486,12 @@ class QueryByCommittee(QueryStrategy):
                 backend.fit(X, y, classes=classes)
                 fitted.append(backend)
         else:
-            if not hasattr(learner, "backend_"):
-                raise ParameterError(
-                    "a bootstrap committee needs the learner's backend (backend_); pass "
-                    "committee=[...] explicitly or use pseudolabel.ActiveLearner"
-                )
-            rng = self._rng(learner)
+            rng = _strategy_rng(self, context)
             groups = [np.flatnonzero(y == c) for c in np.unique(y)]
             for _ in range(int(self.n_members)):
                 sample = np.concatenate([rng.choice(g, size=g.shape[0], replace=True) for g in groups])
                 sample.sort()
-                backend = learner.backend_.clone()
+                backend = context.new_member("a bootstrap committee")
                 backend.fit(take_rows(X, sample), y[sample], classes=classes)
                 fitted.append(backend)
         self._cache = (key, fitted)
@@ -534,26 +509,31 @@ class QueryByCommittee(QueryStrategy):
             stack.append(P)
         return np.stack(stack)
 
-    def _disagreement(self, learner: Any, members: list[Any], X_chunk: Any) -> np.ndarray:
-        P = self._member_proba(members, _prepared(learner, X_chunk), len(learner.classes_))
+    def _disagreement(
+        self, context: QueryContext, members: list[Any], X_chunk: Any
+    ) -> np.ndarray:
+        n_classes = 0 if context.classes is None else len(context.classes)
+        P = self._member_proba(members, context.prepare(X_chunk), n_classes)
         return _DISAGREEMENTS[self.disagreement](P)
 
-    def scores(self, learner: Any, X_pool: Any) -> np.ndarray:
-        members = self.members(learner)
+    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
+        context = as_query_context(context)
+        members = self.members(context)
         return _score_pool(
-            learner, X_pool, lambda chunk: self._disagreement(learner, members, chunk)
+            context, X_pool, lambda chunk: self._disagreement(context, members, chunk)
         )
 
     def query(
-        self, learner: Any, X_pool: Any, n: int, *, exclude: Any = None
+        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        context = as_query_context(context)
         n, total, mask = _query_args(n, X_pool, exclude)
         if n == 0 or _n_available(total, mask) == 0:
             return _no_rows()
         top = _RunningTopN(n)
-        members = self.members(learner)
-        for start, chunk, part in _pool_chunks(learner, X_pool, mask):
-            top.push(self._disagreement(learner, members, chunk), start, part)
+        members = self.members(context)
+        for start, chunk, part in _pool_chunks(context, X_pool, mask):
+            top.push(self._disagreement(context, members, chunk), start, part)
         return top.result()
 
 

@@ -1,0 +1,124 @@
+"""``ActiveLearner``'s pseudo-labels (CEAL, Wang et al. 2016), on the shared loop core.
+
+With ``pseudo_label=<selection strategy>`` every round also pseudo-labels the pool rows the
+model is most sure of. The state is a :class:`~pseudolabel.loop.pseudoset.PseudoSet` over the
+pool and one round is :func:`~pseudolabel.loop.round.run_round`, exactly as in the
+self-training loops: the strategy sees the whole pool's probabilities, rows with a human label
+(or a human refusal) are ``blocked`` (never pseudo-labeled: human labels always win), a
+``rebuild`` strategy (``ceal``) re-decides the set each round and an accumulating one adds to
+it. This module only maps that state onto the learner's label space and training rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pseudolabel._validation import copy_strategy
+from pseudolabel.loop.pseudoset import PseudoSet
+from pseudolabel.loop.records import RoundResult
+from pseudolabel.loop.round import run_round
+from pseudolabel.strategies.query import iter_row_chunks, take_rows
+
+__all__ = ["PseudoLabels", "start_pseudo_labels", "update_pseudo_labels"]
+
+
+@dataclass(frozen=True)
+class PseudoLabels:
+    """The pseudo-labels a learner holds over one pool.
+
+    ``pseudo_set`` labels are column indices of ``classes``; ``X`` holds the pseudo-labeled
+    pool rows as the model sees them (for the refit); ``round`` is the strategy's last round.
+    """
+
+    strategy: Any
+    n_pool: int
+    classes: np.ndarray
+    pseudo_set: PseudoSet
+    X: Any = None
+    round: int = 0
+    thresholds: Any = None
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The pseudo-labels as class values."""
+        if self.pseudo_set.size == 0:
+            return np.empty(0, dtype=self.classes.dtype)
+        return self.classes[self.pseudo_set.labels]
+
+
+def start_pseudo_labels(
+    template: Any, *, classes: np.ndarray, y_labeled: np.ndarray, n_pool: int,
+    rng: np.random.Generator,
+) -> PseudoLabels:
+    """A fresh copy of the selection strategy, started for a pool of ``n_pool`` rows."""
+    strategy = copy_strategy(template)
+    prior = np.array([(y_labeled == c).sum() for c in classes], dtype=np.float64)
+    strategy.start(
+        n_classes=len(classes),
+        n_labeled=int(y_labeled.shape[0]),
+        n_unlabeled=int(n_pool),
+        class_prior=prior if prior.sum() > 0 else None,
+        random_state=rng,
+    )
+    return PseudoLabels(strategy, int(n_pool), np.asarray(classes), PseudoSet.empty())
+
+
+def _pool_proba(predict_proba: Any, X_pool: Any, chunk_size: int, n_classes: int) -> np.ndarray:
+    """The model's probabilities of the whole pool, predicted ``chunk_size`` rows at a time."""
+    out: np.ndarray | None = None
+    for start, stop, chunk in iter_row_chunks(X_pool, chunk_size):
+        P = np.asarray(predict_proba(chunk))
+        if out is None:
+            out = np.empty((int(X_pool.shape[0]) if hasattr(X_pool, "shape") else len(X_pool),
+                            P.shape[1]), dtype=P.dtype)
+        out[start:stop] = P
+    return np.empty((0, n_classes)) if out is None else out
+
+
+def update_pseudo_labels(
+    state: PseudoLabels,
+    X_pool: Any,
+    *,
+    human: np.ndarray | None,
+    round: int,
+    predict_proba: Any,
+    prepare: Any,
+    chunk_size: int,
+) -> tuple[PseudoLabels, RoundResult]:
+    """One CEAL round: re-decide the pseudo-labels of ``X_pool`` with the current model.
+
+    ``human``: pool mask of rows with a human label or refusal (blocked, and dropped from an
+    accumulated set). Returns the new state and the round's result (its ``rows``/``labels``
+    are the rows selected this round, for the ``labels_selected`` event).
+    """
+    strategy = state.strategy
+    n_classes = len(state.classes)
+    held = state.pseudo_set.drop(human)
+    proba = _pool_proba(predict_proba, X_pool, chunk_size, n_classes)
+    result = run_round(
+        held,
+        strategy=strategy,
+        predict=lambda rows: proba[rows],
+        n_pool=state.n_pool,
+        n_classes=n_classes,
+        round=int(round),
+        rebuild=bool(strategy.rebuild),
+        predict_all=True,
+        blocked=human,
+    )
+    pseudo_set = result.pseudo_set
+    X = prepare(take_rows(X_pool, pseudo_set.rows)) if pseudo_set.size else None
+    new_state = PseudoLabels(strategy, state.n_pool, state.classes, pseudo_set, X,
+                             int(round), result.thresholds)
+    return new_state, result
+
+
+def training_rows(state: PseudoLabels | None) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    """``(X, labels, weights)`` of the pseudo-labels to train on (``X`` is ``None`` when
+    there are none; ``weights`` is ``None`` when every weight is 1)."""
+    if state is None or state.pseudo_set.size == 0:
+        return None, np.empty(0), None
+    return state.X, state.labels, state.pseudo_set.weights
