@@ -18,6 +18,10 @@ pub(crate) const ROWS_PER_JOB: usize = 2048;
 /// that a block of centers stays in cache while the rows stream past.
 const CENTERS_PER_BLOCK: usize = 128;
 
+/// Ranked batch shares a pick's pass among threads from this many candidates on: below,
+/// a pass costs less than waking them (on a loaded machine, far less).
+const PARALLEL_MIN_CANDIDATES: usize = 1 << 20;
+
 /// A borrowed, row-major matrix of feature rows (`n` rows of `d` features).
 #[derive(Clone, Copy, Debug)]
 pub struct Points<'a, T> {
@@ -341,8 +345,9 @@ pub fn ranked_batch<T: Prob>(
             }
             acc
         };
-        let found: Vec<Best> = if parts.len() <= 1 {
-            with_pool(1, || parts.iter_mut().map(|(d, c, t)| step(0, d, c, t)).collect())?
+        let found: Vec<Best> = if m < PARALLEL_MIN_CANDIDATES {
+            let run = || parts.iter_mut().enumerate().map(|(b, (d, c, t))| step(b * ROWS_PER_JOB, d, c, t)).collect();
+            with_pool(1, run)?
         } else {
             with_pool(parts.len(), || {
                 parts.par_iter_mut().enumerate().map(|(b, (d, c, t))| step(b * ROWS_PER_JOB, d, c, t)).collect()

@@ -16,16 +16,34 @@ use crate::error::{param, Result};
 use crate::float::Prob;
 use crate::threads::parallel_map;
 
+/// `parallel_map` when `large`, else a plain map on the calling thread.
+fn map_jobs<J: Send, R: Send>(large: bool, jobs: Vec<J>, f: impl Fn(J) -> R + Send + Sync) -> Result<Vec<R>> {
+    if large {
+        parallel_map(jobs, f)
+    } else {
+        Ok(jobs.into_iter().map(f).collect())
+    }
+}
+
 /// Members scanned by one parallel work item of a pick.
 const MEMBERS_PER_JOB: usize = 8192;
+/// A pick measures at least this many rows before its work is shared among threads: a
+/// smaller pick costs less than waking them (on a loaded machine, far less).
+const PARALLEL_MIN_ROWS: usize = 1 << 18;
 /// Relative slack of the pruning bound, so round-off never prunes a row that could move.
 const PRUNE_SLACK: f64 = 1e-9;
 
-/// Squared distances between the rows of a pool and centers.
-trait Space: Sync {
+/// Squared distances between the rows of a pool and centers. Each cluster keeps a copy of
+/// its rows' values (`width` per row) next to their ids, so a pick reads the rows it
+/// measures from contiguous memory instead of scattered over the pool.
+trait Space<T: Prob>: Sync {
     type Center: Copy + Send + Sync;
-    /// Squared distance from pool row `i` to center `c`.
-    fn to_center(&self, i: usize, c: Self::Center) -> f64;
+    /// Values kept per row.
+    fn width(&self) -> usize;
+    /// Append row `i`'s values to `out`.
+    fn store(&self, i: usize, out: &mut Vec<T>);
+    /// Squared distance from row `i` (its kept values `values`) to center `c`.
+    fn to_center(&self, values: &[T], i: usize, c: Self::Center) -> f64;
     /// Squared distance between two centers.
     fn between(&self, a: Self::Center, b: Self::Center) -> f64;
     /// Pool row `i` as a center.
@@ -39,10 +57,16 @@ struct Dense<'a, T> {
     pool: Points<'a, T>,
 }
 
-impl<'a, T: Prob> Space for Dense<'a, T> {
+impl<'a, T: Prob> Space<T> for Dense<'a, T> {
     type Center = &'a [T];
-    fn to_center(&self, i: usize, c: &'a [T]) -> f64 {
-        sq_dist(self.pool.row(i), c)
+    fn width(&self) -> usize {
+        self.pool.d
+    }
+    fn store(&self, i: usize, out: &mut Vec<T>) {
+        out.extend_from_slice(self.pool.row(i));
+    }
+    fn to_center(&self, values: &[T], _i: usize, c: &'a [T]) -> f64 {
+        sq_dist(values, c)
     }
     fn between(&self, a: &'a [T], b: &'a [T]) -> f64 {
         sq_dist(a, b)
@@ -65,19 +89,27 @@ struct Factored<'a, T> {
 }
 
 impl<'a, T: Prob> Factored<'a, T> {
-    fn dist(&self, i: usize, j: usize) -> f64 {
-        let cross = dot(self.a.row(i), self.a.row(j)) * dot(self.h.row(i), self.h.row(j));
-        (self.norms[i] + self.norms[j] - 2.0 * cross).max(0.0)
+    fn dist(&self, ai: &[T], hi: &[T], norm_i: f64, j: usize) -> f64 {
+        let cross = dot(ai, self.a.row(j)) * dot(hi, self.h.row(j));
+        (norm_i + self.norms[j] - 2.0 * cross).max(0.0)
     }
 }
 
-impl<'a, T: Prob> Space for Factored<'a, T> {
+impl<'a, T: Prob> Space<T> for Factored<'a, T> {
     type Center = usize;
-    fn to_center(&self, i: usize, c: usize) -> f64 {
-        self.dist(i, c)
+    fn width(&self) -> usize {
+        self.a.d + self.h.d
     }
-    fn between(&self, a: usize, b: usize) -> f64 {
-        self.dist(a, b)
+    fn store(&self, i: usize, out: &mut Vec<T>) {
+        out.extend_from_slice(self.a.row(i));
+        out.extend_from_slice(self.h.row(i));
+    }
+    fn to_center(&self, values: &[T], i: usize, c: usize) -> f64 {
+        let (ai, hi) = values.split_at(self.a.d);
+        self.dist(ai, hi, self.norms[i], c)
+    }
+    fn between(&self, x: usize, y: usize) -> f64 {
+        self.dist(self.a.row(x), self.h.row(x), self.norms[x], y)
     }
     fn center_of(&self, i: usize) -> usize {
         i
@@ -97,154 +129,191 @@ fn further(a: (f64, usize), b: (f64, usize)) -> (f64, usize) {
     }
 }
 
-/// The rows nearest to one center, farthest first (the lower row on ties).
-struct Cluster<C> {
+/// The rows nearest to one center, farthest first (the lower row on ties): their ids, their
+/// squared distances to the center and a copy of their values, in the same order.
+struct Cluster<T, C> {
     /// `None`: every row before the first center exists (all at infinite distance).
     center: Option<C>,
-    members: Vec<u32>,
+    rows: Vec<u32>,
+    dist: Vec<f64>,
+    values: Vec<T>,
+}
+
+impl<T: Prob, C> Cluster<T, C> {
+    fn empty(center: Option<C>) -> Self {
+        Cluster { center, rows: Vec::new(), dist: Vec::new(), values: Vec::new() }
+    }
+
+    /// Sort by distance (largest first), then by row.
+    fn sort(&mut self, width: usize) {
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        let (rows, dist) = (&self.rows, &self.dist);
+        order.sort_unstable_by(|&x, &y| {
+            dist[y].partial_cmp(&dist[x]).unwrap_or(std::cmp::Ordering::Equal).then(rows[x].cmp(&rows[y]))
+        });
+        let mut values = Vec::with_capacity(self.values.len());
+        for &k in &order {
+            values.extend_from_slice(&self.values[k * width..(k + 1) * width]);
+        }
+        self.rows = order.iter().map(|&k| self.rows[k]).collect();
+        self.dist = order.iter().map(|&k| self.dist[k]).collect();
+        self.values = values;
+    }
 }
 
 /// Every row's squared distance to its nearest center, and the clusters.
-struct Coverage<'s, S: Space> {
+struct Coverage<'s, T: Prob, S: Space<T>> {
     space: &'s S,
     /// squared distance to the nearest center; `-inf` for rows that may not be picked
     mins: Vec<f64>,
-    /// the cluster each available row belongs to
-    owner: Vec<u32>,
-    clusters: Vec<Cluster<S::Center>>,
+    clusters: Vec<Cluster<T, S::Center>>,
 }
 
-fn sort_members(members: &mut [u32], mins: &[f64]) {
-    members.sort_unstable_by(|&x, &y| {
-        let (dx, dy) = (mins[x as usize], mins[y as usize]);
-        dy.partial_cmp(&dx).unwrap_or(std::cmp::Ordering::Equal).then(x.cmp(&y))
-    });
-}
-
-impl<'s, S: Space> Coverage<'s, S> {
+impl<'s, T: Prob, S: Space<T>> Coverage<'s, T, S> {
     /// Rows `avail` (all at infinite distance) in one cluster without a center.
     fn new(space: &'s S, avail: &[bool]) -> Self {
         let n = avail.len();
-        let members: Vec<u32> = (0..n as u32).filter(|&i| avail[i as usize]).collect();
+        let mut c = Cluster::empty(None);
+        for i in 0..n {
+            if avail[i] {
+                c.rows.push(i as u32);
+                c.dist.push(f64::INFINITY);
+                space.store(i, &mut c.values);
+            }
+        }
         let mins = avail.iter().map(|&a| if a { f64::INFINITY } else { f64::NEG_INFINITY }).collect();
-        Coverage { space, mins, owner: vec![0; n], clusters: vec![Cluster { center: None, members }] }
+        Coverage { space, mins, clusters: vec![c] }
     }
 
     /// Rows `avail` with their squared distances `mins` to the nearest of `centers`, whose
     /// index is `nearest`.
     fn with_centers(space: &'s S, avail: &[bool], mut mins: Vec<f64>, nearest: &[i64], centers: Vec<S::Center>) -> Result<Self> {
-        let mut clusters: Vec<Cluster<S::Center>> =
-            centers.into_iter().map(|c| Cluster { center: Some(c), members: Vec::new() }).collect();
-        let mut owner = vec![0u32; avail.len()];
+        let mut clusters: Vec<Cluster<T, S::Center>> = centers.into_iter().map(|c| Cluster::empty(Some(c))).collect();
         for i in 0..avail.len() {
             if avail[i] {
-                owner[i] = nearest[i] as u32;
-                clusters[nearest[i] as usize].members.push(i as u32);
+                let c = &mut clusters[nearest[i] as usize];
+                c.rows.push(i as u32);
+                c.dist.push(mins[i]);
+                space.store(i, &mut c.values);
             } else {
                 mins[i] = f64::NEG_INFINITY;
             }
         }
-        let m = &mins;
-        let sorted: Vec<Vec<u32>> = parallel_map(clusters.iter_mut().map(|c| std::mem::take(&mut c.members)).collect(), |mut v: Vec<u32>| {
-            sort_members(&mut v, m);
-            v
+        let width = space.width();
+        let clusters = parallel_map(clusters, |mut c| {
+            c.sort(width);
+            c
         })?;
-        for (c, v) in clusters.iter_mut().zip(sorted) {
-            c.members = v;
-        }
-        Ok(Coverage { space, mins, owner, clusters })
+        Ok(Coverage { space, mins, clusters })
     }
 
     /// The farthest row from its nearest center (the lower row on ties).
     fn farthest(&self) -> (f64, usize) {
-        self.clusters.iter().fold((f64::NEG_INFINITY, usize::MAX), |acc, c| match c.members.first() {
-            Some(&r) => further(acc, (self.mins[r as usize], r as usize)),
+        self.clusters.iter().fold((f64::NEG_INFINITY, usize::MAX), |acc, c| match c.rows.first() {
+            Some(&r) => further(acc, (c.dist[0], r as usize)),
             None => acc,
         })
     }
 
-    /// Take row `p` out (it becomes a center and is never picked again).
+    /// Take row `p` out (it becomes a center and is never picked again); the next
+    /// [`Coverage::add_center`] drops it from its cluster, whose scanned prefix always holds
+    /// it (its distance to its own center `m` meets `4 m >= m`).
     fn remove(&mut self, p: usize) {
-        let c = &mut self.clusters[self.owner[p] as usize];
-        let (mins, key) = (&self.mins, (self.mins[p], p));
-        let at = c.members.partition_point(|&r| further((mins[r as usize], r as usize), key) != key);
-        if c.members.get(at) == Some(&(p as u32)) {
-            c.members.remove(at);
-        }
         self.mins[p] = f64::NEG_INFINITY;
     }
 
     /// Make pool row `p` (already removed) a center; returns the rows that came nearer.
     fn add_center(&mut self, p: usize) -> Result<Vec<u32>> {
         let space = self.space;
+        let width = space.width();
         let x = space.center_of(p);
         let slack = space.slack();
         // the prefix of each cluster the new center can take rows from
         let mut jobs: Vec<(usize, usize, usize)> = Vec::new(); // (cluster, lo, hi)
         for (j, c) in self.clusters.iter().enumerate() {
-            if c.members.is_empty() {
+            if c.rows.is_empty() {
                 continue;
             }
             let prefix = match c.center {
-                None => c.members.len(),
+                None => c.rows.len(),
                 Some(center) => {
                     let d = space.between(center, x);
-                    let mins = &self.mins;
-                    c.members.partition_point(|&r| 4.0 * mins[r as usize] * (1.0 + PRUNE_SLACK) + slack >= d)
+                    c.dist.partition_point(|&m| 4.0 * m * (1.0 + PRUNE_SLACK) + slack >= d)
                 }
             };
             for lo in (0..prefix).step_by(MEMBERS_PER_JOB) {
                 jobs.push((j, lo, (lo + MEMBERS_PER_JOB).min(prefix)));
             }
         }
+        let work: usize = jobs.iter().map(|&(_, lo, hi)| hi - lo).sum();
+        // per job: the positions that stay and the (position, new distance) of those that move
         let parts = {
-            let (clusters, mins) = (&self.clusters, &self.mins);
-            parallel_map(jobs, |(j, lo, hi)| {
-                let mut kept = Vec::new();
-                let mut moved = Vec::new();
-                for &r in &clusters[j].members[lo..hi] {
-                    let dist = space.to_center(r as usize, x);
-                    if dist < mins[r as usize] {
-                        moved.push((r, dist));
-                    } else {
-                        kept.push(r);
+            let clusters = &self.clusters;
+            map_jobs(work >= PARALLEL_MIN_ROWS, jobs, |(j, lo, hi)| {
+                let c = &clusters[j];
+                let mut moved: Vec<(usize, f64)> = Vec::new();
+                for k in lo..hi {
+                    if c.rows[k] as usize == p {
+                        moved.push((k, f64::NEG_INFINITY)); // the new center itself: dropped
+                        continue;
+                    }
+                    let dist = space.to_center(&c.values[k * width..(k + 1) * width], c.rows[k] as usize, x);
+                    if dist < c.dist[k] {
+                        moved.push((k, dist));
                     }
                 }
-                (j, hi, kept, moved)
+                (j, hi, moved)
             })?
         };
-        let new_id = self.clusters.len() as u32;
-        let mut new_members = Vec::new();
-        // rebuild each touched cluster: the kept part of its prefix, then the rest as it was
+        let mut fresh: Cluster<T, S::Center> = Cluster::empty(Some(x));
+        // rebuild each touched cluster without the rows that moved
         let mut at = 0;
         while at < parts.len() {
             let j = parts[at].0;
             let mut end = at;
-            let mut any_moved = false;
             while end < parts.len() && parts[end].0 == j {
-                any_moved |= !parts[end].3.is_empty();
                 end += 1;
             }
-            if any_moved {
-                let prefix = parts[end - 1].1;
-                let old = std::mem::take(&mut self.clusters[j].members);
-                let mut members = Vec::with_capacity(old.len());
+            let n_moved: usize = parts[at..end].iter().map(|p| p.2.len()).sum();
+            if n_moved > 0 {
+                let c = &mut self.clusters[j];
+                let mut gone = vec![false; parts[end - 1].1];
                 for part in &parts[at..end] {
-                    members.extend_from_slice(&part.2);
-                    for &(r, dist) in &part.3 {
+                    for &(k, dist) in &part.2 {
+                        gone[k] = true;
+                        if dist == f64::NEG_INFINITY {
+                            continue;
+                        }
+                        let r = c.rows[k];
                         self.mins[r as usize] = dist;
-                        self.owner[r as usize] = new_id;
-                        new_members.push(r);
+                        fresh.rows.push(r);
+                        fresh.dist.push(dist);
+                        fresh.values.extend_from_slice(&c.values[k * width..(k + 1) * width]);
                     }
                 }
-                members.extend_from_slice(&old[prefix..]);
-                self.clusters[j].members = members;
+                let len = c.rows.len();
+                let mut keep = 0;
+                for k in 0..len {
+                    if k < gone.len() && gone[k] {
+                        continue;
+                    }
+                    if keep != k {
+                        c.rows[keep] = c.rows[k];
+                        c.dist[keep] = c.dist[k];
+                        c.values.copy_within(k * width..(k + 1) * width, keep * width);
+                    }
+                    keep += 1;
+                }
+                c.rows.truncate(keep);
+                c.dist.truncate(keep);
+                c.values.truncate(keep * width);
             }
             at = end;
         }
-        sort_members(&mut new_members, &self.mins);
-        self.clusters.push(Cluster { center: Some(x), members: new_members.clone() });
-        Ok(new_members)
+        fresh.sort(width);
+        let moved = fresh.rows.clone();
+        self.clusters.push(fresh);
+        Ok(moved)
     }
 }
 
@@ -384,7 +453,8 @@ pub fn kmeans_pp_factored<T: Prob>(
             touched.sort_unstable();
             touched.dedup();
             let mins = &cover.mins;
-            let fresh = parallel_map(touched.clone(), |b| block_sum(mins, b))?;
+            let large = touched.len() * ROWS_PER_JOB >= PARALLEL_MIN_ROWS;
+            let fresh = map_jobs(large, touched.clone(), |b| block_sum(mins, b))?;
             for (b, s) in touched.into_iter().zip(fresh) {
                 sums[b] = s;
             }
@@ -550,5 +620,37 @@ mod tests {
         assert_eq!(kcenter_greedy(&p, &none, 3, None).unwrap().indices, vec![0, 1, 2]);
         assert!(kmeans_pp_factored(&p, &p, 2, &[1.0], None).is_err());
         assert_eq!(kmeans_pp_factored(&p, &p, 3, &[0.5, 0.5], None).unwrap(), vec![0, 1, 2]);
+    }
+}
+
+#[cfg(test)]
+mod scale {
+    /// `cargo test --release -- --ignored --nocapture scale_probe`: a timing probe, not a test.
+    #[test]
+    #[ignore]
+    fn scale_probe() {
+        use super::*;
+        let mut seed = 5u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 11) as f64) / ((1u64 << 53) as f64)
+        };
+        let (n, d, blobs) = (2_000_000usize, 20usize, 50usize);
+        let means: Vec<f64> = (0..blobs * d).map(|_| (next() - 0.5) * 28.0).collect();
+        let mut pool = vec![0f32; n * d];
+        for i in 0..n {
+            let b = (next() * blobs as f64) as usize;
+            for j in 0..d {
+                let g = (-2.0 * next().max(1e-300).ln()).sqrt() * (6.283185307 * next()).cos();
+                pool[i * d + j] = (means[b * d + j] + g) as f32;
+            }
+        }
+        let p = Points::new("pool", &pool, n, d).unwrap();
+        let c = Points::new("centers", &pool[..20 * d], 20, d).unwrap();
+        for k in [100, 1000, 8417] {
+            let t = std::time::Instant::now();
+            let out = kcenter_greedy(&p, &c, k, None).unwrap();
+            eprintln!("kcenter k={k}: {:?}, last radius {}", t.elapsed(), out.distances[k - 1].sqrt());
+        }
     }
 }
