@@ -395,5 +395,5 @@ def test_registered_and_usable_in_the_active_loop(name):
     X, y = X[:400], y[:400]
     learner = ActiveLearner(query_strategy=name, random_state=0)
     learner.fit(X[:20], y[:20])
-    idx, _ = learner.query(X[20:], 15)
+    idx = learner.query(X[20:], 15)
     assert len(set(np.asarray(idx).tolist())) == 15

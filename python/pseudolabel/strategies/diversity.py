@@ -333,7 +333,9 @@ class BadgeQuery(QueryStrategy):
                     h = np.zeros((total, e.shape[1]), dtype=e.dtype)
                 h[start : start + len(e)] = e
         assert a is not None and h is not None  # m > 0: at least one chunk was scored
-        h = h.astype(a.dtype, copy=False)
+        # float32 when either side is (a float32 pool is never copied to float64)
+        dtype = np.float32 if np.float32 in (a.dtype, h.dtype) else np.float64
+        a, h = a.astype(dtype, copy=False), h.astype(dtype, copy=False)
         idx = badge_select(a, h, m, rng=_strategy_rng(self, context), exclude=mask)
         a_sel, h_sel = a[idx].astype(np.float64), h[idx].astype(np.float64)
         return idx, np.sqrt((a_sel * a_sel).sum(axis=1) * (h_sel * h_sel).sum(axis=1))
@@ -354,8 +356,8 @@ def _pool_key(X: np.ndarray) -> tuple[Any, ...]:
 class ClusterMarginQuery(QueryStrategy):
     """Cluster-margin batches (Citovsky et al., NeurIPS 2021), built for batches of 100k.
 
-    The pool is clustered once, with scikit-learn's ``MiniBatchKMeans`` fitted on a random
-    sample of at most ``sample_size`` rows (the paper uses hierarchical clustering; k-means
+    The pool is clustered once, with scikit-learn's ``MiniBatchKMeans`` (5 passes over the
+    sample) fitted on a random sample of at most ``sample_size`` rows (the paper uses hierarchical clustering; k-means
     on a sample scales to tens of millions of rows), and the centroids are cached across
     calls on the same pool. Each query takes the ``candidate_factor * n`` lowest-margin rows
     (streamed through the Rust ``TopK``), assigns them to their nearest centroid (the Rust
@@ -417,7 +419,8 @@ class ClusterMarginQuery(QueryStrategy):
             sample = X[rows]
         k = min(int(k), sample.shape[0])
         model = MiniBatchKMeans(
-            n_clusters=k, batch_size=4096, n_init=1, random_state=int(rng.integers(2**31 - 1))
+            n_clusters=k, batch_size=4096, n_init=1, max_iter=5, compute_labels=False,
+            random_state=int(rng.integers(2**31 - 1)),
         )
         model.fit(sample)
         centers = np.ascontiguousarray(model.cluster_centers_, dtype=X.dtype)
