@@ -583,14 +583,14 @@ class RankedBatchQuery(QueryStrategy):
 
         # 2. the greedy batch: one distance update per pick
         if self.metric == "euclidean":
-            pos, picked = ranked_batch_select(
+            positions, picked = ranked_batch_select(
                 X_cand, u, m, labeled=lab, n_unlabeled=n_available
             )
         else:
-            pos, picked = _ranked_batch_numpy(
+            positions, picked = _ranked_batch_numpy(
                 X_cand, u, m, labeled=lab, n_unlabeled=n_available, metric=self.metric
             )
-        return cand[pos].astype(np.int64), picked
+        return cand[positions].astype(np.int64), picked
 
 
 def _ranked_batch_numpy(
