@@ -324,14 +324,17 @@ class BadgeQuery(QueryStrategy):
         h: np.ndarray | None = h_whole
         for start, chunk, _ in _pool_chunks(context, X_pool, mask):
             part = gradient_factor(context.predict_proba(chunk))
-            if a is None:
-                a = np.zeros((total, part.shape[1]), dtype=part.dtype)
-            a[start : start + len(part)] = part
             if h_whole is None:
                 e = self._embed(context, chunk)
                 if h is None:
                     h = np.zeros((total, e.shape[1]), dtype=e.dtype)
                 h[start : start + len(e)] = e
+            if a is None:
+                # float32 when either side is (a float32 pool is never copied to float64)
+                assert h is not None
+                single = np.float32 in (part.dtype, h.dtype)
+                a = np.zeros((total, part.shape[1]), dtype=np.float32 if single else part.dtype)
+            a[start : start + len(part)] = part
         assert a is not None and h is not None  # m > 0: at least one chunk was scored
         # float32 when either side is (a float32 pool is never copied to float64)
         dtype = np.float32 if np.float32 in (a.dtype, h.dtype) else np.float64

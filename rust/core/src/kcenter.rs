@@ -144,20 +144,57 @@ impl<T: Prob, C> Cluster<T, C> {
         Cluster { center, rows: Vec::new(), dist: Vec::new(), values: Vec::new() }
     }
 
-    /// Sort by distance (largest first), then by row.
+    /// Sort by distance (largest first), then by row; the values are permuted in place.
     fn sort(&mut self, width: usize) {
         let mut order: Vec<usize> = (0..self.rows.len()).collect();
         let (rows, dist) = (&self.rows, &self.dist);
         order.sort_unstable_by(|&x, &y| {
             dist[y].partial_cmp(&dist[x]).unwrap_or(std::cmp::Ordering::Equal).then(rows[x].cmp(&rows[y]))
         });
-        let mut values = Vec::with_capacity(self.values.len());
-        for &k in &order {
-            values.extend_from_slice(&self.values[k * width..(k + 1) * width]);
-        }
+        permute_rows(&mut self.values, width, &order);
         self.rows = order.iter().map(|&k| self.rows[k]).collect();
         self.dist = order.iter().map(|&k| self.dist[k]).collect();
-        self.values = values;
+    }
+
+    /// Give memory back once most rows have left.
+    fn shrink(&mut self) {
+        if self.rows.len() <= self.rows.capacity() / 2 {
+            self.rows.shrink_to_fit();
+            self.dist.shrink_to_fit();
+            self.values.shrink_to_fit();
+        }
+    }
+}
+
+/// `new row k = old row order[k]` for rows of `width` values, in place (one row of scratch,
+/// one flag per row), following the permutation's cycles.
+fn permute_rows<T: Copy>(data: &mut [T], width: usize, order: &[usize]) {
+    if width == 0 {
+        return;
+    }
+    let mut done = vec![false; order.len()];
+    let mut saved: Vec<T> = Vec::with_capacity(width);
+    for start in 0..order.len() {
+        if done[start] {
+            continue;
+        }
+        done[start] = true;
+        if order[start] == start {
+            continue;
+        }
+        saved.clear();
+        saved.extend_from_slice(&data[start * width..(start + 1) * width]);
+        let mut k = start;
+        loop {
+            let src = order[k];
+            if src == start {
+                data[k * width..(k + 1) * width].copy_from_slice(&saved);
+                break;
+            }
+            data.copy_within(src * width..(src + 1) * width, k * width);
+            done[src] = true;
+            k = src;
+        }
     }
 }
 
@@ -178,7 +215,6 @@ impl<'s, T: Prob, S: Space<T>> Coverage<'s, T, S> {
             if avail[i] {
                 c.rows.push(i as u32);
                 c.dist.push(f64::INFINITY);
-                space.store(i, &mut c.values);
             }
         }
         let mins = avail.iter().map(|&a| if a { f64::INFINITY } else { f64::NEG_INFINITY }).collect();
@@ -252,12 +288,22 @@ impl<'s, T: Prob, S: Space<T>> Coverage<'s, T, S> {
             map_jobs(work >= PARALLEL_MIN_ROWS, jobs, |(j, lo, hi)| {
                 let c = &clusters[j];
                 let mut moved: Vec<(usize, f64)> = Vec::new();
+                let mut scratch: Vec<T> = Vec::with_capacity(width);
                 for k in lo..hi {
-                    if c.rows[k] as usize == p {
+                    let r = c.rows[k] as usize;
+                    if r == p {
                         moved.push((k, f64::NEG_INFINITY)); // the new center itself: dropped
                         continue;
                     }
-                    let dist = space.to_center(&c.values[k * width..(k + 1) * width], c.rows[k] as usize, x);
+                    // the cluster without a center keeps no copies: read the row itself
+                    let values = if c.center.is_none() {
+                        scratch.clear();
+                        space.store(r, &mut scratch);
+                        &scratch[..]
+                    } else {
+                        &c.values[k * width..(k + 1) * width]
+                    };
+                    let dist = space.to_center(values, r, x);
                     if dist < c.dist[k] {
                         moved.push((k, dist));
                     }
@@ -288,7 +334,11 @@ impl<'s, T: Prob, S: Space<T>> Coverage<'s, T, S> {
                         self.mins[r as usize] = dist;
                         fresh.rows.push(r);
                         fresh.dist.push(dist);
-                        fresh.values.extend_from_slice(&c.values[k * width..(k + 1) * width]);
+                        if c.center.is_none() {
+                            space.store(r as usize, &mut fresh.values);
+                        } else {
+                            fresh.values.extend_from_slice(&c.values[k * width..(k + 1) * width]);
+                        }
                     }
                 }
                 let len = c.rows.len();
@@ -300,13 +350,16 @@ impl<'s, T: Prob, S: Space<T>> Coverage<'s, T, S> {
                     if keep != k {
                         c.rows[keep] = c.rows[k];
                         c.dist[keep] = c.dist[k];
-                        c.values.copy_within(k * width..(k + 1) * width, keep * width);
+                        if c.center.is_some() {
+                            c.values.copy_within(k * width..(k + 1) * width, keep * width);
+                        }
                     }
                     keep += 1;
                 }
                 c.rows.truncate(keep);
                 c.dist.truncate(keep);
-                c.values.truncate(keep * width);
+                c.values.truncate(if c.center.is_some() { keep * width } else { 0 });
+                c.shrink();
             }
             at = end;
         }
