@@ -97,16 +97,14 @@ impl<'a, T: Prob> Factored<'a, T> {
 
 impl<'a, T: Prob> Space<T> for Factored<'a, T> {
     type Center = usize;
+    // rows of C + d values are read in place: long enough to stream well, and a copy of
+    // a wide embedding would cost more memory than it saves time
     fn width(&self) -> usize {
-        self.a.d + self.h.d
+        0
     }
-    fn store(&self, i: usize, out: &mut Vec<T>) {
-        out.extend_from_slice(self.a.row(i));
-        out.extend_from_slice(self.h.row(i));
-    }
-    fn to_center(&self, values: &[T], i: usize, c: usize) -> f64 {
-        let (ai, hi) = values.split_at(self.a.d);
-        self.dist(ai, hi, self.norms[i], c)
+    fn store(&self, _i: usize, _out: &mut Vec<T>) {}
+    fn to_center(&self, _values: &[T], i: usize, c: usize) -> f64 {
+        self.dist(self.a.row(i), self.h.row(i), self.norms[i], c)
     }
     fn between(&self, x: usize, y: usize) -> f64 {
         self.dist(self.a.row(x), self.h.row(x), self.norms[x], y)
