@@ -673,35 +673,3 @@ mod tests {
         assert_eq!(kmeans_pp_factored(&p, &p, 3, &[0.5, 0.5], None).unwrap(), vec![0, 1, 2]);
     }
 }
-
-#[cfg(test)]
-mod scale {
-    /// `cargo test --release -- --ignored --nocapture scale_probe`: a timing probe, not a test.
-    #[test]
-    #[ignore]
-    fn scale_probe() {
-        use super::*;
-        let mut seed = 5u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((seed >> 11) as f64) / ((1u64 << 53) as f64)
-        };
-        let (n, d, blobs) = (2_000_000usize, 20usize, 50usize);
-        let means: Vec<f64> = (0..blobs * d).map(|_| (next() - 0.5) * 28.0).collect();
-        let mut pool = vec![0f32; n * d];
-        for i in 0..n {
-            let b = (next() * blobs as f64) as usize;
-            for j in 0..d {
-                let g = (-2.0 * next().max(1e-300).ln()).sqrt() * (6.283185307 * next()).cos();
-                pool[i * d + j] = (means[b * d + j] + g) as f32;
-            }
-        }
-        let p = Points::new("pool", &pool, n, d).unwrap();
-        let c = Points::new("centers", &pool[..20 * d], 20, d).unwrap();
-        for k in [100, 1000, 8417] {
-            let t = std::time::Instant::now();
-            let out = kcenter_greedy(&p, &c, k, None).unwrap();
-            eprintln!("kcenter k={k}: {:?}, last radius {}", t.elapsed(), out.distances[k - 1].sqrt());
-        }
-    }
-}
