@@ -290,13 +290,188 @@ def bench_large_pool(n_rows: int) -> tuple[float, float, float, float, bool]:
     return t_chunked, t_ref, peak_chunked, peak_ref, bool(np.array_equal(np.sort(idx), np.sort(ref)))
 
 
+# ---------------------------------------------------------------------------------------------
+# --scale: diverse batches from a pool of millions (issue 13 part 2)
+# ---------------------------------------------------------------------------------------------
+
+SCALE_ROWS, SCALE_FEATURES, SCALE_BATCH = 2_000_000, 20, 8_417
+SCALE_STRATEGIES = ("coreset", "badge", "cluster_margin", "ranked_batch")
+BADGE_ROWS, BADGE_CLASSES, BADGE_DIMS, BADGE_BATCH = 20_000, 100, 768, 1_000
+
+
+def _rss_mb() -> float:
+    """The current resident set size (MB)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _reset_peak() -> None:
+    """Start the peak RSS afresh (Linux: clear_refs 5 resets VmHWM), so that the peak is the
+    query's, not the set-up's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_mb() -> float:
+    """The peak RSS since :func:`_reset_peak` (VmHWM), else the process's (ru_maxrss)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _scale_pool(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 pool of 50 Gaussian blobs (10 classes), built chunk by chunk in place."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(-14, 14, size=(50, SCALE_FEATURES))
+    X = np.empty((rows, SCALE_FEATURES), dtype=np.float32)
+    y = np.empty(rows, dtype=np.int64)
+    for start in range(0, rows, 100_000):
+        stop = min(rows, start + 100_000)
+        blob = rng.integers(50, size=stop - start)
+        X[start:stop] = means[blob] + rng.normal(size=(stop - start, SCALE_FEATURES))
+        y[start:stop] = blob % 10
+    return X, y
+
+
+def _scale_child(strategy: str, rows: int, batch: int) -> dict:
+    """One strategy's batch from the big pool, in this (fresh) process."""
+    from sklearn.linear_model import LogisticRegression
+
+    from pseudolabel import ActiveLearner
+
+    X, y = _scale_pool(rows)
+    labeled = np.random.default_rng(1).choice(rows, 200, replace=False)
+    learner = ActiveLearner(LogisticRegression(max_iter=200), query_strategy=strategy,
+                            random_state=0).fit(X[labeled], y[labeled])
+    exclude = np.zeros(rows, dtype=bool)
+    exclude[labeled] = True
+    _reset_peak()
+    before, cpu = _rss_mb(), _cpu_s()
+    t = time.perf_counter()
+    idx = learner.query(X, batch, exclude=exclude)
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "cpu": _cpu_s() - cpu, "above_mb": _peak_mb() - before,
+            "pool_mb": X.nbytes / 2**20, "n": int(len(set(np.asarray(idx).tolist())))}
+
+
+def _badge_numpy(a: np.ndarray, h: np.ndarray, k: int, draws: np.ndarray) -> np.ndarray:
+    """The reference: the same k-means++ seeding over the factorised embedding, in numpy."""
+    a64, h64 = a.astype(np.float64), h.astype(np.float64)
+    norms = (a64 * a64).sum(axis=1) * (h64 * h64).sum(axis=1)
+    picks = [int(np.argmax(norms))]
+    weight = np.full(len(a), np.inf)
+    for u in draws:
+        c = picks[-1]
+        d = np.maximum(norms + norms[c] - 2 * (a64 @ a64[c]) * (h64 @ h64[c]), 0)
+        weight = np.minimum(weight, d)
+        weight[picks] = 0
+        cum = np.cumsum(weight)
+        picks.append(int(np.searchsorted(cum, u * cum[-1], side="right")))
+    return np.array(picks)
+
+
+def _badge_child(which: str) -> dict:
+    """BADGE at 20k rows x 100 classes x 768 dims: the kernel, or the numpy reference."""
+    from pseudolabel.strategies.diversity import badge_select, gradient_factor
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal(size=(BADGE_ROWS, BADGE_CLASSES), dtype=np.float32) * 3
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    h = rng.standard_normal(size=(BADGE_ROWS, BADGE_DIMS), dtype=np.float32)
+    a = gradient_factor(P).astype(np.float32)
+    del logits, P
+    _reset_peak()
+    before, cpu = _rss_mb(), _cpu_s()
+    t = time.perf_counter()
+    if which == "kernel":
+        idx = badge_select(a, h, BADGE_BATCH, rng=np.random.default_rng(0))
+    else:
+        idx = _badge_numpy(a, h, BADGE_BATCH, np.random.default_rng(0).random(BADGE_BATCH - 1))
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "cpu": _cpu_s() - cpu, "above_mb": _peak_mb() - before,
+            "inputs_mb": (a.nbytes + h.nbytes) / 2**20, "picks": np.asarray(idx).tolist()}
+
+
+def _in_child(args: list[str]) -> dict:
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--_scale-child", *args],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_scale(rows: int = SCALE_ROWS, batch: int = SCALE_BATCH) -> int:
+    """A batch of 8,417 from a 2M x 20 float32 pool per diverse strategy, and BADGE at
+    20k x 100 classes x 768 dims; each case in a fresh child process (time, CPU time and
+    peak RSS during the query above the RSS before it, which holds the pool)."""
+    print(f"diverse batches: {batch:,} rows from a {rows:,} x {SCALE_FEATURES} float32 pool "
+          f"(50 blobs, 200 labeled rows, logistic regression); os.cpu_count()={os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    results = {}
+    for name in SCALE_STRATEGIES:
+        r = results[name] = _in_child([name, str(rows), str(batch)])
+        print(f"  {name:15s} {r['seconds']:7.1f} s (CPU {r['cpu']:6.1f} s)  "
+              f"peak {r['above_mb']:7.1f} MB above the pool ({r['pool_mb']:.0f} MB)  "
+              f"distinct rows {r['n']:,}")
+    kernel, reference = _in_child(["badge-kernel"]), _in_child(["badge-numpy"])
+    same = kernel["picks"] == reference["picks"]
+    print(f"BADGE, {BADGE_ROWS:,} rows x {BADGE_CLASSES} classes x {BADGE_DIMS} dims, "
+          f"batch {BADGE_BATCH:,} (inputs {kernel['inputs_mb']:.0f} MB):")
+    for label, r in (("Rust kernel", kernel), ("numpy reference", reference)):
+        print(f"  {label:15s} {r['seconds']:7.1f} s (CPU {r['cpu']:6.1f} s)  "
+              f"peak {r['above_mb']:7.1f} MB above the inputs")
+    print(f"  ratio kernel/numpy: time {kernel['seconds'] / reference['seconds']:.2f}x; "
+          f"same picks: {same}")
+    print("targets:")
+    checks = [(f"{name} under 60 s and 1 GB above the pool",
+               r["seconds"] < 60 and r["above_mb"] < 1024) for name, r in results.items()]
+    checks.append(("BADGE 20k x 100 x 768 under 100 MB above its inputs",
+                   kernel["above_mb"] < 100))
+    for label, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}: {label}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="2 seeds, the scikit-learn sets and 4 KEEL sets")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (>= 5 in full)")
     parser.add_argument("--sets", default=None, help="comma-separated set names (development)")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the diverse-batch scale benchmark (2M-row pool, BADGE)")
+    parser.add_argument("--_scale-child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args._scale_child:
+        import json
+
+        kind, *rest = args._scale_child
+        if kind.startswith("badge-"):
+            print(json.dumps(_badge_child(kind.removeprefix("badge-"))))
+        else:
+            print(json.dumps(_scale_child(kind, int(rest[0]), int(rest[1]))))
+        return 0
+    if args.scale:
+        return bench_scale()
     n_seeds = args.seeds or (2 if args.quick else 5)
     seeds = list(range(n_seeds))
     names = list(SKLEARN_SETS) + keel_names()

@@ -16,6 +16,7 @@ from sklearn.tree import DecisionTreeClassifier
 from pseudolabel.exceptions import InputError, ParameterError, UnknownNameError
 from pseudolabel.plugins import isolated_plugin_manager, make_strategy
 from pseudolabel.strategies.base import QueryStrategy
+from pseudolabel.strategies.diversity import RankedBatchQuery
 from pseudolabel.strategies.query import (
     QUERY_STRATEGIES,
     EntropyQuery,
@@ -23,7 +24,6 @@ from pseudolabel.strategies.query import (
     MarginQuery,
     QueryByCommittee,
     RandomQuery,
-    RankedBatchQuery,
     kl_disagreement,
     vote_entropy,
 )

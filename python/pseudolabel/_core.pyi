@@ -18,6 +18,10 @@ __all__ = [
     "MAX_NUM_THREADS",
     "MAX_ROWS",
     "sinkhorn",
+    "min_distance_update",
+    "kcenter_greedy",
+    "kmeans_pp_factored",
+    "ranked_batch",
 ]
 
 ENV_NUM_THREADS: str
@@ -67,3 +71,31 @@ def sinkhorn(
     n_iter: int,
     keep: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+# diverse batches (squared Euclidean distances between feature rows)
+_Features = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+def min_distance_update(
+    pool: _Features,
+    centers: _Features,
+    current_min: npt.NDArray[np.float64],
+    nearest: npt.NDArray[np.int64] | None = None,
+    center_offset: int = 0,
+) -> None: ...
+def kcenter_greedy(
+    pool: _Features, centers: _Features, k: int, exclude: npt.NDArray[np.bool_] | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def kmeans_pp_factored(
+    a: _Features,
+    h: _Features,
+    k: int,
+    draws: npt.NDArray[np.float64],
+    exclude: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.int64]: ...
+def ranked_batch(
+    candidates: _Features,
+    uncertainty: npt.NDArray[np.float64],
+    labeled: _Features,
+    n: int,
+    n_unlabeled: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...

@@ -95,7 +95,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "pseudolabel.backends",
     "pseudolabel.strategies.selection",
     "pseudolabel.strategies.query",
-    "pseudolabel.strategies.allocation", "pseudolabel.strategies.graph", "pseudolabel.strategies.committee",
+    "pseudolabel.strategies.allocation", "pseudolabel.strategies.graph",
+    "pseudolabel.strategies.committee", "pseudolabel.strategies.diversity",
 )
 
 #: Names defined next to what they look up or fire, re-exported here: name -> module.

@@ -19,8 +19,6 @@ third-party plugin would):
                     bootstrap models (``disagreement="vote_entropy"`` or ``"kl_divergence"``)
 ``vote_entropy``    ``qbc`` with vote entropy
 ``kl_divergence``   ``qbc`` with the mean KL divergence to the consensus
-``ranked_batch``    diversity-aware batches (Cardoso et al. 2017): uncertainty traded against
-                    the distance to labeled and already-chosen rows
 ==================  ==========================================================================
 
 Pools are scored in chunks of ``context.chunk_size`` rows (65 536 when the learner does not
@@ -28,10 +26,12 @@ say), so a pool of tens of millions of rows never materializes its probability m
 the uncertainty strategies stream each chunk's probabilities into :class:`pseudolabel.kernels.TopK`
 and the others keep a running top-``n`` in numpy.
 
+Diverse-batch strategies (``coreset``, ``badge``, ``cluster_margin``, ``ranked_batch``) live in
+:mod:`pseudolabel.strategies.diversity`.
+
 ``qbc`` also uses the context's labeled rows and ``classes`` (and, with bootstrap members, its
-member factory); ``ranked_batch`` uses the labeled rows when there are any and the prepared
-input: :class:`pseudolabel.ActiveLearner` provides all of them, a frozen model bundle all but
-the labels and the member factory.
+member factory): :class:`pseudolabel.ActiveLearner` provides all of them, a frozen model bundle
+all but the labels and the member factory.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ __all__ = [
     "MarginQuery",
     "EntropyQuery",
     "QueryByCommittee",
-    "RankedBatchQuery",
     "vote_entropy",
     "kl_disagreement",
     "iter_row_chunks",
@@ -539,176 +538,6 @@ class QueryByCommittee(QueryStrategy):
 
 
 # ---------------------------------------------------------------------------------------------
-# ranked batch (Cardoso et al. 2017)
-# ---------------------------------------------------------------------------------------------
-
-_UNCERTAINTIES = {
-    "least_confident": LeastConfidentQuery,
-    "margin": MarginQuery,
-    "entropy": EntropyQuery,
-}
-
-
-class RankedBatchQuery(QueryStrategy):
-    """Diversity-aware batches: ranked batch-mode sampling (Cardoso et al. 2017).
-
-    Rows are picked one at a time. Each candidate ``x`` scores
-    ``alpha * (1 - sim(x)) + (1 - alpha) * u(x)``, where ``u`` is its uncertainty scaled to
-    ``[0, 1]``, ``sim(x) = 1 / (1 + d(x))`` with ``d`` the distance to the nearest labeled or
-    already-picked row, and ``alpha = |U| / (|U| + |L|)`` the share of unlabeled rows (which
-    shrinks as the batch grows). After each pick only the distances to the new row are
-    computed, one vectorized pass over the candidates: a large batch spreads over the pool
-    instead of piling into one dense, uncertain corner.
-
-    Parameters
-    ----------
-    uncertainty : {"least_confident", "margin", "entropy"}, default="least_confident"
-        Uncertainty measure; entropy is divided by ``log(n_classes)`` to lie in ``[0, 1]``.
-    metric : str, default="euclidean"
-        Any metric of :func:`sklearn.metrics.pairwise_distances`.
-    n_candidates : int, "auto" or None, default="auto"
-        Restrict the batch to the most uncertain rows first (streamed through the Rust
-        ``TopK``), which bounds time and memory on huge pools. ``"auto"`` keeps the whole pool
-        up to 100 000 rows and ``max(100_000, 20 * n)`` rows beyond; ``None`` always keeps the
-        whole pool.
-
-    Notes
-    -----
-    ``context.X_labeled`` (when present) supplies the labeled rows, ``context.prepare`` the
-    features as the model sees them; features must be numeric.
-    The scores returned by :meth:`query` are each row's score at the moment it was picked.
-    """
-
-    name: ClassVar[str] = "ranked_batch"
-
-    def __init__(
-        self,
-        uncertainty: str = "least_confident",
-        *,
-        metric: str = "euclidean",
-        n_candidates: int | str | None = "auto",
-    ) -> None:
-        self.uncertainty = uncertainty
-        self.metric = metric
-        self.n_candidates = n_candidates
-
-    def _validate(self) -> None:
-        if self.uncertainty not in _UNCERTAINTIES:
-            raise ParameterError(
-                f"uncertainty must be one of {sorted(_UNCERTAINTIES)}, got {self.uncertainty!r}"
-            )
-        nc = self.n_candidates
-        if not (
-            nc is None
-            or nc == "auto"
-            or (isinstance(nc, Integral) and not isinstance(nc, bool) and nc >= 1)
-        ):
-            raise ParameterError(
-                f"n_candidates must be a positive integer, 'auto' or None, got {nc!r}"
-            )
-
-    def _scaled_uncertainty(self, proba: np.ndarray) -> np.ndarray:
-        u = _UNCERTAINTIES[self.uncertainty]().uncertainty(proba)
-        if self.uncertainty == "entropy":
-            n_classes = proba.shape[1]
-            u = u / np.log(n_classes) if n_classes > 1 else np.zeros_like(u)
-        return np.clip(u, 0.0, 1.0)
-
-    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
-        """Scaled uncertainty of every row (the batch-independent part of the score)."""
-        self._validate()
-        context = as_query_context(context)
-        return _score_pool(
-            context, X_pool, lambda chunk: self._scaled_uncertainty(context.predict_proba(chunk))
-        )
-
-    def _candidate_count(self, total: int, n: int) -> int:
-        if self.n_candidates is None:
-            return total
-        if self.n_candidates == "auto":
-            return total if total <= 100_000 else min(total, max(100_000, 20 * n))
-        return min(total, max(int(self.n_candidates), n))
-
-    def query(
-        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.metrics import pairwise_distances, pairwise_distances_argmin_min
-
-        self._validate()
-        context = as_query_context(context)
-        n, total, mask = _query_args(n, X_pool, exclude)
-        n_available = _n_available(total, mask)
-        m = min(n, n_available)
-        if m == 0:
-            return _no_rows()
-
-        # 1. candidates and their uncertainty, chunk by chunk
-        n_cand = self._candidate_count(n_available, m)
-        if n_cand < n_available:
-            inner = _UNCERTAINTIES[self.uncertainty]()
-            cand, _ = inner.query(context, X_pool, n_cand, exclude=mask)
-            cand = np.sort(cand)
-            rows = take_rows(X_pool, cand)  # read once: a Parquet pool reads row groups
-            X_cand = _numeric(context.prepare(rows))
-            u = self._scaled_uncertainty(context.predict_proba(rows))
-        else:
-            cand = np.arange(total, dtype=np.int64) if mask is None else np.flatnonzero(~mask)
-            u = np.empty(cand.shape[0], dtype=np.float64)
-            parts = []
-            pos = 0
-            for _, chunk, part in _pool_chunks(context, X_pool, mask):
-                keep = slice(None) if part is None else ~part
-                P = context.predict_proba(chunk)[keep]
-                u[pos : pos + P.shape[0]] = self._scaled_uncertainty(P)
-                pos += P.shape[0]
-                parts.append(_numeric(context.prepare(chunk))[keep])
-            X_cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-        # 2. distance of every candidate to its nearest labeled row
-        X_lab = context.X_labeled
-        n_labeled = 0 if X_lab is None else n_rows(X_lab)
-        if n_labeled:
-            _, d_min = pairwise_distances_argmin_min(
-                X_cand, _numeric(X_lab), metric=self.metric
-            )
-            d_min = np.asarray(d_min, dtype=np.float64)
-        else:
-            d_min = np.full(cand.shape[0], np.inf)
-
-        # 3. greedy batch: one vectorized distance update per pick
-        picked_pos = np.empty(m, dtype=np.int64)
-        picked_scores = np.empty(m, dtype=np.float64)
-        available = np.ones(cand.shape[0], dtype=bool)
-        for j in range(m):
-            n_unl = n_available - j
-            n_lab = n_labeled + j
-            alpha = n_unl / (n_unl + n_lab) if (n_unl + n_lab) else 1.0
-            similarity = np.where(np.isinf(d_min), 0.0, 1.0 / (1.0 + d_min))
-            score = alpha * (1.0 - similarity) + (1.0 - alpha) * u
-            score[~available] = -np.inf
-            best = int(np.argmax(score))  # first maximum = lowest row index on ties
-            picked_pos[j] = best
-            picked_scores[j] = score[best]
-            available[best] = False
-            if j + 1 < m:
-                d_new = pairwise_distances(X_cand, X_cand[best : best + 1], metric=self.metric)
-                np.minimum(d_min, d_new[:, 0], out=d_min)
-        return cand[picked_pos].astype(np.int64), picked_scores
-
-
-def _numeric(X: Any) -> np.ndarray:
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "fiub":
-        raise InputError(
-            f"ranked_batch measures distances between rows and needs numeric features, got "
-            f"dtype {arr.dtype}"
-        )
-    return arr.astype(np.float64, copy=False)
-
-
-# ---------------------------------------------------------------------------------------------
 # registration (the built-in plugin module)
 # ---------------------------------------------------------------------------------------------
 
@@ -726,10 +555,6 @@ QUERY_STRATEGIES: dict[str, tuple[Any, str]] = {
     "kl_divergence": (
         functools.partial(QueryByCommittee, disagreement="kl_divergence"),
         "query-by-committee, mean KL divergence from the consensus",
-    ),
-    "ranked_batch": (
-        RankedBatchQuery,
-        "diversity-aware ranked batch (Cardoso et al. 2017): uncertainty vs distance",
     ),
 }
 

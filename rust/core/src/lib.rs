@@ -15,8 +15,10 @@
 
 mod alloc;
 mod block;
+mod distance;
 mod error;
 mod float;
+mod kcenter;
 mod quantile;
 mod radix;
 mod ranking;
@@ -36,3 +38,7 @@ pub use select::{count, counts, reduce_candidates, select, select_candidates, Se
 pub use summarize::{summarize, Summary};
 pub use sinkhorn::{sinkhorn, Allocation, SinkhornParams};
 pub use threads::{get_num_threads, max_threads, set_num_threads, ENV_NUM_THREADS};
+
+// diverse batches: squared Euclidean distances, k-center greedy, k-means++ (BADGE), ranked batch
+pub use distance::{min_distance_update, ranked_batch, sq_dist, Points, RankedBatch};
+pub use kcenter::{kcenter_greedy, kmeans_pp_factored, FarthestFirst};

@@ -8,7 +8,7 @@
 mod errors;
 mod sinkhorn;
 
-use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1};
 use pseudolabel_core as core;
 use pseudolabel_core::{Matrix, Prob, Score, SelectParams, Threshold};
 use pyo3::prelude::*;
@@ -169,6 +169,152 @@ fn get_num_threads() -> PyResult<usize> {
     core::get_num_threads().map_err(|e| Error(e).into())
 }
 
+// ---------------------------------------------------------------------------------------------
+// diverse batches: distances between feature rows (distance.rs, kcenter.rs in the core)
+// ---------------------------------------------------------------------------------------------
+
+/// A matrix of feature rows of either supported dtype, borrowed without a copy.
+#[derive(FromPyObject)]
+enum FeatureArray<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// Borrow a C-contiguous 2-D array as feature rows (the kernels module passes it so).
+fn points<'a, T: Prob + Element>(name: &'static str, a: &'a PyReadonlyArray2<'_, T>) -> PyResult<core::Points<'a, T>> {
+    let (n, d) = a.as_array().dim();
+    let data = a.as_slice().map_err(|_| param_err(name, "must be a C-contiguous 2-D array"))?;
+    core::Points::new(name, data, n, d).map_err(|e| Error(e).into())
+}
+
+fn same_dtype_err(name: &'static str) -> PyErr {
+    param_err(name, "must have the pool's dtype (float32 or float64)")
+}
+
+/// min_distance_update(pool, centers, current_min, nearest=None, center_offset=0): in place
+#[pyfunction]
+#[pyo3(signature = (pool, centers, current_min, nearest=None, center_offset=0))]
+fn min_distance_update<'py>(
+    py: Python<'py>,
+    pool: FeatureArray<'py>,
+    centers: FeatureArray<'py>,
+    mut current_min: PyReadwriteArray1<'py, f64>,
+    nearest: Option<PyReadwriteArray1<'py, i64>>,
+    center_offset: i64,
+) -> PyResult<()> {
+    let mins = current_min.as_slice_mut().map_err(|_| param_err("current_min", "must be a contiguous 1-D array"))?;
+    let mut nearest = nearest;
+    let near = match nearest.as_mut() {
+        Some(a) => Some(a.as_slice_mut().map_err(|_| param_err("nearest", "must be a contiguous 1-D array"))?),
+        None => None,
+    };
+    match (pool, centers) {
+        (FeatureArray::F32(p), FeatureArray::F32(c)) => {
+            let (p, c) = (points("the pool", &p)?, points("centers", &c)?);
+            py.detach(|| core::min_distance_update(&p, &c, mins, near, center_offset))
+        }
+        (FeatureArray::F64(p), FeatureArray::F64(c)) => {
+            let (p, c) = (points("the pool", &p)?, points("centers", &c)?);
+            py.detach(|| core::min_distance_update(&p, &c, mins, near, center_offset))
+        }
+        _ => return Err(same_dtype_err("centers")),
+    }
+    .map_err(|e| Error(e).into())
+}
+
+/// kcenter_greedy(pool, centers, k, exclude=None) -> (indices, squared distances at pick)
+#[pyfunction]
+#[pyo3(signature = (pool, centers, k, exclude=None))]
+fn kcenter_greedy<'py>(
+    py: Python<'py>,
+    pool: FeatureArray<'py>,
+    centers: FeatureArray<'py>,
+    k: i64,
+    exclude: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>)> {
+    let k = core::count("k", k).map_err(Error)?;
+    let exclude = exclude.as_ref().map(|e| borrowed("exclude", e)).transpose()?;
+    let picks = match (pool, centers) {
+        (FeatureArray::F32(p), FeatureArray::F32(c)) => {
+            let (p, c) = (points("the pool", &p)?, points("centers", &c)?);
+            py.detach(|| core::kcenter_greedy(&p, &c, k, exclude))
+        }
+        (FeatureArray::F64(p), FeatureArray::F64(c)) => {
+            let (p, c) = (points("the pool", &p)?, points("centers", &c)?);
+            py.detach(|| core::kcenter_greedy(&p, &c, k, exclude))
+        }
+        _ => return Err(same_dtype_err("centers")),
+    }
+    .map_err(Error)?;
+    Ok((picks.indices.into_pyarray(py), picks.distances.into_pyarray(py)))
+}
+
+/// kmeans_pp_factored(a, h, k, draws, exclude=None) -> indices in pick order
+#[pyfunction]
+#[pyo3(signature = (a, h, k, draws, exclude=None))]
+fn kmeans_pp_factored<'py>(
+    py: Python<'py>,
+    a: FeatureArray<'py>,
+    h: FeatureArray<'py>,
+    k: i64,
+    draws: PyReadonlyArray1<'py, f64>,
+    exclude: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let k = core::count("k", k).map_err(Error)?;
+    let draws = borrowed("draws", &draws)?;
+    let exclude = exclude.as_ref().map(|e| borrowed("exclude", e)).transpose()?;
+    let picks = match (a, h) {
+        (FeatureArray::F32(a), FeatureArray::F32(h)) => {
+            let (a, h) = (points("the gradient factor", &a)?, points("the embedding", &h)?);
+            py.detach(|| core::kmeans_pp_factored(&a, &h, k, draws, exclude))
+        }
+        (FeatureArray::F64(a), FeatureArray::F64(h)) => {
+            let (a, h) = (points("the gradient factor", &a)?, points("the embedding", &h)?);
+            py.detach(|| core::kmeans_pp_factored(&a, &h, k, draws, exclude))
+        }
+        _ => return Err(same_dtype_err("h")),
+    }
+    .map_err(Error)?;
+    Ok(picks.into_pyarray(py))
+}
+
+/// ranked_batch(candidates, uncertainty, labeled, n, n_unlabeled) -> (positions, scores)
+#[pyfunction]
+fn ranked_batch<'py>(
+    py: Python<'py>,
+    candidates: FeatureArray<'py>,
+    uncertainty: PyReadonlyArray1<'py, f64>,
+    labeled: FeatureArray<'py>,
+    n: i64,
+    n_unlabeled: i64,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>)> {
+    let n = core::count("n", n).map_err(Error)?;
+    let n_unlabeled = core::count("n_unlabeled", n_unlabeled).map_err(Error)?;
+    let u = borrowed("uncertainty", &uncertainty)?;
+    let picks = match (candidates, labeled) {
+        (FeatureArray::F32(c), FeatureArray::F32(l)) => {
+            let (c, l) = (points("the candidates", &c)?, points("the labeled rows", &l)?);
+            py.detach(|| core::ranked_batch(&c, u, &l, n, n_unlabeled))
+        }
+        (FeatureArray::F64(c), FeatureArray::F64(l)) => {
+            let (c, l) = (points("the candidates", &c)?, points("the labeled rows", &l)?);
+            py.detach(|| core::ranked_batch(&c, u, &l, n, n_unlabeled))
+        }
+        _ => return Err(same_dtype_err("labeled")),
+    }
+    .map_err(Error)?;
+    Ok((picks.positions.into_pyarray(py), picks.scores.into_pyarray(py)))
+}
+
+/// Register the diverse-batch functions.
+fn add_distance_functions(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(min_distance_update, m)?)?;
+    m.add_function(wrap_pyfunction!(kcenter_greedy, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_pp_factored, m)?)?;
+    m.add_function(wrap_pyfunction!(ranked_batch, m)?)?;
+    Ok(())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summarize, m)?)?;
@@ -181,5 +327,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_NUM_THREADS", core::max_threads())?;
     m.add("MAX_ROWS", core::MAX_ROWS)?;
     sinkhorn::register(m)?;
+    add_distance_functions(m)?;
     Ok(())
 }
