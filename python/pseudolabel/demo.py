@@ -101,13 +101,13 @@ def run(args: argparse.Namespace) -> int:
     acc_sup = float(np.mean(supervised.predict(X_test) == y_test))
 
     # observe the engine through its plugin events: every selection, with the true labels
-    precision_by_round: dict[int, tuple[int, float]] = {}
+    precision_by_run: dict[tuple[str, int], tuple[int, float]] = {}
 
     class PrecisionObserver:
         @hookimpl
         def pseudolabel_labels_selected(self, selection):
             truth = y_train[selection.indices]
-            precision_by_round[selection.round] = (
+            precision_by_run[selection.strategy, selection.round] = (
                 len(selection), float(np.mean(selection.labels == truth))
             )
 
@@ -121,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         pm.unregister(observer)
     acc_st = float(np.mean(model.predict(X_test) == y_test))
+    # the rounds of the run the model kept (strategy="auto" runs a portfolio of them)
+    kept_runs = {rec.get("strategy") or "" for rec in model.history_}
+    precision_by_round = {round_: value for (name, round_), value in precision_by_run.items()
+                          if name in kept_runs}
 
     pseudo = model.labeled_iter_ > 0
     n_pseudo = int(pseudo.sum())
@@ -130,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
     strategy = model.strategy if isinstance(model.strategy, str) else type(model.strategy).__name__
     print(f"pseudolabel demo: digits, LightGBM ({args.n_estimators} trees), "
           f"{labeled.sum()} labeled / {(~labeled).sum()} unlabeled / {len(y_test)} test rows")
-    print(f"PseudoLabeler defaults: strategy={strategy!r}, guardrail={model.guardrail_!r}")
+    kept_strategy = getattr(model, "strategy_", None)
+    kept_note = f" (kept: {kept_strategy})" if kept_strategy and kept_strategy != strategy else ""
+    print(f"PseudoLabeler defaults: strategy={strategy!r}{kept_note}, "
+          f"guardrail={model.guardrail_!r}")
     print()
     print(f"  {'model':<34}{'test accuracy':>14}{'seconds':>10}")
     print(f"  {'supervised (labels only)':<34}{acc_sup:>14.3f}{t_sup:>10.1f}")

@@ -133,6 +133,10 @@ class LabelsSelected:
         the query score for active learning (read-only).
     estimator : str
         Class name of the model that produced the labels (may be empty).
+    strategy : str
+        The selection strategy that chose the rows (may be empty); ``PseudoLabeler(
+        strategy="auto")`` runs several (``portfolio_``), so a round number alone does not
+        say which run a selection belongs to.
     """
 
     source: str
@@ -141,6 +145,7 @@ class LabelsSelected:
     labels: np.ndarray
     confidence: np.ndarray
     estimator: str = ""
+    strategy: str = ""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -78,6 +78,7 @@ def emit_round(
             labels=classes[result.labels],
             confidence=result.confidence,
             estimator=estimator,
+            strategy=record.strategy or "",
         )
     entry = record.as_dict()
     plugins.emit_round_end(
