@@ -31,19 +31,16 @@ strategy classes only gather probabilities, features and labeled rows from the
 from __future__ import annotations
 
 import hashlib
-from numbers import Integral
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from pseudolabel import kernels
-from pseudolabel.exceptions import InputError, ParameterError
+from pseudolabel.exceptions import InputError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import QueryStrategy
 from pseudolabel.strategies.context import QueryContext, as_query_context
 from pseudolabel.strategies.query import (
-    EntropyQuery,
-    LeastConfidentQuery,
     MarginQuery,
     _n_available,
     _no_rows,
@@ -52,8 +49,10 @@ from pseudolabel.strategies.query import (
     _score_pool,
     _strategy_rng,
     n_rows,
-    take_rows,
 )
+
+from pseudolabel.strategies.pool_rows import check_positive, labeled_features, pool_features
+from pseudolabel.strategies.ranked_batch import RankedBatchQuery, ranked_batch_select
 
 __all__ = [
     "DIVERSITY_STRATEGIES",
@@ -163,56 +162,6 @@ def cluster_margin_select(
     return flat[pick]
 
 
-def ranked_batch_select(
-    X: np.ndarray,
-    uncertainty: np.ndarray,
-    n: int,
-    *,
-    labeled: np.ndarray | None,
-    n_unlabeled: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ranked batch picks among the rows of ``X`` (see :func:`kernels.ranked_batch`)."""
-    return kernels.ranked_batch(X, uncertainty, labeled, n, n_unlabeled=n_unlabeled)
-
-
-# ---------------------------------------------------------------------------------------------
-# what the strategies read from the learner
-# ---------------------------------------------------------------------------------------------
-
-
-def _features(context: QueryContext, X: Any, what: str) -> np.ndarray:
-    """Rows of ``X`` as the model sees them, numeric, float32 kept (else float64)."""
-    X = context.prepare(X)
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    arr = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
-    if arr.dtype.kind not in "fiub":
-        raise InputError(
-            f"{what} measures distances between rows and needs numeric features, got "
-            f"dtype {arr.dtype}"
-        )
-    if arr.ndim != 2:
-        raise InputError(f"{what} needs 2-d features (rows x features), got shape {arr.shape}")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    return arr
-
-
-def _labeled_features(context: QueryContext, dtype: np.dtype, what: str) -> np.ndarray | None:
-    X_lab = context.X_labeled
-    if X_lab is None or n_rows(X_lab) == 0:
-        return None
-    return _features(context, X_lab, what).astype(dtype, copy=False)
-
-
-def _check_positive(name: str, value: Any, *, allow: tuple[Any, ...] = ()) -> None:
-    if value in allow and not isinstance(value, bool):
-        return
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        extra = "".join(f" or {a!r}" for a in allow)
-        raise ParameterError(f"{name} must be a positive integer{extra}, got {value!r}")
-
-
 # ---------------------------------------------------------------------------------------------
 # coreset
 # ---------------------------------------------------------------------------------------------
@@ -240,8 +189,8 @@ class CoresetQuery(QueryStrategy):
     def scores(self, context: Any, X_pool: Any) -> np.ndarray:
         """Distance of every row to its nearest labeled row (infinite without labels)."""
         context = as_query_context(context)
-        X = _features(context, X_pool, "coreset")
-        lab = _labeled_features(context, X.dtype, "coreset")
+        X = pool_features(context, X_pool, "coreset")
+        lab = labeled_features(context, X.dtype, "coreset")
         return np.sqrt(kernels.min_distance_update(X, lab))
 
     def query(
@@ -252,8 +201,8 @@ class CoresetQuery(QueryStrategy):
         m = min(n, _n_available(total, mask))
         if m == 0:
             return _no_rows()
-        X = _features(context, X_pool, "coreset")
-        lab = _labeled_features(context, X.dtype, "coreset")
+        X = pool_features(context, X_pool, "coreset")
+        lab = labeled_features(context, X.dtype, "coreset")
         rng = _strategy_rng(self, context) if lab is None else None
         return coreset_select(X, m, labeled=lab, exclude=mask, rng=rng)
 
@@ -292,7 +241,7 @@ class BadgeQuery(QueryStrategy):
 
     def _embed(self, context: QueryContext, X: Any) -> np.ndarray:
         if self.embedding is None:
-            return _features(context, X, "badge")
+            return pool_features(context, X, "badge")
         h = np.asarray(self.embedding(X))
         if h.ndim != 2 or h.shape[0] != n_rows(X):
             raise InputError(
@@ -399,9 +348,9 @@ class ClusterMarginQuery(QueryStrategy):
         self.random_state = random_state
 
     def _validate(self) -> None:
-        _check_positive("n_clusters", self.n_clusters, allow=("auto",))
-        _check_positive("candidate_factor", self.candidate_factor)
-        _check_positive("sample_size", self.sample_size)
+        check_positive("n_clusters", self.n_clusters, allow=("auto",))
+        check_positive("candidate_factor", self.candidate_factor)
+        check_positive("sample_size", self.sample_size)
 
     def centroids(self, context: QueryContext, X: np.ndarray) -> np.ndarray:
         """The cluster centroids of pool ``X`` (model features), fitted once per pool."""
@@ -444,7 +393,7 @@ class ClusterMarginQuery(QueryStrategy):
         m = min(n, n_available)
         if m == 0:
             return _no_rows()
-        X = _features(context, X_pool, "cluster_margin")
+        X = pool_features(context, X_pool, "cluster_margin")
         centers = self.centroids(context, X)
         n_cand = min(n_available, int(self.candidate_factor) * m)
         cand, uncertainty = MarginQuery().query(context, X_pool, n_cand, exclude=mask)
@@ -455,179 +404,6 @@ class ClusterMarginQuery(QueryStrategy):
         picks = cluster_margin_select(cand, clusters, m, rng=_strategy_rng(self, context))
         score_of = dict(zip(cand.tolist(), uncertainty.tolist()))
         return picks, np.array([score_of[int(i)] for i in picks], dtype=np.float64)
-
-
-# ---------------------------------------------------------------------------------------------
-# ranked batch (Cardoso et al. 2017)
-# ---------------------------------------------------------------------------------------------
-
-_UNCERTAINTIES = {
-    "least_confident": LeastConfidentQuery,
-    "margin": MarginQuery,
-    "entropy": EntropyQuery,
-}
-
-
-class RankedBatchQuery(QueryStrategy):
-    """Diversity-aware batches: ranked batch-mode sampling (Cardoso et al. 2017).
-
-    Rows are picked one at a time. Each candidate ``x`` scores
-    ``alpha * (1 - sim(x)) + (1 - alpha) * u(x)``, where ``u`` is its uncertainty scaled to
-    ``[0, 1]``, ``sim(x) = 1 / (1 + d(x))`` with ``d`` the distance to the nearest labeled or
-    already-picked row, and ``alpha = |U| / (|U| + |L|)`` the share of unlabeled rows (which
-    shrinks as the batch grows). After each pick only the distances to the new row are
-    computed, one pass over the candidates (the Rust ``ranked_batch`` kernel for the
-    Euclidean metric): a large batch spreads over the pool instead of piling into one
-    dense, uncertain corner.
-
-    Parameters
-    ----------
-    uncertainty : {"least_confident", "margin", "entropy"}, default="least_confident"
-        Uncertainty measure; entropy is divided by ``log(n_classes)`` to lie in ``[0, 1]``.
-    metric : str, default="euclidean"
-        ``"euclidean"`` runs in the Rust kernel; any other metric of
-        :func:`sklearn.metrics.pairwise_distances` runs the same loop in numpy.
-    n_candidates : int, "auto" or None, default="auto"
-        Restrict the batch to the most uncertain rows first (streamed through the Rust
-        ``TopK``), which bounds time and memory on huge pools. ``"auto"`` keeps the whole pool
-        up to 100 000 rows and ``max(100_000, 20 * n)`` rows beyond; ``None`` always keeps the
-        whole pool.
-
-    Notes
-    -----
-    ``context.X_labeled`` (when present) supplies the labeled rows, ``context.prepare`` the
-    features as the model sees them; features must be numeric.
-    The scores returned by :meth:`query` are each row's score at the moment it was picked.
-    """
-
-    name: ClassVar[str] = "ranked_batch"
-
-    def __init__(
-        self,
-        uncertainty: str = "least_confident",
-        *,
-        metric: str = "euclidean",
-        n_candidates: int | str | None = "auto",
-    ) -> None:
-        self.uncertainty = uncertainty
-        self.metric = metric
-        self.n_candidates = n_candidates
-
-    def _validate(self) -> None:
-        if self.uncertainty not in _UNCERTAINTIES:
-            raise ParameterError(
-                f"uncertainty must be one of {sorted(_UNCERTAINTIES)}, got {self.uncertainty!r}"
-            )
-        nc = self.n_candidates
-        if not (
-            nc is None
-            or nc == "auto"
-            or (isinstance(nc, Integral) and not isinstance(nc, bool) and nc >= 1)
-        ):
-            raise ParameterError(
-                f"n_candidates must be a positive integer, 'auto' or None, got {nc!r}"
-            )
-
-    def _scaled_uncertainty(self, proba: np.ndarray) -> np.ndarray:
-        u = _UNCERTAINTIES[self.uncertainty]().uncertainty(proba)
-        if self.uncertainty == "entropy":
-            n_classes = proba.shape[1]
-            u = u / np.log(n_classes) if n_classes > 1 else np.zeros_like(u)
-        return np.clip(u, 0.0, 1.0)
-
-    def scores(self, context: Any, X_pool: Any) -> np.ndarray:
-        """Scaled uncertainty of every row (the batch-independent part of the score)."""
-        self._validate()
-        context = as_query_context(context)
-        return _score_pool(
-            context, X_pool, lambda chunk: self._scaled_uncertainty(context.predict_proba(chunk))
-        )
-
-    def _candidate_count(self, total: int, n: int) -> int:
-        if self.n_candidates is None:
-            return total
-        if self.n_candidates == "auto":
-            return total if total <= 100_000 else min(total, max(100_000, 20 * n))
-        return min(total, max(int(self.n_candidates), n))
-
-    def query(
-        self, context: Any, X_pool: Any, n: int, *, exclude: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        context = as_query_context(context)
-        self._validate()
-        n, total, mask = _query_args(n, X_pool, exclude)
-        n_available = _n_available(total, mask)
-        m = min(n, n_available)
-        if m == 0:
-            return _no_rows()
-
-        # 1. candidates and their uncertainty, chunk by chunk
-        n_cand = self._candidate_count(n_available, m)
-        if n_cand < n_available:
-            inner = _UNCERTAINTIES[self.uncertainty]()
-            cand, _ = inner.query(context, X_pool, n_cand, exclude=mask)
-            cand = np.sort(cand)
-            rows = take_rows(X_pool, cand)  # read once: a Parquet pool reads row groups
-            X_cand = _features(context, rows, "ranked_batch")
-            u = self._scaled_uncertainty(context.predict_proba(rows))
-        else:
-            cand = np.arange(total, dtype=np.int64) if mask is None else np.flatnonzero(~mask)
-            u = np.empty(cand.shape[0], dtype=np.float64)
-            parts = []
-            pos = 0
-            for _, chunk, part in _pool_chunks(context, X_pool, mask):
-                keep = slice(None) if part is None else ~part
-                P = context.predict_proba(chunk)[keep]
-                u[pos : pos + P.shape[0]] = self._scaled_uncertainty(P)
-                pos += P.shape[0]
-                parts.append(_features(context, chunk, "ranked_batch")[keep])
-            X_cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        lab = _labeled_features(context, X_cand.dtype, "ranked_batch")
-
-        # 2. the greedy batch: one distance update per pick
-        if self.metric == "euclidean":
-            positions, picked = ranked_batch_select(
-                X_cand, u, m, labeled=lab, n_unlabeled=n_available
-            )
-        else:
-            positions, picked = _ranked_batch_numpy(
-                X_cand, u, m, labeled=lab, n_unlabeled=n_available, metric=self.metric
-            )
-        return cand[positions].astype(np.int64), picked
-
-
-def _ranked_batch_numpy(
-    X: np.ndarray, u: np.ndarray, m: int, *, labeled: np.ndarray | None, n_unlabeled: int,
-    metric: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ranked batch loop with any scikit-learn metric (numpy, one pass per pick)."""
-    from sklearn.metrics import pairwise_distances, pairwise_distances_argmin_min
-
-    X = X.astype(np.float64, copy=False)
-    n_labeled = 0 if labeled is None else len(labeled)
-    if n_labeled:
-        _, d_min = pairwise_distances_argmin_min(X, labeled, metric=metric)
-        d_min = np.asarray(d_min, dtype=np.float64)
-    else:
-        d_min = np.full(X.shape[0], np.inf)
-    picked_pos = np.empty(m, dtype=np.int64)
-    picked_scores = np.empty(m, dtype=np.float64)
-    available = np.ones(X.shape[0], dtype=bool)
-    for j in range(m):
-        n_unl = n_unlabeled - j
-        n_lab = n_labeled + j
-        alpha = n_unl / (n_unl + n_lab) if (n_unl + n_lab) else 1.0
-        similarity = np.where(np.isinf(d_min), 0.0, 1.0 / (1.0 + d_min))
-        score = alpha * (1.0 - similarity) + (1.0 - alpha) * u
-        score[~available] = -np.inf
-        best = int(np.argmax(score))  # first maximum = lowest row index on ties
-        picked_pos[j] = best
-        picked_scores[j] = score[best]
-        available[best] = False
-        if j + 1 < m:
-            d_new = pairwise_distances(X, X[best : best + 1], metric=metric)
-            np.minimum(d_min, d_new[:, 0], out=d_min)
-    return picked_pos, picked_scores
 
 
 # ---------------------------------------------------------------------------------------------
