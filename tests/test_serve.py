@@ -7,7 +7,6 @@ wait for the background refit through the service (no sleeps, no polling).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -312,4 +311,3 @@ def test_label_config_and_annotation_parsing() -> None:
                                                                             "malignant"]}}]}}
     with pytest.raises(InputError, match="picks 2 choices"):
         parse_annotation(payload, tag)
-    json.dumps(tag.__dict__)

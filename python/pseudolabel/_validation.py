@@ -9,7 +9,8 @@ One home for what the loops would otherwise each do their own way:
   ``predict_proba``; the kernels validate every probability they score);
 * :func:`default_estimator`: the one model used when none is given (a standardized logistic
   regression);
-* :func:`copy_strategy`: the one way to copy a strategy (scikit-learn's ``clone``).
+* :func:`copy_strategy`: the one way to copy a strategy (scikit-learn's ``clone``);
+* :func:`numeric_features`: whether every feature of ``X`` is a number.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "copy_strategy",
     "default_estimator",
     "is_missing_marker",
+    "numeric_features",
     "unlabeled_mask",
 ]
 
@@ -168,3 +170,20 @@ def copy_strategy(strategy: Any) -> Any:
     from sklearn.base import clone
 
     return clone(strategy, safe=False)
+
+
+def numeric_features(X: Any) -> bool:
+    """True when every feature of ``X`` is a number (or a bool): a sparse matrix, a numeric
+    array, or a DataFrame whose columns all have numeric dtypes; False for string, category or
+    object features."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return True
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and not isinstance(dtypes, np.dtype):
+        import pandas as pd
+
+        return all(pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d)
+                   for d in dtypes)
+    return np.asarray(X).dtype.kind in "biuf"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pseudolabel._validation import numeric_features
 from pseudolabel.features.schema import CATEGORICAL, NUMERIC, FeatureSchema
 
 __all__ = ["ONE_HOT_MAX_CATEGORIES", "default_preprocessing", "with_preprocessing"]
@@ -70,12 +71,7 @@ def default_estimator_for(X: Any) -> Any:
     regression behind :func:`default_preprocessing` of the frame's inferred schema
     (categories from these rows; unseen ones later are all-zero one-hot / ordinal -1).
     None for any other input (the plain default estimator applies)."""
-    if not hasattr(X, "dtypes") or not hasattr(X, "columns"):
-        return None
-    import pandas as pd
-
-    if all(pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
-           for dt in X.dtypes):
+    if not hasattr(X, "dtypes") or not hasattr(X, "columns") or numeric_features(X):
         return None
     import pyarrow as pa
     from sklearn.linear_model import LogisticRegression

@@ -24,6 +24,7 @@ allocation) and :mod:`~pseudolabel.kernels.distance` (distances for diverse batc
 
 from __future__ import annotations
 
+from pseudolabel.kernels import allocation, distance, scoring
 from pseudolabel.kernels.allocation import Allocation, sinkhorn
 from pseudolabel.kernels.distance import (
     kcenter_greedy,
@@ -44,21 +45,4 @@ from pseudolabel.kernels.scoring import (
     summarize,
 )
 
-__all__ = [
-    "Summary",
-    "Selection",
-    "TopK",
-    "summarize",
-    "select",
-    "quantile",
-    "set_num_threads",
-    "get_num_threads",
-    "MAX_NUM_THREADS",
-    "SCORES",
-    "Allocation",
-    "sinkhorn",
-    "min_distance_update",
-    "kcenter_greedy",
-    "kmeans_pp_factored",
-    "ranked_batch",
-]
+__all__ = [*scoring.__all__, *allocation.__all__, *distance.__all__]

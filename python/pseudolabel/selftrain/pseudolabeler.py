@@ -42,7 +42,7 @@ from pseudolabel._compat import (
     StrOptions,
     validate_parameters,
 )
-from pseudolabel._validation import copy_strategy, default_estimator
+from pseudolabel._validation import copy_strategy, default_estimator, numeric_features
 from pseudolabel.exceptions import ParameterError, PseudolabelWarning
 from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.selftrain.chain import Chain, FitData, fit_chain, make_chains, take_rows
@@ -376,7 +376,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         members: list[Member] = []
         first: FitRun | None = None
         baseline: Evaluation | None = None
-        numeric = _numeric_features(train.X)
+        numeric = numeric_features(train.X)
         for name, strategy in self._make_strategies():
             if (self.strategy == "auto" and not numeric
                     and getattr(strategy, "needs_numeric_features", False)):
@@ -585,16 +585,3 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _numeric_features(X: Any) -> bool:
-    """True when every feature of ``X`` is a number (sparse matrices and numeric arrays are;
-    a DataFrame is when each column has a numeric dtype)."""
-    if sparse.issparse(X):
-        return True
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None and not isinstance(dtypes, np.dtype):
-        import pandas as pd
-
-        return all(pd.api.types.is_numeric_dtype(d) for d in dtypes)
-    return np.asarray(X).dtype.kind in "biuf"

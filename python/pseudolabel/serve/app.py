@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -113,4 +112,3 @@ def run(service: LabelingService, host: str, port: int, *, log_level: str = "war
         server.run(sockets=[sock])
     finally:
         sock.close()
-    sys.stdout.flush()

@@ -170,10 +170,8 @@ class LabelingService:
             labels = store.current_labels()
             classes = store.classes()
         if len(labels):
-            ids = labels["id"].astype(str).to_numpy()
-            known = self.rows.known(list(ids))
-            labels = labels[known]
-        if labels["label"].nunique() < 2 if len(labels) else True:
+            labels = labels[self.rows.known(list(labels["id"].astype(str)))]
+        if len(labels) == 0 or labels["label"].nunique() < 2:
             return self._model  # nothing to learn from yet
         ids = list(labels["id"].astype(str))
         y = labels["label"].astype(str).to_numpy()
@@ -202,9 +200,7 @@ class LabelingService:
 
     def _set_config(self, label_config: Any) -> ChoicesTag | None:
         if label_config:
-            tag = parse_label_config(label_config)
-            if tag != self._tag:
-                self._tag = tag
+            self._tag = parse_label_config(label_config)
         return self._tag
 
     def health(self) -> dict[str, Any]:

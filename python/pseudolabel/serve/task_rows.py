@@ -96,9 +96,9 @@ class PoolRows:
         """The feature rows of ``item_ids`` (every id must be in the pool)."""
         from pseudolabel.strategies.query import take_rows
 
-        absent = [i for i in item_ids if i not in self._position.index]
-        if absent:
-            raise InputError(f"id {absent[0]!r} is not in the pool {self.path}")
+        absent = np.flatnonzero(~self.known(item_ids))
+        if absent.size:
+            raise InputError(f"id {item_ids[absent[0]]!r} is not in the pool {self.path}")
         positions = self._position[list(item_ids)].to_numpy()
         return np.asarray(take_rows(self._X, positions), dtype=np.float64)
 
