@@ -271,7 +271,10 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
         stats = [client.submit(_stats, f, pure=False) for f in done]
         by_input: dict[int, list[FileResult]] = {i: [] for i in range(len(sources))}
         try:
-            for _, res in distributed.as_completed(stats, with_results=True):
+            # on this client's loop: as_completed otherwise gathers on the default client's,
+            # which is another client's when the process holds several (dask/distributed#4357:
+            # garbled comms or a hang)
+            for _, res in distributed.as_completed(stats, with_results=True, loop=client.loop):
                 by_input[res.index].append(res)
                 bar(res.rows)
         finally:
