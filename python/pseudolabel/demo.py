@@ -9,7 +9,8 @@ recommended defaults on the same rows plus the unlabeled rest, and prints:
   through the ``pseudolabel_labels_selected`` plugin event.
 
 Writes ``pseudo_labels.parquet`` (one row per pseudo-labeled training row) and
-``demo_rounds.png`` (per round: selected rows per class, thresholds, validation score) into
+``demo_rounds.png`` (``pseudolabel.plot.plot_rounds``: per round, selected rows per class,
+thresholds, weights, validation score; the title states the real label fraction) into
 ``--output-dir``. Runs offline on data that ships with scikit-learn; needs LightGBM and
 matplotlib (both installed by ``make``).
 """
@@ -169,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     parquet_path = out_dir / PARQUET_NAME
     _write_parquet(parquet_path, model, y_train, pseudo)
     png_path = out_dir / PNG_NAME
-    _write_png(png_path, model, precision_by_round)
+    _write_png(png_path, model, precision_by_round,
+               f"PseudoLabeler on digits, LightGBM ({args.n_estimators} trees)")
     print()
     print(f"wrote {parquet_path} ({n_pseudo} rows) and {png_path}")
     return 0
@@ -190,63 +192,13 @@ def _write_parquet(path: Path, model, y_true: np.ndarray, pseudo: np.ndarray) ->
     _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-def _write_png(path: Path, model, precision_by_round) -> None:
-    import matplotlib
+def _write_png(path: Path, model, precision_by_round, title: str) -> None:
+    """``plot_rounds`` of the model, with pseudo-label precision against the hidden labels."""
+    from matplotlib.figure import Figure  # outside pyplot: no backend is chosen or changed
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    from pseudolabel.plot import plot_rounds
 
-    hist = model.history_
-    rounds = np.array([r["round"] for r in hist])
-    classes = list(model.classes_)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-
-    ax = axes[0]
-    bottom = np.zeros(len(hist))
-    cmap = plt.get_cmap("tab10")
-    for i, c in enumerate(classes):
-        counts = np.array([r["selected_per_class"][c.item() if hasattr(c, "item") else c]
-                           for r in hist], dtype=float)
-        ax.bar(rounds, counts, bottom=bottom, color=cmap(i % 10), label=str(c))
-        bottom += counts
-    for r, rec in zip(rounds, hist):
-        if not rec["accepted"]:
-            ax.annotate("rolled back", (r, bottom[r - 1]), ha="center", va="bottom", fontsize=8)
-    ax.set(title="pseudo-labels selected per class", xlabel="round", ylabel="rows")
-    ax.legend(title="class", fontsize=7, ncol=2)
-
-    ax = axes[1]
-    thr = [r["thresholds"] for r in hist]
-    if any(isinstance(t, list) for t in thr):
-        per_class = np.array([t if isinstance(t, list) else [np.nan] * len(classes) for t in thr],
-                             dtype=float)
-        for i, c in enumerate(classes):
-            ax.plot(rounds, per_class[:, i], marker=".", color=cmap(i % 10), label=str(c))
-    elif any(t is not None for t in thr):
-        ax.plot(rounds, [np.nan if t is None else t for t in thr], marker="o", label="threshold")
-    else:
-        ax.text(0.5, 0.5, "strategy has no threshold", ha="center", transform=ax.transAxes)
-    weights = [r["sample_weight"]["mean"] for r in hist]
-    ax.plot(rounds, weights, ls="--", marker="d", color="black", label="mean pseudo weight")
-    ax.set(title="thresholds and weights", xlabel="round")
-    ax.legend(fontsize=7)
-
-    ax = axes[2]
-    val = [np.nan if r["validation_score"] is None else r["validation_score"] for r in hist]
-    ref = [np.nan if r["reference_score"] is None else r["reference_score"] for r in hist]
-    prec = [precision_by_round.get(r, (0, np.nan))[1] for r in rounds]
-    ax.plot(rounds, val, marker="o", label="validation accuracy (out-of-fold)")
-    ax.plot(rounds, ref, ls=":", label="reference (last accepted)")
-    ax.plot(rounds, prec, marker="s", label="pseudo-label precision (truth)")
-    rejected = [r for r, rec in zip(rounds, hist) if not rec["accepted"]]
-    if rejected:
-        ax.scatter(rejected, [val[r - 1] for r in rejected], marker="x", color="red", s=60,
-                   zorder=3, label="rolled back")
-    ax.set(title="validation score", xlabel="round", ylim=(0, 1.02))
-    ax.legend(fontsize=7, loc="lower right")
-    for ax in axes:
-        ax.set_xticks(rounds)
-    fig.suptitle("PseudoLabeler on digits, 10% labels, LightGBM")
-    fig.tight_layout()
+    precision = [precision_by_round.get(rec["round"], (0, np.nan))[1] for rec in model.history_]
+    fig = plot_rounds(model, title=title, figure=Figure(figsize=(13, 7.5), layout="constrained"),
+                      scores={"pseudo-label precision (truth)": precision})
     _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)

@@ -120,6 +120,15 @@ class LearningCurve:
             data["agreement"] = self.agreement
         return pd.DataFrame(data)
 
+    def plot(self, *, x: str = "n_queried", ax: Any = None) -> Any:
+        """The curve as a matplotlib ``Axes`` (:func:`pseudolabel.plot.plot_learning_curve`).
+
+        Needs matplotlib (``pip install "pseudolabel[plot]"``); never calls ``show``.
+        """
+        from pseudolabel.plot import plot_learning_curve
+
+        return plot_learning_curve(self, x=x, ax=ax)
+
     def __len__(self) -> int:
         return int(self.rounds.shape[0])
 

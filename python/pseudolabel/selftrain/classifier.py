@@ -11,6 +11,7 @@ and a ``sample_weight`` that is sliced to the rows each fit uses.
 
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -41,6 +42,7 @@ from pseudolabel._validation import (
 )
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.loop.pseudoset import PseudoSet
+from pseudolabel.loop.records import RoundRecord, WeightSummary, plain
 from pseudolabel.loop.round import run_round
 from pseudolabel.selftrain.delegation import DelegatesToEstimator
 from pseudolabel.strategies.base import SelectionStrategy
@@ -130,6 +132,11 @@ class SelfTrainingClassifier(
         Feature names seen during ``fit``, when ``X`` has string column names.
     n_iter_ : int
         Number of self-training rounds (fits on relabeled data, the last fit excluded).
+    history_ : list of dict
+        *Extra.* One record per round, in ``PseudoLabeler.history_``'s shape (``round``,
+        ``n_selected``, ``selected_per_class``, ``n_pseudo``, ``thresholds``,
+        ``sample_weight``, ...; no guardrail, so scores are ``None`` and ``decision`` is
+        ``"unchecked"``); what :func:`pseudolabel.plot.plot_rounds` draws.
     termination_condition_ : {"max_iter", "no_change", "all_labeled"}
         Why fitting stopped.
     strategy_ : SelectionStrategy
@@ -368,6 +375,7 @@ class SelfTrainingClassifier(
         self._hold(y, labeled, pool, pseudo_set, None)
         any_weights = False
         self.n_iter_ = 0
+        self.history_ = []
         started = False
         # pseudo-sets seen so far (rebuild strategies): a repeat ends the run, so a cycle
         # between pseudo-sets cannot loop forever with max_iter=None
@@ -384,6 +392,7 @@ class SelfTrainingClassifier(
             return pseudo_set.size < pool.shape[0]
 
         while more_rounds():
+            t_round = time.perf_counter()
             self.n_iter_ += 1
             if reinitialize and self.n_iter_ > 1:
                 self.estimator_ = clone(self.estimator)
@@ -418,6 +427,16 @@ class SelfTrainingClassifier(
             else:
                 changed = result.n_selected > 0
             self._hold(y, labeled, pool, pseudo_set, classes)
+            self.history_.append(RoundRecord(
+                round=self.n_iter_, n_predicted=result.n_predicted,
+                n_selected=result.n_selected, n_new=result.n_new,
+                selected_per_class={plain(c): int(n) for c, n in zip(classes, result.per_class)},
+                n_pseudo=pseudo_set.size, thresholds=plain(result.thresholds),
+                sample_weight=WeightSummary.of(pseudo_set.weights, pseudo_set.size),
+                validation_score=None, reference_score=None, validation_brier=None,
+                reference_brier=None, accepted=True, decision="unchecked", temperature=None,
+                seconds=time.perf_counter() - t_round,
+            ).as_dict())
 
             selected = pool[result.rows]
             if result.n_selected:
