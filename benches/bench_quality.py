@@ -359,29 +359,15 @@ def render(results, datasets, fractions, models, seeds, meths):
 
 def plot(cells, path: Path) -> None:
     """Gain of the default (and of scikit-learn's) over supervised per cell, sorted."""
-    import matplotlib
+    from matplotlib.figure import Figure  # outside pyplot: no backend chosen or changed
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pseudolabel.plot import plot_gain
 
-    colours = {"logreg": "tab:blue", "rf": "tab:green", "lightgbm": "tab:orange",
-               "xgboost": "tab:red"}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for ax, method, title in ((axes[0], "default", "PseudoLabeler()"),
-                              (axes[1], "sklearn_st", "SelfTrainingClassifier(threshold=0.75)")):
-        gains = sorted(((row[method] - row["supervised"], key[2]) for key, row in cells))
-        ax.bar(range(len(gains)), [g for g, _ in gains],
-               color=[colours.get(m, "grey") for _, m in gains], width=1.0)
-        ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.axhline(-1.0, color="grey", linewidth=0.8, linestyle="--")
-        ax.set_title(f"{title}: mean {np.mean([g for g, _ in gains]):+.2f}")
-        ax.set_xlabel("cells (set x labels x model), sorted by gain")
-    axes[0].set_ylabel("test accuracy gain over labels alone (points)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    axes[0].legend(handles, list(colours), loc="upper left")
-    fig.tight_layout()
+    table = [{"model": key[2], **{m: row[m] for m in REQUIRED}} for key, row in cells]
+    fig = plot_gain(table, methods=["default", "sklearn_st"], reference="supervised",
+                    group="model", limit=-1.0, unit="test accuracy points",
+                    figure=Figure(figsize=(12, 4.5), layout="constrained"))
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def test_column_choice_errors_name_the_column_and_the_file():
                                exclude=["age"]) == ["region"]
     assert looks_like_id("id") and looks_like_id("User_ID") and looks_like_id("user-id")
     assert not looks_like_id("valid") and not looks_like_id("idle")
+    assert looks_like_id("uuid") and looks_like_id("order_GUID") and not looks_like_id("fluid")
 
 
 def test_unusable_column_type_names_column_and_file(tmp_path):

@@ -236,7 +236,8 @@ def save_bundle(backend: Any, path: str | os.PathLike, *, feature_columns: Seque
     if not hasattr(backend, "classes_"):
         raise BundleError("the backend is not fitted (no classes_); fit it before saving")
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{path} already exists; pass overwrite=True "
+        "(--overwrite on the command line) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(path.parent, f".{path.name}.tmp-")
     try:

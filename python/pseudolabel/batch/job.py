@@ -202,11 +202,11 @@ def _check_resumable(staging: Path, old: dict[str, Any], spec: dict[str, Any]) -
     if changed:
         raise InputError(
             f"cannot resume {staging}: input {changed[0]} changed since the interrupted run "
-            "(its content fingerprint differs); pass --overwrite to start over")
+            "(its content fingerprint differs); pass overwrite=True (--overwrite) to start over")
     if diff:
         raise ParameterError(
             f"cannot resume {staging}: it was started with different {', '.join(diff)}; run "
-            "the same command, or pass --overwrite to start over")
+            "the same command, or pass overwrite=True (--overwrite) to start over")
 
 
 def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.PathLike[str], *,
@@ -264,7 +264,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
             except (OSError, json.JSONDecodeError) as exc:
                 raise OutputExistsError(
                     f"{staging}: cannot resume, the interrupted run left no readable job "
-                    f"manifest ({exc}); pass --overwrite to start over") from exc
+                    f"manifest ({exc}); pass overwrite=True (--overwrite) to start over") from exc
             if engine == "auto" and isinstance(old.get("engine"), str):
                 spec["engine"] = chosen = old["engine"]  # auto resumes with the same engine
             _check_resumable(staging, old, spec)
@@ -275,10 +275,11 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
             shutil.rmtree(staging)
         else:
             raise OutputExistsError(
-                f"an interrupted run left partial output in {staging}; pass --resume to finish "
-                "it or --overwrite to start over")
+                f"an interrupted run left partial output in {staging}; pass resume=True to finish "
+                "it or overwrite=True to start over (--resume / --overwrite on the command line)")
     if output.exists() and not overwrite and not (resumed and published_output(work, output)):
-        raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{output} already exists; pass overwrite=True "
+        "(--overwrite on the command line) to replace it")
     if not resumed:
         for d in ("files", "pending", "topk"):
             (work / d).mkdir(parents=True, exist_ok=True)

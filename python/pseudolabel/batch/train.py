@@ -201,7 +201,8 @@ def train_bundle(input: str | os.PathLike | Sequence[str | os.PathLike], *, back
 
     output = Path(output)
     if output.exists() and not overwrite:
-        raise OutputExistsError(f"{output} already exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{output} already exists; pass overwrite=True "
+        "(--overwrite on the command line) to replace it")
     params = dict(params or {})
     paths = expand_inputs(input)
     table, where = _read(paths, "training")

@@ -37,7 +37,9 @@ __all__ = [
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 _KINDS = (NUMERIC, CATEGORICAL)
-_ID_NAME = re.compile(r"^(id|.*[_\-. ]id)$", re.IGNORECASE)
+#: a row id by its name: ``id``, ``uuid``, ``guid``, or a name ending in ``_id`` / ``-id`` /
+#: ``.id`` / `` id`` (same for uuid, guid), any case
+_ID_NAME = re.compile(r"^(.*[_\-. ])?(id|uuid|guid)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def parse_column_list(text: str | Sequence[str] | None) -> list[str] | None:
 
 
 def looks_like_id(name: str) -> bool:
-    """Whether a column name reads as a row id (``id``, ``customer_id``, ``user-id``)."""
+    """Whether a column name reads as a row id (``id``, ``customer_id``, ``user-id``, ``uuid``)."""
     return bool(_ID_NAME.match(name.strip()))
 
 

@@ -147,7 +147,8 @@ def publish(src: Path, dst: Path, *, overwrite: bool) -> None:
     """:func:`replace_path` for outputs: an existing ``dst`` is replaced only with
     ``overwrite`` (else :class:`~pseudolabel.exceptions.OutputExistsError`)."""
     if os.path.lexists(dst) and not overwrite:
-        raise OutputExistsError(f"{dst} already exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{dst} already exists; pass overwrite=True "
+        "(--overwrite on the command line) to replace it")
     replace_path(src, dst)
 
 
