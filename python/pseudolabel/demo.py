@@ -44,6 +44,11 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="where pseudo_labels.parquet and the PNG go (default: current dir)")
     p.add_argument("--n-estimators", type=int, default=60, help="LightGBM trees (default 60)")
     p.add_argument("--quiet", action="store_true", help="print the summary only")
+    p.add_argument("--example-files", type=Path, default=None, metavar="DIR",
+                   help="write the digits files the README's commands use into DIR and exit: "
+                        "labeled.parquet (id, f0..f63, y: 600 rows), pool.parquet and "
+                        "pool/a.parquet, pool/b.parquet (the other 1197 rows, no y), "
+                        "seed.csv (id,label of 20 pool rows)")
     p.set_defaults(func=run)
 
 
@@ -68,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from pseudolabel.hookspecs import hookimpl
     from pseudolabel.plugins import get_plugin_manager
 
+    if args.example_files is not None:
+        written = write_example_files(args.example_files)
+        print(f"wrote {', '.join(str(p) for p in written)}")
+        return 0
     if not 0.0 < args.label_fraction < 1.0:
         raise InputError(f"--label-fraction must be in (0, 1), got {args.label_fraction}")
     try:
@@ -175,6 +184,31 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"wrote {parquet_path} ({n_pseudo} rows) and {png_path}")
     return 0
+
+
+def write_example_files(directory: Path) -> list[Path]:
+    """scikit-learn's digits as the files the README's commands run on (see ``--example-files``)."""
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    frame = pd.DataFrame(X / 16.0, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame.insert(0, "id", np.arange(len(y), dtype=np.int64))
+    labeled, pool = frame.iloc[:600].assign(y=y[:600]), frame.iloc[600:]
+    directory = Path(directory)
+    (directory / "pool").mkdir(parents=True, exist_ok=True)
+    files = {
+        directory / "labeled.parquet": labeled,
+        directory / "pool.parquet": pool,
+        directory / "pool" / "a.parquet": pool.iloc[:600],
+        directory / "pool" / "b.parquet": pool.iloc[600:],
+    }
+    for path, part in files.items():
+        _atomic_write(path, lambda tmp, part=part: part.to_parquet(tmp, index=False))
+    seed = pd.DataFrame({"id": pool["id"].to_numpy()[:20], "label": y[600:620]})
+    seed_path = directory / "seed.csv"
+    _atomic_write(seed_path, lambda tmp: seed.to_csv(tmp, index=False))
+    return [*files, seed_path]
 
 
 def _write_parquet(path: Path, model, y_true: np.ndarray, pseudo: np.ndarray) -> None:
