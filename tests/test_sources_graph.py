@@ -118,6 +118,50 @@ def test_label_spreading_on_digits():
 
 def test_label_spreading_validates_its_parameters():
     for bad in (dict(n_neighbors=0), dict(alpha=1.0), dict(n_iter=0), dict(threshold=1.5),
-                dict(agree_with_model="yes")):
+                dict(agree_with_model="yes"), dict(max_graph_rows=1),
+                dict(max_graph_rows=2.5)):
         with pytest.raises(ParameterError, match=next(iter(bad))):
             LabelSpreadingStrategy(**bad).start(n_classes=2, n_labeled=2, n_unlabeled=2)
+
+
+def test_a_graph_over_more_rows_than_max_graph_rows_is_built_on_a_sample_of_the_pool():
+    X, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(1).permutation(len(y))
+    L, P = order[:90], order[90:]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(X[L], y[L])
+    proba = model.predict_proba(X[P])
+    context = RoundContext(X[L], y[L], X[P])
+
+    def spread(max_graph_rows, seed=0, rounds=1):
+        strategy = LabelSpreadingStrategy(max_graph_rows=max_graph_rows)
+        strategy.start(n_classes=10, n_labeled=90, n_unlabeled=len(P), random_state=seed)
+        for _ in range(rounds):
+            q = strategy.spread(context)
+        return strategy, q
+
+    # under the bound the whole pool is in the graph: the same as without a bound
+    _, whole = spread(len(L) + len(P))
+    _, unbounded = spread(10**9)
+    np.testing.assert_array_equal(whole, unbounded)
+    assert np.all(whole.sum(axis=1) > 0)
+    # over it: the labeled rows + max_graph_rows - 90 pool rows; the others get no spread,
+    # the sampled rows get what a graph over exactly those rows gives
+    strategy, q = spread(600)
+    reached = np.flatnonzero(q.sum(axis=1) > 0)
+    assert reached.size == 600 - 90
+    sub = LabelSpreadingStrategy()
+    sub.start(n_classes=10, n_labeled=90, n_unlabeled=reached.size)
+    np.testing.assert_allclose(q[reached], sub.spread(RoundContext(X[L], y[L], X[P][reached])))
+    # the sample is the seed's, and a new one each round
+    _, again = spread(600)
+    np.testing.assert_array_equal(q, again)
+    _, second_round = spread(600, rounds=2)
+    assert not np.array_equal(np.flatnonzero(second_round.sum(axis=1) > 0), reached)
+    # at least half the bound comes from the pool, however many rows are labeled
+    _, small = spread(100)
+    assert np.count_nonzero(small.sum(axis=1) > 0) == 50
+    # the decision takes sampled rows only
+    strategy = LabelSpreadingStrategy(max_graph_rows=600)
+    strategy.start(n_classes=10, n_labeled=90, n_unlabeled=len(P), random_state=0)
+    decision = strategy.select(proba, round=1, context=context)
+    assert 0 < decision.n_selected and set(decision.indices) <= set(reached)

@@ -66,6 +66,9 @@ class FitData:
     prototype: Any
     seed: int
     n_more: int
+    #: pool probabilities of the labels-only models, shared by the portfolio's members
+    initial_predictions: dict[int, tuple[Any, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def pool_weight(self) -> np.ndarray | None:

@@ -26,7 +26,7 @@ from pseudolabel.selftrain.guardrail import (
 )
 from pseudolabel.selftrain.history import emit_round, round_record
 
-__all__ = ["FitRun", "chain_round", "run_rounds", "temperature_for"]
+__all__ = ["FitRun", "chain_round", "initial_predictions", "run_rounds", "temperature_for"]
 
 
 @dataclass
@@ -60,6 +60,25 @@ def temperature_for(owner: Any, run: FitRun, evaluation: Evaluation | None) -> f
 
     return fit_temperature(evaluation.proba, evaluation.truth)
 
+def initial_predictions(run: FitRun, chain: Chain, rows: np.ndarray) -> np.ndarray:
+    """The chain's pool probabilities on ``rows``, computed once for a labels-only model.
+
+    Every portfolio member starts from the same labels-only models (``FitRun.initial``), so
+    their first rounds predict the same rows with the same models: the first member's
+    predictions are kept (with the model they came from) and copied for the others. Any
+    other model predicts afresh.
+    """
+    if not any(chain.backend is model for model in run.initial):
+        return predict_chain(chain, take_rows(run.data.X_pool, rows))
+    cache = run.data.initial_predictions
+    hit = cache.get(id(chain.backend))
+    if hit is not None and hit[0] is chain.backend and np.array_equal(hit[1], rows):
+        return hit[2].copy()
+    proba = predict_chain(chain, take_rows(run.data.X_pool, rows))
+    cache[id(chain.backend)] = (chain.backend, rows.copy(), proba.copy())
+    return proba
+
+
 def chain_round(
     owner: Any, run: FitRun, chain: Chain, round: int, temperature: float | None
 ) -> RoundResult:
@@ -83,7 +102,7 @@ def chain_round(
         )
 
     def predict(rows: np.ndarray) -> np.ndarray:
-        proba = predict_chain(chain, take_rows(data.X_pool, rows))
+        proba = initial_predictions(run, chain, rows)
         if temperature is None:
             return proba
         from pseudolabel.calibration import apply_temperature
@@ -121,6 +140,7 @@ def run_rounds(owner: Any, run: FitRun, baseline: Evaluation | None) -> None:
     if n_pool == 0:
         owner.termination_condition_ = "all_labeled"
     rolled_back = 0
+    main_is_judged = any(chain is run.main for chain in run.eval_chains)
     for round in range(1, owner.max_iter + 1) if n_pool else ():
         round_started = time.perf_counter()
         saved = [chain.state() for chain in run.chains]
@@ -144,7 +164,7 @@ def run_rounds(owner: Any, run: FitRun, baseline: Evaluation | None) -> None:
             main_result = results[main_index]
             for chain, result, state in zip(run.chains, results, saved):
                 chain.restore(state)
-                if result.stop is None:
+                if result.stop is None and (chain is not run.main or main_is_judged):
                     chain.backend = fit_chain(run.data, chain, result.pseudo_set,
                                               from_scratch=not run.continued)
             evaluation = evaluate(run.data, run.eval_chains)
@@ -157,6 +177,11 @@ def run_rounds(owner: Any, run: FitRun, baseline: Evaluation | None) -> None:
                 proposed = (main_result, evaluation)
             if accepted or main_result.n_selected <= 1:
                 break
+        if accepted and not main_is_judged and main_result.stop is None:
+            # the main chain is not scored (cv: the folds judge the round), so it is fitted
+            # once, for the attempt that was kept, not for every attempt tried
+            run.main.backend = fit_chain(run.data, run.main, main_result.pseudo_set,
+                                         from_scratch=not run.continued)
         if not accepted:  # report the strategy's own batch, the one the guardrail judged first
             main_result, evaluation = proposed
         last_reference = reference
