@@ -84,9 +84,13 @@ def main(argv=None) -> int:
           f"{labeled.sum():,} labeled ({args.label_fraction:.0%}), LightGBM 100 trees, "
           f"{args.threads} threads, test {args.test_rows:,} rows")
 
-    t0 = time.perf_counter()
-    sup = lgbm().fit(X_tr[labeled], y_tr[labeled])
-    t_sup = time.perf_counter() - t0
+    # one supervised fit, the unit of the cost target: best of 3 (a single timing on a shared
+    # machine can be many times the fit's real cost)
+    t_sup = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        sup = lgbm().fit(X_tr[labeled], y_tr[labeled])
+        t_sup = min(t_sup, time.perf_counter() - t0)
     acc_sup = float(np.mean(sup.predict(X_te) == y_te))
 
     t0 = time.perf_counter()
