@@ -17,7 +17,8 @@ The contracts are the ones in ``docs/architecture.md``:
   :mod:`pseudolabel.strategies.context`) or a learner that :func:`as_query_context` turns
   into one.
 
-This module imports numpy only, so that it is cheap to import from plugins.
+This module imports numpy (and the bottom floor's one probability check) only, so that it is
+cheap to import from plugins.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pseudolabel._validation import check_probabilities
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.strategies.params import ParamsMixin
 from pseudolabel.strategies.context import (
@@ -399,16 +401,10 @@ class SelectionStrategy(ParamsMixin):
             )
         if not isinstance(round, Integral) or round < 1:
             raise ParameterError(f"round must be an integer >= 1, got {round!r}")
-        proba = np.asarray(proba)
-        if proba.ndim != 2 or proba.shape[1] != self.n_classes_:
-            raise InputError(
-                f"proba must have shape (n_rows, {self.n_classes_}), got {proba.shape}"
-            )
-        if proba.dtype.kind != "f":
-            raise InputError(f"proba must be a float array, got dtype {proba.dtype}")
-        if proba.dtype not in (np.float32, np.float64):
-            proba = proba.astype(np.float64)
-        proba = np.ascontiguousarray(proba)
+        proba = check_probabilities(
+            proba, n_classes=self.n_classes_, floats_only=True,
+            source=f"the proba given to {type(self).__name__}.select",
+        )
         mask = exclude_mask(exclude, proba.shape[0])
         if self.needs_context:
             if not isinstance(context, RoundContext):
