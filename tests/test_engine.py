@@ -24,7 +24,7 @@ from pseudolabel.exceptions import (
 )
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.plugins import isolated_plugin_manager
-from pseudolabel.strategies.base import Decision, SelectionStrategy
+from _support.strategies import WrongLabels
 
 
 def _lr():
@@ -167,25 +167,6 @@ def test_deterministic_with_random_state(wine_split):
 
 # --------------------------------------------------------------------------------------
 # the guardrail
-
-
-class WrongLabels(SelectionStrategy):
-    """Adversarial strategy: every pool row, labeled with the *second* most likely class."""
-
-    def __init__(self):
-        pass
-
-    def start(self, *, n_classes, n_labeled, n_unlabeled, class_prior, random_state):
-        self.n_classes = n_classes
-
-    def select(self, proba, *, round, exclude=None):
-        labels = np.argsort(-proba, axis=1, kind="stable")[:, 1]
-        idx = np.arange(proba.shape[0])
-        if exclude is not None:
-            keep = np.ones(proba.shape[0], bool)
-            keep[exclude] = False
-            idx = idx[keep]
-        return Decision(idx, labels[idx], None, None, {})
 
 
 @pytest.mark.parametrize("guardrail", ["cv", "holdout"])

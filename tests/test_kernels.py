@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-import reference as ref
+from _support import reference as ref
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays

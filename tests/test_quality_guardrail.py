@@ -29,7 +29,7 @@ from pseudolabel.selftrain.guardrail import (
     make_splits,
 )
 from pseudolabel.selftrain.portfolio import PORTFOLIO, Member, best_member, portfolio_names
-from pseudolabel.strategies.base import Decision, SelectionStrategy
+from _support.strategies import WrongLabels
 
 
 def _lr():
@@ -200,21 +200,6 @@ def test_shrink_round_refuses_a_bad_share():
                          per_class=np.zeros(2, np.int64))
     with pytest.raises(ParameterError, match="share"):
         shrink_round(PseudoSet.empty(), result, 0.0, rebuild=True)
-
-
-class WrongLabels(SelectionStrategy):
-    """Adversarial strategy: every pool row, labeled with the second most likely class."""
-
-    def __init__(self):
-        pass
-
-    def start(self, *, n_classes, n_labeled, n_unlabeled, class_prior, random_state):
-        self.n_classes = n_classes
-
-    def select(self, proba, *, round, exclude=None):
-        labels = np.argsort(-proba, axis=1, kind="stable")[:, 1]
-        idx = np.arange(proba.shape[0])
-        return Decision(idx, labels[idx], None, None, {})
 
 
 @pytest.fixture(scope="module")

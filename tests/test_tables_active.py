@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_table import CATEGORICAL, churn_frame
+from _support.churn_table import CATEGORICAL, churn_frame
 from pseudolabel import ActiveLearner
 
 

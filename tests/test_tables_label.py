@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_table import churn_frame
+from _support.churn_table import churn_frame
 from pseudolabel import PseudoLabeler
 from pseudolabel.batch import label, load_bundle
 from pseudolabel.batch.train import SelfTraining

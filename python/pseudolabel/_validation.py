@@ -4,9 +4,11 @@ One home for what the loops would otherwise each do their own way:
 
 * :func:`unlabeled_mask`: which rows of ``y`` hold the unlabeled marker;
 * :func:`check_label_types`: labeled rows must not mix label types;
-* :func:`check_estimator_proba`: the probability check at the boundary of a plain
-  scikit-learn estimator (a :class:`~pseudolabel.backends.base.Backend` checks its own output in
-  ``predict_proba``; the kernels validate every probability they score);
+* :func:`check_probabilities`: the one probability check (shape, dtype, round-off), run by
+  every ``Backend.predict_proba`` (re-exported by :mod:`pseudolabel.backends`), by the
+  strategies on the ``proba`` they are given and by calibration; the kernels validate the
+  values they score; :func:`check_estimator_proba` runs it at the boundary of a plain
+  scikit-learn estimator;
 * :func:`default_estimator`: the one model used when none is given (a standardized logistic
   regression);
 * :func:`copy_strategy`: the one way to copy a strategy (scikit-learn's ``clone``);
@@ -23,7 +25,9 @@ import numpy as np
 from pseudolabel.exceptions import InputError, ParameterError, ProbabilityError
 
 __all__ = [
+    "PROBA_TOLERANCE",
     "check_estimator_proba",
+    "check_probabilities",
     "check_label_types",
     "copy_strategy",
     "default_estimator",
@@ -32,7 +36,8 @@ __all__ = [
     "unlabeled_mask",
 ]
 
-#: probabilities this far outside [0, 1] are float round-off and get clipped
+#: Probabilities this far outside [0, 1] are float round-off (softmax, calibration) and are
+#: clipped; anything further out is an error.
 PROBA_TOLERANCE = 1e-9
 
 
@@ -102,49 +107,90 @@ def check_label_types(y_labeled: np.ndarray, what: str = "y") -> None:
             )
 
 
+def check_probabilities(
+    proba: Any,
+    *,
+    n_rows: int | None = None,
+    n_classes: int | None = None,
+    source: str,
+    floats_only: bool = False,
+    check_values: bool = False,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """The one check of a probability matrix; returns it ready for the kernels.
+
+    Checks the shape (2-d, ``(n_rows, n_classes)``; ``None`` accepts any size) and the dtype,
+    and returns a C-contiguous array: float32 stays float32 (the float32 kernels take it as it
+    is), any other numeric dtype becomes float64 (``floats_only=True`` refuses integers and
+    bools instead). Values within :data:`PROBA_TOLERANCE` of [0, 1] are clipped (round-off of
+    a softmax, a normalisation or a calibration); the caller's array is never modified.
+
+    The values themselves (NaN, infinity, outside [0, 1]) are left to the Rust kernels, which
+    name the row and column when they score the matrix, unless ``check_values=True``: then
+    they are checked here, and with ``rows`` the error also names ``rows[i]``, the row of
+    ``X`` the matrix row came from (a plain estimator's predictions of a subset of ``X``).
+
+    Raises
+    ------
+    ProbabilityError
+        Wrong shape or dtype; with ``check_values``, a value that is not finite or not in [0, 1].
+    """
+    arr = np.asarray(proba)
+    if arr.ndim != 2 or (n_rows is not None and arr.shape[0] != n_rows) or (
+        n_classes is not None and arr.shape[1] != n_classes
+    ):
+        expected = (
+            f"({'n_rows' if n_rows is None else n_rows}, "
+            f"{'n_classes' if n_classes is None else n_classes})"
+        )
+        if n_rows is None or n_classes is None:
+            expected = f"shape {expected}"  # "expected shape (n_rows, 3)"
+        raise ProbabilityError(
+            f"{source} returned probabilities of shape {arr.shape}, expected {expected}"
+        )
+    if arr.dtype not in (np.float32, np.float64):
+        if arr.dtype.kind not in ("f" if floats_only else "biuf"):
+            raise ProbabilityError(
+                f"{source} returned probabilities of dtype {arr.dtype}, expected floats"
+            )
+        arr = arr.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        round_off = ((arr < 0.0) & (arr >= -PROBA_TOLERANCE)) | (
+            (arr > 1.0) & (arr <= 1.0 + PROBA_TOLERANCE)
+        )
+    if round_off.any():
+        arr = np.where(round_off, np.clip(arr, 0.0, 1.0), arr)  # a new array, same dtype
+    if check_values:
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr < 0.0) | (arr > 1.0)
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            of_x = "" if rows is None else f" (row {int(rows[row])} of X, class {column})"
+            raise ProbabilityError(
+                f"{source}: probability {arr[row, column]} at row {row}, column {column}{of_x} "
+                "is not finite or not in [0, 1]"
+            )
+    return np.ascontiguousarray(arr)
+
+
 def check_estimator_proba(
     proba: Any, *, n_classes: int, rows: np.ndarray, source: str
 ) -> np.ndarray:
-    """Check the ``predict_proba`` output of a scikit-learn estimator for the given rows.
+    """:func:`check_probabilities` of a plain scikit-learn estimator's predictions of ``rows``.
 
     ``rows`` are the rows of ``X`` that were predicted (named in errors); ``source`` names the
-    estimator. Returns a float array of shape ``(rows.size, n_classes)``.
-
-    A model fitted on a single class gives that class to every row. LightGBM and XGBoost fit
-    such labels as a binary problem and report a second column for a class that does not
-    exist; its first column is the one class, and only that column is kept.
-    Values within :data:`PROBA_TOLERANCE` of [0, 1] are clipped (round-off of a
-    normalisation); NaN, infinity and values further out are a :class:`ProbabilityError`
-    naming the row of ``X`` and the class column.
+    estimator. The values are checked here (a :class:`ProbabilityError` naming the row of
+    ``X`` and the class column). A model fitted on a single class gives that class to every
+    row: LightGBM and XGBoost fit such labels as a binary problem and report a second column
+    for a class that does not exist; its first column is the one class, and only that column
+    is kept.
     """
     proba = np.asarray(proba)
     if n_classes == 1 and proba.ndim == 2 and proba.shape == (rows.shape[0], 2):
         proba = proba[:, :1]
-    if proba.ndim != 2 or proba.shape != (rows.shape[0], n_classes):
-        raise ProbabilityError(
-            f"{source}.predict_proba returned shape {proba.shape}, expected "
-            f"({rows.shape[0]}, {n_classes})"
-        )
-    if proba.dtype.kind != "f":
-        proba = proba.astype(np.float64)
-    finite = np.isfinite(proba)
-    if not finite.all():
-        row, column = np.argwhere(~finite)[0]
-        raise ProbabilityError(
-            f"{source}.predict_proba returned {proba[row, column]} for row {int(rows[row])} of "
-            f"X, class {column}; probabilities must be finite"
-        )
-    outside = (proba < 0.0) | (proba > 1.0)
-    if outside.any():
-        far = (proba < -PROBA_TOLERANCE) | (proba > 1.0 + PROBA_TOLERANCE)
-        if far.any():
-            row, column = np.argwhere(far)[0]
-            raise ProbabilityError(
-                f"{source}.predict_proba returned {proba[row, column]} for row "
-                f"{int(rows[row])} of X, class {column}; probabilities must lie in [0, 1]"
-            )
-        proba = np.clip(proba, 0.0, 1.0)
-    return proba
+    return check_probabilities(proba, n_rows=rows.shape[0], n_classes=n_classes,
+                               source=f"{source}.predict_proba", check_values=True,
+                               rows=rows)
 
 
 def default_estimator(*, sparse: bool = False, **logistic_params: Any) -> Any:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from pseudolabel.exceptions import InputError, ProbabilityError
+from pseudolabel._validation import check_probabilities
+from pseudolabel.exceptions import InputError
 
 __all__ = ["TemperatureScaling", "fit_temperature", "apply_temperature", "brier_score",
            "expected_calibration_error"]
@@ -35,18 +36,12 @@ T_MIN, T_MAX = 0.05, 20.0
 
 
 def _check(P: np.ndarray, what: str = "P") -> np.ndarray:
-    P = np.asarray(P, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] < 2:
+    """``P`` through the one probability check (values too), as float64 with >= 2 columns."""
+    P = check_probabilities(P, source=what, check_values=True)
+    if P.shape[1] < 2:
         raise InputError(f"{what} must be a 2-d probability matrix with >= 2 columns, "
                          f"got shape {P.shape}")
-    bad = ~np.isfinite(P) | (P < 0) | (P > 1 + 1e-6)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ProbabilityError(
-            f"{what} holds {P[row, col]} at row {row}, column {col}; probabilities must be "
-            "finite and in [0, 1]"
-        )
-    return P
+    return P.astype(np.float64, copy=False)
 
 
 def apply_temperature(P: np.ndarray, temperature: float) -> np.ndarray:

@@ -27,16 +27,14 @@ from pseudolabel.active.curve import LearningCurve
 from pseudolabel.active.labels import check_labels, concat_rows, label_kind
 from pseudolabel.active.pseudo_labels import (
     PseudoLabels,
+    pseudo_label_round,
     start_pseudo_labels,
     training_rows,
-    update_pseudo_labels,
 )
 from pseudolabel.active.run import emit_query, estimator_name, run_loop, run_settings
 from pseudolabel.active.stopping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, StoppingSignal
 from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
-from pseudolabel.strategies.base import exclude_mask
 from pseudolabel.strategies.context import LearnerContext, query_pool
-from pseudolabel.strategies.query import n_rows
 
 __all__ = ["ActiveLearner"]
 
@@ -502,30 +500,8 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from pseudolabel.plugins import emit_labels_selected
-
         self._check_model("pseudo-label")
-        total = n_rows(X_pool)
-        human = exclude_mask(exclude, total)
-        state = self._pseudo
-        if (state is None or state.n_pool != total
-                or not np.array_equal(state.classes, self.classes_)):
-            state = self._start_pseudo(total)  # a new pool (or label space): start over
-        round = state.round + 1 if round is None else int(round)
-        state, result = update_pseudo_labels(
-            state, X_pool, human=human, round=round, predict_proba=self.predict_proba,
-            prepare=self._prepare_X, chunk_size=self.chunk_size,
-        )
-        self._set_pseudo(state)
-        if result.rows.shape[0]:
-            emit_labels_selected(
-                source="ceal",
-                round=int(round),
-                indices=result.rows,
-                labels=self.classes_[result.labels],
-                confidence=result.confidence,
-                estimator=self._estimator_name(),
-            )
+        self._set_pseudo(pseudo_label_round(self, X_pool, exclude=exclude, round=round))
         if refit:
             self.refit()
         return self

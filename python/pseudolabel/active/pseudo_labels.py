@@ -6,7 +6,8 @@ pool and one round is :func:`~pseudolabel.loop.round.run_round`, exactly as in t
 self-training loops: the strategy sees the whole pool's probabilities, rows with a human label
 (or a human refusal) are ``blocked`` (never pseudo-labeled: human labels always win), a
 ``rebuild`` strategy (``ceal``) re-decides the set each round and an accumulating one adds to
-it. This module only maps that state onto the learner's label space and training rows.
+it. This module maps that state onto the learner's label space and training rows and runs the
+learner's pseudo-label round (:func:`pseudo_label_round`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ from pseudolabel._validation import copy_strategy
 from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.loop.records import RoundResult
 from pseudolabel.loop.round import run_round
+from pseudolabel.strategies.base import exclude_mask
 from pseudolabel.strategies.query import iter_row_chunks, n_rows, take_rows
 
-__all__ = ["PseudoLabels", "start_pseudo_labels", "training_rows", "update_pseudo_labels"]
+__all__ = [
+    "PseudoLabels",
+    "pseudo_label_round",
+    "start_pseudo_labels",
+    "training_rows",
+    "update_pseudo_labels",
+]
 
 
 @dataclass(frozen=True)
@@ -121,3 +129,37 @@ def training_rows(state: PseudoLabels | None) -> tuple[Any, np.ndarray, np.ndarr
     if state is None or state.pseudo_set.size == 0:
         return None, np.empty(0), None
     return state.X, state.labels, state.pseudo_set.weights
+
+
+def pseudo_label_round(
+    learner: Any, X_pool: Any, *, exclude: Any, round: int | None
+) -> PseudoLabels:
+    """One CEAL round of ``learner`` over ``X_pool``; returns its new pseudo-label state.
+
+    A new pool (other size) or label space starts the strategy's schedule over; ``round``
+    defaults to one more than last time. Fires ``pseudolabel_labels_selected`` when rows were
+    pseudo-labeled. The learner sets the state and refits.
+    """
+    from pseudolabel.plugins import emit_labels_selected
+
+    total = n_rows(X_pool)
+    human = exclude_mask(exclude, total)
+    state = learner._pseudo
+    if (state is None or state.n_pool != total
+            or not np.array_equal(state.classes, learner.classes_)):
+        state = learner._start_pseudo(total)  # a new pool (or label space): start over
+    round = state.round + 1 if round is None else int(round)
+    state, result = update_pseudo_labels(
+        state, X_pool, human=human, round=round, predict_proba=learner.predict_proba,
+        prepare=learner._prepare_X, chunk_size=learner.chunk_size,
+    )
+    if result.rows.shape[0]:
+        emit_labels_selected(
+            source="ceal",
+            round=int(round),
+            indices=result.rows,
+            labels=learner.classes_[result.labels],
+            confidence=result.confidence,
+            estimator=learner._estimator_name(),
+        )
+    return state

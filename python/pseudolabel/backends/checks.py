@@ -1,7 +1,8 @@
 """The checks at a backend's boundary: labels and sample weights in, probabilities out.
 
-:func:`check_probabilities` is the one check of a model's ``predict_proba`` output (shape and
-dtype; the Rust kernels validate the values when they score them).
+:func:`check_probabilities` (defined in :mod:`pseudolabel._validation`, the one probability
+check, re-exported here) checks a model's ``predict_proba`` output (shape and dtype; the Rust
+kernels validate the values when they score them).
 :meth:`Backend.predict_proba <pseudolabel.backends.base.Backend.predict_proba>` runs it on every
 prediction, so whatever a backend returns reaches the strategies and kernels as a C-contiguous
 float32 or float64 array of the right shape. Code that calls a plain scikit-learn estimator (not
@@ -14,64 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.exceptions import InputError, ParameterError, ProbabilityError
+from pseudolabel._validation import PROBA_TOLERANCE, check_probabilities
+from pseudolabel.exceptions import InputError, ParameterError
 
 __all__ = ["PROBA_TOLERANCE", "check_probabilities", "check_sample_weight", "encode_labels"]
-
-#: Probabilities this far outside [0, 1] are float round-off (softmax, calibration) and are
-#: clipped; anything further out is an error.
-PROBA_TOLERANCE = 1e-9
-
-
-def check_probabilities(proba: Any, *, n_rows: int, n_classes: int, source: str) -> np.ndarray:
-    """Check the shape and dtype of a model's ``predict_proba`` output; return it ready for the kernels.
-
-    Python only checks and coerces here; the values (NaN, infinity, outside [0, 1]) are
-    validated by the Rust kernels when they score the matrix, which name the row and column.
-
-    Parameters
-    ----------
-    proba : array-like
-        What the model returned.
-    n_rows, n_classes : int
-        The expected shape ``(n_rows, n_classes)``.
-    source : str
-        Who returned ``proba``, for messages (``"backend 'lightgbm'"``).
-
-    Returns
-    -------
-    numpy.ndarray
-        C-contiguous, float32 when the model returned float32 (the float32 kernels take it as
-        it is), float64 for any other numeric dtype (float16, longdouble, integers). Values
-        within :data:`PROBA_TOLERANCE` of [0, 1] are clipped (round-off of a softmax or a
-        calibration); NaN and real violations are left for the kernels to report. The
-        caller's array is never modified.
-
-    Raises
-    ------
-    ProbabilityError
-        Wrong shape, or a non-numeric dtype.
-    """
-    arr = np.asarray(proba)
-    if arr.ndim != 2 or arr.shape != (n_rows, n_classes):
-        raise ProbabilityError(
-            f"{source} returned probabilities of shape {arr.shape}, expected "
-            f"({n_rows}, {n_classes})"
-        )
-    if arr.dtype not in (np.float32, np.float64):
-        if arr.dtype.kind not in "biuf":
-            raise ProbabilityError(
-                f"{source} returned probabilities of dtype {arr.dtype}, expected floats"
-            )
-        arr = arr.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        round_off = ((arr < 0.0) & (arr >= -PROBA_TOLERANCE)) | (
-            (arr > 1.0) & (arr <= 1.0 + PROBA_TOLERANCE)
-        )
-    if round_off.any():
-        arr = np.where(round_off, np.clip(arr, 0.0, 1.0), arr)  # a new array, same dtype
-    return np.ascontiguousarray(arr)
-
 
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
     """Validate sample weights: 1-D, length ``n``, finite, non-negative, not all zero."""

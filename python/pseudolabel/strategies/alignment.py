@@ -118,7 +118,7 @@ class Aligned(SelectionStrategy):
         return None
 
     def _validate_params(self) -> None:
-        from pseudolabel.strategies.selection import _check_real
+        from pseudolabel.strategies.params import check_real as _check_real
 
         if not isinstance(self.strategy, (str, SelectionStrategy)):
             raise ParameterError(

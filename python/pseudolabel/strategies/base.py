@@ -17,12 +17,12 @@ The contracts are the ones in ``docs/architecture.md``:
   :mod:`pseudolabel.strategies.context`) or a learner that :func:`as_query_context` turns
   into one.
 
-This module imports numpy only, so that it is cheap to import from plugins.
+This module imports numpy (and the bottom floor's one probability check) only, so that it is
+cheap to import from plugins.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from numbers import Integral
 from collections.abc import Callable
@@ -30,7 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pseudolabel._validation import check_probabilities
 from pseudolabel.exceptions import InputError, ParameterError
+from pseudolabel.strategies.params import ParamsMixin
 from pseudolabel.strategies.context import (
     LearnerContext,
     QueryContext,
@@ -47,98 +49,10 @@ __all__ = [
     "RoundContext",
     "SelectionStrategy",
     "as_query_context",
+    "decision_from_selection",
     "exclude_mask",
     "require_labeled",
 ]
-
-
-# ---------------------------------------------------------------------------------------------
-# parameters: a tiny get_params/set_params so that sklearn.base.clone and repr work
-# ---------------------------------------------------------------------------------------------
-
-
-class ParamsMixin:
-    """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature.
-
-    Like scikit-learn estimators, a strategy's ``__init__`` only stores its parameters under
-    the same names, so ``sklearn.base.clone(strategy)`` and :meth:`clone` give an unstarted
-    copy with the same parameters.
-    """
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        init = cls.__init__
-        if init is object.__init__:
-            return []
-        sig = inspect.signature(init)
-        names = []
-        for p in sig.parameters.values():
-            if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-                continue
-            names.append(p.name)
-        return sorted(names)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the constructor parameters of this object.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of nested objects that have ``get_params``
-            (as ``name__param``).
-
-        Returns
-        -------
-        dict
-            Parameter names mapped to their values.
-        """
-        out: dict[str, Any] = {}
-        for name in self._param_names():
-            value = getattr(self, name)
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                for key, sub in value.get_params(deep=True).items():
-                    out[f"{name}__{key}"] = sub
-            out[name] = value
-        return out
-
-    def set_params(self, **params: Any) -> ParamsMixin:
-        """Set constructor parameters (``name`` or ``name__nested``); returns ``self``."""
-        valid = set(self._param_names())
-        nested: dict[str, dict[str, Any]] = {}
-        for key, value in params.items():
-            name, sep, sub = key.partition("__")
-            if name not in valid:
-                raise ParameterError(
-                    f"invalid parameter {name!r} for {type(self).__name__}; "
-                    f"valid parameters are {sorted(valid)}"
-                )
-            if sep:
-                nested.setdefault(name, {})[sub] = value
-            else:
-                setattr(self, name, value)
-        for name, sub_params in nested.items():
-            getattr(self, name).set_params(**sub_params)
-        return self
-
-    def clone(self) -> Any:
-        """Return an unstarted copy with the same parameters (nested objects cloned too)."""
-        params = {}
-        for name, value in self.get_params(deep=False).items():
-            params[name] = value.clone() if isinstance(value, ParamsMixin) else value
-        return type(self)(**params)
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
-        parts = []
-        for name, value in self.get_params(deep=False).items():
-            default = sig.parameters[name].default
-            try:
-                same = default is not inspect.Parameter.empty and bool(value == default)
-            except Exception:  # arrays and friends: always show them
-                same = False
-            if not same:
-                parts.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +148,16 @@ class Decision:
     def counts(self, n_classes: int) -> np.ndarray:
         """Selected rows per class, int64 of shape ``(n_classes,)``."""
         return np.bincount(self.labels, minlength=n_classes).astype(np.int64)
+
+
+def decision_from_selection(
+    selection: Any, *, weights: np.ndarray | None = None, thresholds: Any = None, **info: Any
+) -> Decision:
+    """Turn a kernel ``Selection`` (indices, labels, scores) into a :class:`Decision`."""
+    return Decision(
+        selection.indices, selection.labels, weights, thresholds, dict(info),
+        scores=selection.scores,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,16 +401,10 @@ class SelectionStrategy(ParamsMixin):
             )
         if not isinstance(round, Integral) or round < 1:
             raise ParameterError(f"round must be an integer >= 1, got {round!r}")
-        proba = np.asarray(proba)
-        if proba.ndim != 2 or proba.shape[1] != self.n_classes_:
-            raise InputError(
-                f"proba must have shape (n_rows, {self.n_classes_}), got {proba.shape}"
-            )
-        if proba.dtype.kind != "f":
-            raise InputError(f"proba must be a float array, got dtype {proba.dtype}")
-        if proba.dtype not in (np.float32, np.float64):
-            proba = proba.astype(np.float64)
-        proba = np.ascontiguousarray(proba)
+        proba = check_probabilities(
+            proba, n_classes=self.n_classes_, floats_only=True,
+            source=f"the proba given to {type(self).__name__}.select",
+        )
         mask = exclude_mask(exclude, proba.shape[0])
         if self.needs_context:
             if not isinstance(context, RoundContext):

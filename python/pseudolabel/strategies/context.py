@@ -32,6 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from pseudolabel._validation import check_probabilities
 from pseudolabel.exceptions import InputError, ParameterError
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "LearnerContext", "QueryContext", "as_query_context",
@@ -127,12 +128,7 @@ class LearnerContext:
         """Class probabilities of ``X`` as a C-contiguous float32/float64 matrix."""
         if self.predict is None:
             raise ParameterError(f"{self.source} has no predict_proba: it cannot score pool rows")
-        P = np.asarray(self.predict(X))
-        if P.ndim != 2:
-            raise InputError(f"predict_proba returned an array of shape {P.shape}, expected 2-d")
-        if P.dtype not in (np.float32, np.float64):
-            P = P.astype(np.float64)
-        return np.ascontiguousarray(P)
+        return check_probabilities(self.predict(X), source=f"{self.source}'s predict_proba")
 
     def prepare(self, X: Any) -> Any:
         """``X`` as the model sees it."""

@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pseudolabel._validation import check_probabilities
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import QueryStrategy, _as_generator, exclude_mask
@@ -498,16 +499,13 @@ class QueryByCommittee(QueryStrategy):
         return fitted
 
     def _member_proba(self, members: list[Any], X: Any, n_classes: int) -> np.ndarray:
-        stack = []
-        for backend in members:
-            P = np.asarray(backend.predict_proba(X), dtype=np.float64)
-            if P.ndim != 2 or P.shape[1] != n_classes:
-                raise InputError(
-                    f"committee member {type(backend).__name__} returned probabilities of shape "
-                    f"{P.shape}, expected (n_rows, {n_classes})"
-                )
-            stack.append(P)
-        return np.stack(stack)
+        return np.stack([
+            check_probabilities(
+                backend.predict_proba(X), n_rows=n_rows(X), n_classes=n_classes,
+                source=f"committee member {type(backend).__name__}",
+            ).astype(np.float64, copy=False)
+            for backend in members
+        ])
 
     def _disagreement(
         self, context: QueryContext, members: list[Any], X_chunk: Any
