@@ -11,11 +11,14 @@ the ones every subcommand shares (see :mod:`pseudolabel.cli`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import sys
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,17 +85,28 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
             "Import labels from CSV/Parquet files with an id column and a label column. Rows "
             "with an empty label are skipped (and counted). Each file is one transaction: an "
             "unknown id or class rejects the whole file. Importing a file twice adds nothing. "
-            "--source seed creates the store if needed and registers new ids and classes."
+            "--source seed creates the store if needed and registers new ids and classes. "
+            "A *.json file is Label Studio's JSON export: each task's latest non-cancelled "
+            "annotation (by updated_at) is its label, its id is data[--id-column]."
         ),
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("--store", required=True, help="label store (SQLite file)")
-    t.add_argument("files", nargs="+", help="CSV or Parquet files")
+    t.add_argument("files", nargs="+", help="CSV or Parquet files, or Label Studio JSON exports")
     t.add_argument("--source", choices=SOURCES, default="human",
                    help="where the labels come from (default: human)")
     t.add_argument("--annotator", default=None,
                    help="who labeled (default: the file's 'annotator' column, else none)")
-    t.add_argument("--id-column", default="id", help="column holding the row ids")
+    t.add_argument("--id-column", default="id",
+                   help="column holding the row ids (in a Label Studio export: the task data "
+                        "field; default: id)")
+    t.add_argument("--format", choices=("table", "label-studio"), default=None,
+                   help="table (CSV/Parquet) or label-studio (its JSON export: the latest "
+                        "non-cancelled annotation of each task, annotator from completed_by); "
+                        "default: label-studio for *.json, else table")
+    t.add_argument("--label-config", default=None, metavar="XML",
+                   help="a Label Studio export's labeling config file: read only its "
+                        "<Choices> tag and check the choices against it")
     t.add_argument("--label-column", default="label", help="column holding the labels")
     t.add_argument("--allow-new-classes", action="store_true",
                    help="declare unknown classes instead of rejecting the file")
@@ -135,6 +149,12 @@ def _cmd_teach(args: argparse.Namespace) -> int:
     store = open_store(args.store, create=seeding)
     try:
         for path in args.files:
+            if (args.format or ("label-studio" if path.lower().endswith(".json")
+                                else "table")) == "label-studio":
+                _teach_label_studio(store, path, args)
+                continue
+            if args.label_config is not None:
+                raise InputError("--label-config is for Label Studio exports (*.json)")
             table = read_frame(path, text_columns=(args.id_column, args.label_column))
             for col in (args.id_column, args.label_column):
                 if col not in table.columns:
@@ -180,6 +200,32 @@ def _cmd_teach(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return EXIT_OK
+
+
+def _teach_label_studio(store: Any, path: str, args: argparse.Namespace) -> None:
+    """Import one Label Studio JSON export (see :mod:`pseudolabel.serve.label_studio_files`)."""
+    from pseudolabel.serve.label_studio_files import read_export
+    from pseudolabel.serve.protocol import parse_label_config
+
+    tag = None
+    if args.label_config is not None:
+        tag = parse_label_config(Path(args.label_config).read_text(encoding="utf-8"))
+    found = read_export(path, args.id_column, tag)
+    seeding = args.source == "seed"
+    annotators = found.annotators
+    if args.annotator is not None:
+        annotators = [args.annotator] * len(found.ids)
+    result = store.add_labels(
+        found.ids, found.labels, source=args.source, annotator=annotators,
+        allow_new_ids=seeding or args.allow_new_ids,
+        allow_new_classes=seeding or args.allow_new_classes,
+        origin=os.path.basename(path), row_origins=found.origins, reassert=True)
+    skipped = (f", {found.n_unannotated} tasks without a (non-cancelled) annotation skipped"
+               if found.n_unannotated else "")
+    print(f"{path}: {result.n_new} new {args.source} labels from {found.n_tasks} Label Studio "
+          f"tasks, {result.n_duplicate} already in the store{skipped}"
+          + (f", {result.n_new_items} new ids" if result.n_new_items else "")
+          + (f", {result.n_new_classes} new classes" if result.n_new_classes else ""))
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -291,11 +337,120 @@ def _model_version(backend: str, params: dict[str, Any], labels: Any, strategy: 
     return f"{backend}-{h.hexdigest()[:12]}"
 
 
-def _cmd_query(args: argparse.Namespace) -> int:
+@dataclass
+class PoolModel:
+    """A model for a pool: fitted on the store's labels (or a bundle), and what it saw."""
+
+    pool: Any
+    ids: np.ndarray  # the pool's ids, as text
+    X: Any  # the pool's model input
+    labels: Any  # the store's labels of pool rows used for fitting
+    exclude: np.ndarray  # bool per pool row: labeled (or pending, unless requeried)
+    learner: Any  # ActiveLearner or FrozenLearner
+    version: str
+    bundle: Any
+
+
+@contextlib.contextmanager
+def _printed_warnings() -> Iterator[None]:
+    """Print the warnings raised inside as ``warning: ...`` lines on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+
+def fit_pool_model(store: Any, args: argparse.Namespace, params: dict[str, Any]) -> PoolModel:
+    """``query``'s model: ``args.model``'s bundle, or ``args.backend`` fitted on the store's
+    labels of the pool ``args.input`` (also used by ``export --format label-studio``)."""
     import pandas as pd
 
     from pseudolabel.active import ActiveLearner
     from pseudolabel.frozen_learner import FrozenLearner
+    from pseudolabel.strategies.query import take_rows
+
+    pool = PoolFile(args.input, args.id_column)
+    if args.id_column not in pool.columns:
+        raise InputError(
+            f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
+        )
+    ids = np.asarray(as_text_ids(pool.ids()), dtype=object)
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        raise InputError(f"{args.input}: id {ids[np.flatnonzero(dup)[0]]!r} appears twice")
+    bundle = None
+    if args.model:
+        from pseudolabel.batch.bundle import load_bundle
+
+        if args.features:
+            raise ParameterError("--features cannot be combined with --model (the bundle "
+                                 "fixes its feature columns)")
+        bundle = load_bundle(args.model)
+        missing = [c for c in bundle.feature_columns if c not in pool.columns]
+        if missing:
+            raise InputError(f"{args.input} has no feature column(s) {missing}")
+        features = list(bundle.feature_columns)
+    else:
+        features = _feature_columns(pool, args)
+    if args.exclude:
+        features = choose_features(pool.columns, where=args.input, features=features,
+                                   exclude=args.exclude, warn_ids=False)
+    pool_in = pool_input(pool, features, where=args.input, bundle=bundle,
+                         backend=args.backend)
+    X = pool_in.X
+    for name, k in sorted(pool_in.unseen.items()):
+        print(f"note: column {name!r}: {k} cell(s) with a category not seen in training "
+              "(encoded as missing)", file=sys.stderr)
+    labels = store.current_labels(include_pseudo=args.use_pseudo)
+    if labels.empty and bundle is None:
+        raise InputError(
+            f"the label store {args.store} has no labels yet; seed it first: "
+            f"pseudolabel teach --store {args.store} --source seed seed.csv"
+        )
+    pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    in_pool = labels["id"].isin(pos.index)
+    n_outside = int((~in_pool).sum())
+    if n_outside and n_outside == len(labels) and bundle is None:
+        raise InputError(
+            f"none of the store's {len(labels)} labeled ids is in {args.input} (column "
+            f"{args.id_column!r}); is it the right pool?"
+        )
+    if n_outside:
+        print(f"note: {n_outside} labeled ids are not in {args.input} and are not used",
+              file=sys.stderr)
+    labels = labels[in_pool]
+    lab_rows = pos[labels["id"]].to_numpy()
+    exclude = np.zeros(len(ids), dtype=bool)
+    exclude[lab_rows] = True
+    if not args.requery_pending:
+        pending = pd.Index(store.pending_ids())
+        exclude[pos[pending[pending.isin(pos.index)]].to_numpy()] = True
+    learner: Any
+    if bundle is None:
+        model = query_backend(args.backend, params, pool_in.schema) if (
+            pool_in.encoded and args.backend == "sklearn" and "estimator" not in params
+        ) else _cli_backend(args.backend, params)
+        learner = ActiveLearner(
+            model, query_strategy=args.strategy,
+            classes=store.classes(), random_state=args.seed,
+        )
+        learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))
+        version = _model_version(args.backend, params, labels, args.strategy)
+    else:
+        learner = FrozenLearner(
+            bundle, query_strategy=args.strategy, random_state=args.seed,
+            X_labeled=take_rows(X, lab_rows) if lab_rows.shape[0] else None,
+        )
+        version = f"bundle-{bundle.checksum[:12]}"
+    return PoolModel(pool, ids, X, labels, exclude, learner, version, bundle)
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from pseudolabel.strategies.query import take_rows
 
     if args.n < 1:
@@ -309,87 +464,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     store = open_store(args.store)
     try:
-        pool = PoolFile(args.input, args.id_column)
-        if args.id_column not in pool.columns:
-            raise InputError(
-                f"{args.input} has no {args.id_column!r} column (columns: {list(pool.columns)})"
-            )
-        ids = np.asarray(as_text_ids(pool.ids()), dtype=object)
-        dup = pd.Index(ids).duplicated()
-        if dup.any():
-            raise InputError(f"{args.input}: id {ids[np.flatnonzero(dup)[0]]!r} appears twice")
-        bundle = None
-        if args.model:
-            from pseudolabel.batch.bundle import load_bundle
-
-            if args.features:
-                raise ParameterError("--features cannot be combined with --model (the bundle "
-                                     "fixes its feature columns)")
-            bundle = load_bundle(args.model)
-            missing = [c for c in bundle.feature_columns if c not in pool.columns]
-            if missing:
-                raise InputError(f"{args.input} has no feature column(s) {missing}")
-            features = list(bundle.feature_columns)
-        else:
-            features = _feature_columns(pool, args)
-        if args.exclude:
-            features = choose_features(pool.columns, where=args.input, features=features,
-                                       exclude=args.exclude, warn_ids=False)
-        pool_in = pool_input(pool, features, where=args.input, bundle=bundle,
-                             backend=args.backend)
-        X = pool_in.X
-        for name, k in sorted(pool_in.unseen.items()):
-            print(f"note: column {name!r}: {k} cell(s) with a category not seen in training "
-                  "(encoded as missing)", file=sys.stderr)
-        labels = store.current_labels(include_pseudo=args.use_pseudo)
-        if labels.empty and bundle is None:
-            raise InputError(
-                f"the label store {args.store} has no labels yet; seed it first: "
-                f"pseudolabel teach --store {args.store} --source seed seed.csv"
-            )
-        pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
-        in_pool = labels["id"].isin(pos.index)
-        n_outside = int((~in_pool).sum())
-        if n_outside and n_outside == len(labels) and bundle is None:
-            raise InputError(
-                f"none of the store's {len(labels)} labeled ids is in {args.input} (column "
-                f"{args.id_column!r}); is it the right pool?"
-            )
-        if n_outside:
-            print(f"note: {n_outside} labeled ids are not in {args.input} and are not used",
-                  file=sys.stderr)
-        labels = labels[in_pool]
-        lab_rows = pos[labels["id"]].to_numpy()
-        exclude = np.zeros(len(ids), dtype=bool)
-        exclude[lab_rows] = True
-        if not args.requery_pending:
-            pending = pd.Index(store.pending_ids())
-            exclude[pos[pending[pending.isin(pos.index)]].to_numpy()] = True
-        import warnings
-
-        learner: Any
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if bundle is None:
-                model = query_backend(args.backend, params, pool_in.schema) if (
-                    pool_in.encoded and args.backend == "sklearn" and "estimator" not in params
-                ) else _cli_backend(args.backend, params)
-                learner = ActiveLearner(
-                    model, query_strategy=args.strategy,
-                    classes=store.classes(), random_state=args.seed,
-                )
-                learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))
-                idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
-                version = _model_version(args.backend, params, labels, args.strategy)
-            else:
-                learner = FrozenLearner(
-                    bundle, query_strategy=args.strategy, random_state=args.seed,
-                    X_labeled=take_rows(X, lab_rows) if lab_rows.shape[0] else None,
-                )
-                idx, scores = learner.query(X, args.n, exclude=exclude, return_scores=True)
-                version = f"bundle-{bundle.checksum[:12]}"
-        for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
+        with _printed_warnings():
+            fitted = fit_pool_model(store, args, params)
+            learner, X, ids, pool = fitted.learner, fitted.X, fitted.ids, fitted.pool
+            labels, bundle, version = fitted.labels, fitted.bundle, fitted.version
+            idx, scores = learner.query(X, args.n, exclude=fitted.exclude, return_scores=True)
         if idx.shape[0] == 0:
             raise InputError("no unlabeled rows left in the pool to query")
         P = np.asarray(learner.predict_proba(take_rows(X, idx)))

@@ -138,11 +138,13 @@ def annotator_name(completed_by: Any) -> str | None:
     return str(completed_by)
 
 
-def parse_annotation(payload: dict[str, Any], tag: ChoicesTag) -> Annotation | None:
+def parse_annotation(payload: dict[str, Any], tag: ChoicesTag | None) -> Annotation | None:
     """The label an ``ANNOTATION_CREATED``/``ANNOTATION_UPDATED`` event carries.
 
     Returns None for an annotation without a choice for ``tag`` (skipped, cancelled or an
     empty result). A choice that is not one of the config's is an :class:`InputError`.
+    ``tag`` None (a Label Studio export read without its labeling config) reads the choices
+    of any ``<Choices>`` tag and leaves the class check to the label store.
     """
     task = payload.get("task")
     annotation = payload.get("annotation")
@@ -157,7 +159,7 @@ def parse_annotation(payload: dict[str, Any], tag: ChoicesTag) -> Annotation | N
     for region in annotation.get("result") or []:
         if not isinstance(region, dict) or region.get("type", "choices") != "choices":
             continue
-        if region.get("from_name") not in (None, tag.from_name):
+        if tag is not None and region.get("from_name") not in (None, tag.from_name):
             continue
         values = (region.get("value") or {}).get("choices") or []
         picked.extend(str(v) for v in values)
@@ -166,7 +168,7 @@ def parse_annotation(payload: dict[str, Any], tag: ChoicesTag) -> Annotation | N
     if len(picked) > 1:
         raise InputError(f"task {task.get('id')!r}: the annotation picks {len(picked)} choices "
                          f"({picked}); a classification label is one choice")
-    if picked[0] not in tag.choices:
+    if tag is not None and picked[0] not in tag.choices:
         raise InputError(f"task {task.get('id')!r}: choice {picked[0]!r} is not in the labeling "
                          f"config ({list(tag.choices)})")
     return Annotation(

@@ -185,7 +185,7 @@ class LabelStore(abc.ABC):
         labels: Sequence[Any],
         *,
         source: str,
-        annotator: str | None = None,
+        annotator: str | Sequence[str | None] | None = None,
         round: Any = None,
         confidence: Any = None,
         model_version: Any = None,
@@ -193,6 +193,7 @@ class LabelStore(abc.ABC):
         allow_new_classes: bool = False,
         origin: str | None = None,
         reassert: bool = False,
+        row_origins: Sequence[str] | None = None,
     ) -> ImportResult:
         """Record labels, all or nothing.
 
@@ -200,8 +201,8 @@ class LabelStore(abc.ABC):
         ----------
         ids, labels : sequences of the same length
         source : {"seed", "human", "pseudo"}
-        annotator : str, optional
-            Who labeled (one for all rows).
+        annotator : str or sequence of str, optional
+            Who labeled (one for all rows, or one per row).
         round, confidence, model_version : scalar or sequence, optional
             Per-row or shared provenance. ``round`` defaults to the store's current round.
         allow_new_ids : bool, default=False

@@ -297,7 +297,7 @@ class SQLiteStore(LabelStore):
         labels: Sequence[Any],
         *,
         source: str,
-        annotator: str | None = None,
+        annotator: str | Sequence[str | None] | None = None,
         round: Any = None,
         confidence: Any = None,
         model_version: Any = None,
@@ -305,6 +305,7 @@ class SQLiteStore(LabelStore):
         allow_new_classes: bool = False,
         origin: str | None = None,
         reassert: bool = False,
+        row_origins: Sequence[str] | None = None,
     ) -> ImportResult:
         _check_source(source)
         id_text = as_text_ids(ids)
@@ -333,7 +334,14 @@ class SQLiteStore(LabelStore):
                 f"{label_text[rows[1]]!r} at row {rows[1]} of the same import; fix the file"
             )
         seen = dict.fromkeys(id_text)
-        who = "" if annotator is None else str(annotator)
+        if annotator is None or isinstance(annotator, str):
+            whos = ["" if annotator is None else annotator] * n
+        else:
+            whos = ["" if a is None else a for a in (_per_row(annotator, n, "annotator", str)
+                                                     or [None] * n)]
+        who = whos[0] if len(set(whos)) == 1 else ""  # the import log's annotator
+        if row_origins is not None and len(row_origins) != n:
+            raise InputError(f"got {n} ids but {len(row_origins)} row origins")
         with self._errors(), self._transaction() as cur:
             _fill_id_table(cur, seen)
             unknown = [
@@ -378,14 +386,14 @@ class SQLiteStore(LabelStore):
                 id_text,
                 label_text,
                 [source] * n,
-                [who] * n,
+                whos,
                 [current_round] * n
                 if rounds is None
                 else [current_round if r is None else r for r in rounds],
                 [None] * n if confs is None else confs,
                 [None] * n if versions is None else versions,
                 [now] * n,
-                [origin] * n,
+                [origin] * n if row_origins is None else list(row_origins),
             )
             before = self._db.total_changes
             cur.executemany(
@@ -395,7 +403,7 @@ class SQLiteStore(LabelStore):
             )
             n_new = self._db.total_changes - before
             if reassert and n_new < n:
-                n_new += _reassert(cur, id_text, label_text, source, who, now)
+                n_new += _reassert(cur, id_text, label_text, source, whos, now)
             cur.execute(
                 "INSERT INTO imports (origin, source, annotator, n_rows, n_new, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -589,12 +597,12 @@ class SQLiteStore(LabelStore):
 
 
 def _reassert(cur: sqlite3.Cursor, ids: list[str], labels: list[str], source: str,
-              annotator: str, now: str) -> int:
+              annotators: list[str], now: str) -> int:
     """Move each (id, label) record of ``source``/``annotator`` that is not its item's latest
     gold record to the end of the history; the number moved."""
     moved = 0
     gold = ", ".join(f"'{s}'" for s in GOLD_SOURCES)
-    for item, label in dict.fromkeys(zip(ids, labels)):
+    for item, label, annotator in dict.fromkeys(zip(ids, labels, annotators)):
         latest = cur.execute(
             f"SELECT label, source, annotator FROM labels WHERE item_id = ? AND source IN ({gold}) "
             "ORDER BY seq DESC LIMIT 1", (item,)).fetchone()
