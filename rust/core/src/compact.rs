@@ -353,8 +353,8 @@ fn scan_part<T: Prob, const AVX2: bool>(
         // branch-free compaction: every lane is written at the next free slot, which only
         // a kept lane claims (slot `start + count` never passes row `r0 + l`)
         let mut oor = false;
-        for (l, &s) in scores.iter().enumerate() {
-            let rel = score_key(s.to_f64(), largest).wrapping_sub(base) >> shift;
+        for l in 0..LANES {
+            let rel = score_key(scores[l].to_f64(), largest).wrapping_sub(base) >> shift;
             let k = (keep >> l) & 1;
             oor |= (k != 0) & (rel > max_rel);
             let e = (rel << lo) | (((r0 + l) as u64) << label_bits) | blk.label[l] as u64;
