@@ -638,3 +638,42 @@ def test_pool_has_no_more_threads_than_row_blocks():
     started, configured = map(int, out.stdout.split())
     assert configured == 200
     assert 1 <= started <= 5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keep_all_select_on_many_row_blocks_matches_numpy(dtype):
+    # many row blocks and parts: the packed-key path with several radix passes, ties
+    # across parts, an empty and a full selection, and a NaN row refused as before
+    rng = np.random.default_rng(11)
+    P = rng.dirichlet(np.full(6, 0.4), size=150_000).astype(dtype)
+    P[::5] = np.round(P[::5], 2).clip(0, 1)  # ties
+    conf = ref.summarize(P)["confidence"]
+    margin = ref.summarize(P)["margin"]
+    ex = rng.random(len(P)) < 0.1
+    before = kernels.get_num_threads()
+    try:
+        for t in (1, 2):
+            kernels.set_num_threads(t)
+            for kw in (
+                dict(threshold=0.9),
+                dict(threshold=0.9, inclusive=True),
+                dict(threshold=0.5, largest=False),
+                dict(threshold=[0.3, 0.5, 0.7, 0.9, 0.95, 0.99], exclude=ex),
+                dict(threshold=None),
+                dict(threshold=-1.0),
+                dict(threshold=1.0),
+                dict(threshold=2.0, largest=False),
+                dict(threshold=0.0, largest=False),
+            ):
+                got = kernels.select(P, **kw)
+                assert_selection(got, ref.select(P, conf, **kw))
+            got = kernels.select(P, score="margin", threshold=0.4)
+            assert_selection(got, ref.select(P, margin, threshold=0.4))
+            assert len(kernels.select(P, threshold=1.0)) == 0
+            assert len(kernels.select(P, threshold=-1.0)) == len(P)
+        bad = P.copy()
+        bad[123_456, 2] = np.nan
+        with pytest.raises(ProbabilityError, match="123456"):
+            kernels.select(bad, threshold=0.9)
+    finally:
+        kernels.set_num_threads(before)

@@ -15,6 +15,7 @@
 
 mod alloc;
 mod block;
+mod compact;
 mod distance;
 mod error;
 mod float;

@@ -140,6 +140,9 @@ fn thresholds_in<T: Prob>(t: &Option<Threshold>, c: usize) -> Option<Vec<T>> {
 
 /// Select rows of `m`: see the Python docstring of `pseudolabel.kernels.select`.
 pub fn select<T: Prob>(m: &Matrix<T>, p: &SelectParams) -> Result<Selection> {
+    if let Some(s) = select_compact(m, p)? {
+        return Ok(s);
+    }
     let candidates = select_candidates(m, p, 0)?;
     Ok(Selection::from_candidates(&candidates, p.largest))
 }
@@ -150,6 +153,23 @@ pub fn select_candidates<T: Prob>(m: &Matrix<T>, p: &SelectParams, offset: u64) 
         select_with::<T, true>(m, p, offset)
     } else {
         select_with::<T, false>(m, p, offset)
+    }
+}
+
+/// The keep-all fast path (see `compact`), or `None` when it does not apply.
+fn select_compact<T: Prob>(m: &Matrix<T>, p: &SelectParams) -> Result<Option<Selection>> {
+    if p.k.is_some() || p.per_class_k.is_some() || p.score == Score::Entropy {
+        return Ok(None);
+    }
+    check_params(p, m.n, m.c)?;
+    if m.c > MAX_CLASSES || m.n as u64 > MAX_ROWS || m.n == 0 {
+        return Ok(None); // the general path reports these
+    }
+    let thresholds = thresholds_in::<T>(&p.threshold, m.c);
+    if T::avx2_available() {
+        crate::compact::select_keep_all::<T, true>(m, p, thresholds.as_deref())
+    } else {
+        crate::compact::select_keep_all::<T, false>(m, p, thresholds.as_deref())
     }
 }
 
