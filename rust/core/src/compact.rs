@@ -23,8 +23,9 @@ use crate::threads::{parallel_map, parts_for};
 /// A call takes them (a concurrent call allocates its own) and puts them back when done.
 static SCRATCH: std::sync::Mutex<(Vec<u64>, Vec<u64>)> = std::sync::Mutex::new((Vec::new(), Vec::new()));
 
-/// Scratch buffers kept between calls are dropped past this many bytes in all.
-const SCRATCH_KEEP_BYTES: usize = 1 << 30;
+/// Scratch buffers kept between calls are dropped past this many bytes in all (256 MiB:
+/// 10M rows with half of them kept need 120 MB; a larger call frees its buffers at once).
+const SCRATCH_KEEP_BYTES: usize = 1 << 28;
 
 fn take_scratch() -> (Vec<u64>, Vec<u64>) {
     let mut s = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
