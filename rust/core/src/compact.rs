@@ -14,7 +14,7 @@
 
 use crate::float::Prob;
 use crate::ranking::{key_score, score_key};
-use crate::scan::{Matrix, Score, LANES};
+use crate::scan::{kept_lanes, Matrix, Score, LANES};
 use crate::select::{SelectParams, Selection};
 use crate::threads::{parallel_map, parts_for};
 
@@ -328,12 +328,7 @@ fn scan_part<T: Prob, const AVX2: bool>(
             bad = Some(r0 + blk.bad.trailing_zeros() as usize);
             return;
         }
-        let mut keep: u32 = (1u32 << len) - 1;
-        if let Some(ex) = p.exclude {
-            for (l, &x) in ex[r0..r0 + len].iter().enumerate() {
-                keep &= !((x as u32) << l);
-            }
-        }
+        let mut keep = kept_lanes(p.exclude, r0, len);
         let mut scores = [T::ZERO; LANES];
         for (l, s) in scores.iter_mut().enumerate() {
             *s = score.of(blk, l);

@@ -179,3 +179,16 @@ mod tests {
         assert!(matches!(Matrix::new(a.view()), Err(KernelError::Shape(_))));
     }
 }
+
+/// The lanes of a block of `len` rows starting at `r0` that `exclude` leaves in, as a bit
+/// mask (bit `l` for row `r0 + l`).
+#[inline(always)]
+pub(crate) fn kept_lanes(exclude: Option<&[bool]>, r0: usize, len: usize) -> u32 {
+    let mut keep: u32 = (1u32 << len) - 1;
+    if let Some(ex) = exclude {
+        for (l, &x) in ex[r0..r0 + len].iter().enumerate() {
+            keep &= !((x as u32) << l);
+        }
+    }
+    keep
+}

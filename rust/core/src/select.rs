@@ -6,7 +6,7 @@ use crate::error::{param, Result};
 use crate::float::Prob;
 use crate::radix::sort_chunks;
 use crate::ranking::{key_score, score_key, Candidate, MAX_CLASSES, MAX_ROWS};
-use crate::scan::{Matrix, Score, LANES};
+use crate::scan::{kept_lanes, Matrix, Score, LANES};
 use crate::threads::{parallel_map, parts_for, with_pool};
 use crate::topk::Accumulator;
 
@@ -278,12 +278,7 @@ fn scan_select<T: Prob, const ENTROPY: bool, const AVX2: bool>(
             return;
         }
         // branch-free mask of the lanes that pass exclude and threshold
-        let mut keep: u32 = (1u32 << len) - 1;
-        if let Some(ex) = p.exclude {
-            for (l, &x) in ex[r0..r0 + len].iter().enumerate() {
-                keep &= !((x as u32) << l);
-            }
-        }
+        let mut keep = kept_lanes(p.exclude, r0, len);
         let mut scores = [T::ZERO; LANES];
         for (l, s) in scores.iter_mut().enumerate() {
             *s = p.score.of(out, l);
