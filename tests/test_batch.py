@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris, load_wine
 
-from crash import crash_cli, interrupted_at_call
+from _support.crash import crash_cli, interrupted_at_call
 from pseudolabel import kernels
 from pseudolabel.batch import label, load_bundle, train_bundle
 from pseudolabel.cli import main
@@ -495,3 +495,31 @@ def test_cli_exit_code_per_error(error, code, capsys):
 
     assert _guard("label", fail) == code
     assert capsys.readouterr().err == f"pseudolabel label: error: {error}\n"
+
+
+@pytest.mark.parametrize("fault, message", [
+    (lambda P: P[:, :2], r"rows 0\.\.\d+: backend 'lightgbm' returned probabilities of shape "
+                         r"\(\d+, 2\), expected \(\d+, 3\)"),
+    (lambda P: P.astype(str), r"returned probabilities of dtype <U\d+, expected floats"),
+    (lambda P: P * 2.0, r"backend 'lightgbm' returned invalid probabilities"),
+])
+def test_a_backend_returning_bad_probabilities_is_named(wine, tmp_path, monkeypatch, fault,
+                                                         message):
+    """What a backend's predict_proba returns goes through the one probability check; a fault
+    is a BackendError naming the file's rows, and no output is written."""
+    import pseudolabel.batch.scoring as scoring
+
+    model, pool_path, _ = wine
+    real_model = scoring._model
+
+    class Faulty:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def predict_proba(self, X):
+            return fault(self.inner.predict_proba(X))
+
+    monkeypatch.setattr(scoring, "_model", lambda plan, bundle: Faulty(real_model(plan, bundle)))
+    with pytest.raises(BackendError, match=message):
+        label(model, pool_path, tmp_path / "o", threshold=0.5)
+    assert not (tmp_path / "o").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crash import race_for_lock
+from _support.crash import race_for_lock
 from pseudolabel.batch.lock import UNREADABLE_LOCK_GRACE, acquire_lock, release_lock
 from pseudolabel.exceptions import OutputExistsError
 
@@ -75,7 +75,7 @@ import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.datasets import load_wine  # noqa: E402
 
-from crash import Stopped, crash_cli, stopped_after_steps  # noqa: E402
+from _support.crash import Stopped, crash_cli, stopped_after_steps  # noqa: E402
 from pseudolabel.batch import label, train_bundle  # noqa: E402
 from pseudolabel.cli import main  # noqa: E402
 from pseudolabel.exceptions import InputError, ParameterError  # noqa: E402
@@ -196,7 +196,7 @@ def test_parquet_reading_memory_follows_chunk_rows_not_the_file(tmp_path):
 
 
 # ------------------------------------------------------------------ changed or corrupt input
-from crash import interrupted_at_call  # noqa: E402
+from _support.crash import interrupted_at_call  # noqa: E402
 
 
 def _interrupt_after_two_chunks(model, pool, out, **options):

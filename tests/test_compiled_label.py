@@ -127,7 +127,7 @@ def test_unsupported_model_auto_falls_back_compiled_refuses(tmp_path, capsys):
 
 def test_resume_under_auto_keeps_the_first_runs_engine(job, tmp_path):
     """A run started native and resumed after the model got cached stays native."""
-    from crash import interrupted_at_call
+    from _support.crash import interrupted_at_call
 
     from pseudolabel.batch import scoring
 

@@ -15,7 +15,7 @@ from sklearn.datasets import load_wine
 
 pytest.importorskip("distributed")
 
-from crash import interrupted_at_call  # noqa: E402
+from _support.crash import interrupted_at_call  # noqa: E402
 from pseudolabel import kernels  # noqa: E402
 from pseudolabel.batch import label, load_bundle, train_bundle  # noqa: E402
 from pseudolabel.cli import main  # noqa: E402

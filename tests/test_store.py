@@ -661,7 +661,7 @@ def test_query_interrupted_while_writing_leaves_both_or_neither(project, capsys,
     leave rows pending with no file. Stopped at each write step, the batch file exists
     exactly when the store recorded the batch."""
     import pseudolabel.cli.store as cli_store
-    from crash import interrupted_at_call
+    from _support.crash import interrupted_at_call
 
     tmp, pool, y = project
     db = str(tmp / "labels.db")

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pseudolabel import kernels
+from pseudolabel._validation import check_probabilities
 from pseudolabel.batch.bundle import ModelBundle, load_bundle
 from pseudolabel.batch.decisions import decide_chunk
 from pseudolabel.batch.job import FileResult, Plan
@@ -96,15 +97,12 @@ def _predict(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str,
             f"{where}, rows {chunk.start}..{chunk.start + chunk.n_rows - 1}: backend "
             f"{bundle.backend_name!r} failed to predict ({type(exc).__name__}: {exc})"
         ) from exc
-    P = np.asarray(P)
-    if P.ndim != 2 or P.shape != (chunk.n_rows, len(bundle.classes)):
-        raise BackendError(
-            f"backend {bundle.backend_name!r} returned probabilities of shape {P.shape} for "
-            f"{chunk.n_rows} rows and {len(bundle.classes)} classes"
-        )
-    if P.dtype not in (np.float32, np.float64):
-        P = P.astype(np.float64)
-    return np.ascontiguousarray(P)
+    try:  # the one probability check; its values are the kernels' (they name row and column)
+        return check_probabilities(P, n_rows=chunk.n_rows, n_classes=len(bundle.classes),
+                                   source=f"backend {bundle.backend_name!r}")
+    except ProbabilityError as exc:  # the backend's fault: exit code of a backend error
+        raise BackendError(f"{where}, rows {chunk.start}..{chunk.start + chunk.n_rows - 1}: "
+                           f"{exc}") from exc
 
 
 def score_chunk(plan: Plan, bundle: ModelBundle, chunk: Chunk, where: str, offset: int,

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from pseudolabel._validation import check_probabilities
 from pseudolabel.compiled.cache import build_entry, cache_root, entry_for, find_entry
 from pseudolabel.compiled.compilers import COMPILERS, Compiler, RawPredict
-from pseudolabel.exceptions import EngineUnavailableError, ParameterError
+from pseudolabel.exceptions import EngineUnavailableError, ParameterError, ProbabilityError
 from pseudolabel.io.atomic import sha256_file
 
 __all__ = ["ENGINES", "PAYBACK_ROWS", "EngineChoice", "CompiledModel", "choose_engine",
@@ -116,15 +117,14 @@ class CompiledModel:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities of ``X`` (n_rows x n_features), columns in the bundle's class order."""
         X = np.ascontiguousarray(X)
-        proba = np.asarray(self._raw(X), dtype=np.float64)
         n, k = len(X), len(self._present)
-        if proba.shape != (n, k):
-            raise EngineUnavailableError(
-                f"{self.compiler} returned probabilities of shape {proba.shape}, expected "
-                f"({n}, {k})")
-        # as Backend.predict_proba: clip float round-off, map to the full label space
-        np.clip(proba, 0.0, 1.0, out=proba, where=(proba > -1e-9) & (proba < 1.0 + 1e-9))
-        C = len(self.backend.classes_)
+        try:  # as Backend.predict_proba: the one check, which clips float round-off
+            proba = check_probabilities(self._raw(X), n_rows=n, n_classes=k,
+                                        source=self.compiler)
+        except ProbabilityError as exc:
+            raise EngineUnavailableError(str(exc)) from exc
+        proba = proba.astype(np.float64, copy=False)  # the native path's dtype
+        C = len(self.backend.classes_)  # then map to the full label space
         if k == C:
             return proba
         out = np.zeros((n, C), dtype=np.float64)
