@@ -257,6 +257,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"  {'total':<{width}}  " + "  ".join(f"{v:>7}" for v in (*vals, sum(vals))))
     print("  label records by source: "
           + ", ".join(f"{s} {st.n_records.get(s, 0)}" for s in SOURCES))
+    if st.n_retracted:
+        print(f"  {st.n_retracted} retracted label records (not counted above)")
     if st.n_conflicts:
         print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins; "
               "--conflicts lists them)")

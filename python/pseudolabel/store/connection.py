@@ -3,7 +3,8 @@
 :class:`SQLiteFile` owns the connection of :class:`~pseudolabel.store.sqlite.SQLiteStore`:
 it refuses a missing file (unless creating), a directory, a file that is not SQLite or is
 another application's database, and a store written by a newer layout; it creates the
-layout of :mod:`pseudolabel.store.layout` safely while other writers create the same file;
+layout of :mod:`pseudolabel.store.layout` safely while other writers create the same file,
+upgrades a store of an older layout in one transaction (its ``MIGRATIONS``);
 and it gives the store its transactions (``BEGIN IMMEDIATE``) and read helpers, with every
 SQLite error turned into :class:`~pseudolabel.exceptions.StoreError` naming the file.
 """
@@ -20,7 +21,14 @@ from typing import Any
 
 from pseudolabel.exceptions import StoreError, StoreNotFoundError
 from pseudolabel.store.base import _now
-from pseudolabel.store.layout import APPLICATION_ID, FORMAT, SCHEMA, SCHEMA_VERSION, TABLES
+from pseudolabel.store.layout import (
+    APPLICATION_ID,
+    FORMAT,
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TABLES_OF,
+)
 
 __all__ = ["SQLiteFile"]
 
@@ -95,11 +103,40 @@ class SQLiteFile:
                 f"label store {str(self.path)!r} has schema version {version}, newer than this "
                 f"pseudolabel understands ({SCHEMA_VERSION}); upgrade pseudolabel"
             )
-        missing = TABLES - tables
+        missing = TABLES_OF.get(version, TABLES_OF[SCHEMA_VERSION]) - tables
         if missing:
             raise StoreError(
                 f"label store {str(self.path)!r} is corrupt: tables {sorted(missing)} are missing"
             )
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Upgrade the store to :data:`SCHEMA_VERSION`, one transaction for all the steps.
+
+        The version is read again inside the transaction: another process that opened the
+        same old store at the same time may have upgraded it first (then nothing is done).
+        """
+        try:
+            with self._transaction() as cur:
+                row = cur.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+                if version not in MIGRATIONS and version < SCHEMA_VERSION:
+                    raise StoreError(f"label store {str(self.path)!r} has schema version "
+                                     f"{version}, which this pseudolabel cannot upgrade")
+                while version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        cur.execute(statement)
+                    version += 1
+                cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                            (str(version),))
+        except StoreError as exc:
+            raise StoreError(f"label store {str(self.path)!r} has an older layout and could "
+                             f"not be upgraded to version {SCHEMA_VERSION}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"label store {str(self.path)!r} has an older layout and could "
+                             f"not be upgraded to version {SCHEMA_VERSION}: {exc}") from exc
 
     def _read_header(self) -> tuple[int, set[str]]:
         """``PRAGMA application_id`` and the table names, read in ONE read transaction.
