@@ -351,6 +351,7 @@ class PoolModel:
     learner: Any  # ActiveLearner or FrozenLearner
     version: str
     bundle: Any
+    features: list[str]  # the pool's columns the model reads
 
 
 @contextlib.contextmanager
@@ -447,7 +448,7 @@ def fit_pool_model(store: Any, args: argparse.Namespace, params: dict[str, Any])
             X_labeled=take_rows(X, lab_rows) if lab_rows.shape[0] else None,
         )
         version = f"bundle-{bundle.checksum[:12]}"
-    return PoolModel(pool, ids, X, labels, exclude, learner, version, bundle)
+    return PoolModel(pool, ids, X, labels, exclude, learner, version, bundle, features)
 
 
 def _cmd_query(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ from pseudolabel.serve.protocol import (
 )
 from pseudolabel.serve.task_rows import PoolRows, TaskDataRows, item_id_of
 
-__all__ = ["ServeConfig", "LabelingService", "UNTRAINED"]
+__all__ = ["ServeConfig", "LabelingService", "UNTRAINED", "guesses_and_scores"]
 
 #: The model version before any model exists (too few labels to fit one).
 UNTRAINED = "untrained"
@@ -56,6 +56,17 @@ class ServeConfig:
     pool: str | None = None
     id_column: str = "id"
     features: tuple[str, ...] = ()
+
+
+def guesses_and_scores(P: Any, classes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's guess (the most probable of ``classes``) and its score, lower = ask a human
+    first: the margin between the two most probable classes (the confidence with one class)."""
+    from pseudolabel.kernels import summarize
+
+    P = np.asarray(P)
+    summary = summarize(P)
+    scores = summary.margin if P.shape[1] > 1 else summary.confidence
+    return np.asarray(classes)[summary.label], np.asarray(scores, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -224,8 +235,6 @@ class LabelingService:
 
     def predict(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Label Studio's ``/predict``: a guess and a margin score per task, in task order."""
-        from pseudolabel.kernels import summarize
-
         tasks = payload.get("tasks")
         if not isinstance(tasks, list):
             raise InputError("a predict request needs a 'tasks' list")
@@ -238,10 +247,7 @@ class LabelingService:
             if not isinstance(task, dict):
                 raise InputError(f"a task must be an object, got {type(task).__name__}")
         X = self.rows.task_rows(tasks, self.config.id_column)
-        P = np.asarray(model.backend.predict_proba(X))
-        summary = summarize(P)
-        guesses = model.classes[summary.label]
-        scores = summary.margin if P.shape[1] > 1 else summary.confidence
+        guesses, scores = guesses_and_scores(model.backend.predict_proba(X), model.classes)
         return {
             "results": [prediction(tag, str(g), float(s), model.version)
                         for g, s in zip(guesses, scores)],
