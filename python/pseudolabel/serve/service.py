@@ -255,7 +255,8 @@ class LabelingService:
         }
 
     def handle_event(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Label Studio's ``/webhook``: an annotation into the store, then a refit."""
+        """Label Studio's ``/webhook``: an annotation into the store (or a deleted one's
+        labels retracted), then a refit."""
         from pseudolabel.store import open_store
 
         action = payload.get("action")
