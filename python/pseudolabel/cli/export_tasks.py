@@ -9,8 +9,9 @@ model's guess as a ``choices`` result of the labeling config's ``<Choices>`` tag
 two most probable classes): sorted by prediction score, lowest first, Label Studio shows the
 tasks a human should label first. The model is ``query``'s
 (:func:`~pseudolabel.cli.store.fit_pool_model`): a bundle (``--model``) or ``--backend``
-fitted on the store's labels. Annotated in Label Studio and exported again, the tasks go back
-into the store with ``teach`` (their ``data`` keeps the id column).
+fitted on the store's labels. The rows written are registered as the store's items, so that,
+annotated in Label Studio and exported again, the tasks go back into the store with ``teach``
+(their ``data`` keeps the id column).
 """
 
 from __future__ import annotations
@@ -84,4 +85,5 @@ def export_tasks(store: Any, args: argparse.Namespace, out: Path) -> tuple[int, 
               "them all)", file=sys.stderr)
     lines = ",\n".join(json.dumps(t, allow_nan=False) for t in tasks)  # a task per line
     atomic_write_bytes(out, (f"[\n{lines}\n]\n" if tasks else "[]\n").encode())
+    store.add_items(fitted.ids[rows])  # their annotations come back with `teach`
     return len(tasks), fitted.version
