@@ -77,7 +77,7 @@ class SQLiteFile:
     # -- opening ----------------------------------------------------------------------------------
 
     def _check_or_init(self, exists: bool) -> None:
-        app_id, tables = self._read_header()
+        app_id, tables, meta_read = self._read_header()
         tables.discard("sqlite_sequence")
         if app_id == 0 and not tables:
             self._init_schema()
@@ -88,10 +88,10 @@ class SQLiteFile:
                 f"{str(self.path)!r} is an SQLite database but not a pseudolabel label store "
                 f"(application_id {app_id:#x}, tables: {shown}); refusing to touch it"
             )
-        try:
-            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"label store {str(self.path)!r} is corrupt: {exc}") from exc
+        if isinstance(meta_read, sqlite3.DatabaseError):
+            raise StoreError(f"label store {str(self.path)!r} is corrupt: {meta_read}") from (
+                meta_read)
+        meta = meta_read
         if meta.get("format") != FORMAT:
             raise StoreError(
                 f"label store {str(self.path)!r} has no valid format marker; it is corrupt or "
@@ -138,13 +138,15 @@ class SQLiteFile:
             raise StoreError(f"label store {str(self.path)!r} has an older layout and could "
                              f"not be upgraded to version {SCHEMA_VERSION}: {exc}") from exc
 
-    def _read_header(self) -> tuple[int, set[str]]:
-        """``PRAGMA application_id`` and the table names, read in ONE read transaction.
+    def _read_header(self) -> tuple[int, set[str], dict[str, str] | sqlite3.DatabaseError]:
+        """``PRAGMA application_id``, the table names and the ``meta`` table (or the error
+        reading it), read in ONE read transaction.
 
-        Read apart, another writer's creation could commit between the two reads, and the
-        tables would be seen with application_id 0 (a foreign database). A store that another
-        writer is switching to WAL can answer "locked" at once; that is retried until the
-        busy timeout.
+        Read apart, another writer's creation could commit between the reads, and the tables
+        would be seen with application_id 0 (a foreign database), or another writer's upgrade
+        could commit between them, and the new version be seen with the old tables. A store
+        that another writer is switching to WAL can answer "locked" at once; that is retried
+        until the busy timeout.
         """
         deadline = time.monotonic() + self._timeout
         while True:
@@ -159,10 +161,18 @@ class SQLiteFile:
                             "SELECT name FROM sqlite_master WHERE type = 'table'"
                         ).fetchall()
                     }
+                    meta: dict[str, str] | sqlite3.DatabaseError = {}
+                    if app_id == APPLICATION_ID:
+                        try:
+                            meta = dict(cur.execute("SELECT key, value FROM meta").fetchall())
+                        except sqlite3.DatabaseError as exc:
+                            if "locked" in str(exc) or "busy" in str(exc):
+                                raise
+                            meta = exc
                 finally:
                     if self._db.in_transaction:
                         cur.execute("COMMIT")
-                return app_id, tables
+                return app_id, tables, meta
             except sqlite3.OperationalError as exc:
                 text = str(exc)
                 if ("locked" in text or "busy" in text) and time.monotonic() < deadline:
