@@ -7,6 +7,7 @@ wait for the background refit through the service (no sleeps, no polling).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,11 +94,12 @@ def task(i: int, X: pd.DataFrame, **extra) -> dict:
 
 
 def event(i: int, X: pd.DataFrame, label: str, *, action: str = "ANNOTATION_CREATED",
-          annotator=7, **extra) -> dict:
+          annotator=7, annotation: int | None = None, **extra) -> dict:
     return {
         "action": action,
         "task": task(i, X, **extra),
-        "annotation": {"id": 1000 + int(i), "completed_by": annotator, "result": [
+        "annotation": {"id": 1000 + int(i) if annotation is None else annotation,
+                       "completed_by": annotator, "result": [
             {"from_name": "diagnosis", "to_name": "text", "type": "choices",
              "value": {"choices": [label]}}]},
         "project": {"id": 1, "label_config": CONFIG},
@@ -177,10 +179,80 @@ def test_an_updated_annotation_replaces_the_label(serve, cancer, tmp_path) -> No
     with open_store(tmp_path / "labels.db") as store:
         assert store_label(store.current_labels(), "ls-3") == "benign"
         assert list(store.history()["label"]) == ["malignant", "benign"]
-    deleted = server.client.post("/webhook", json={
-        "action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1003}], "project": {}})
-    assert deleted.status_code == 201 and deleted.json()["status"] == "ignored"
-    assert "keeps every label" in deleted.json()["detail"]
+    # deleting the annotation retracts both labels it gave: the item is back in the pool
+    deleted = server.client.post("/webhook", json=deleted_event(1003))
+    assert deleted.status_code == 201, deleted.text
+    answer = deleted.json()
+    assert (answer["status"], answer["retracted_labels"], answer["items"]) == ("ok", 2, ["ls-3"])
+    with open_store(tmp_path / "labels.db") as store:
+        assert store.current_labels().empty and store.status().n_retracted == 2
+
+
+def deleted_event(*annotations: int) -> dict:
+    return {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": a} for a in annotations],
+            "project": {"id": 1, "label_config": CONFIG}}
+
+
+def test_a_deleted_annotation_retracts_its_label_and_refits(serve, cancer, tmp_path) -> None:
+    from pseudolabel._validation import default_estimator
+    from pseudolabel.cli import main
+
+    X, y = cancer
+    server = serve(features=tuple(FEATURES))
+    benign, malignant = np.flatnonzero(y == "benign")[:10], np.flatnonzero(y == "malignant")[:10]
+    for i in np.r_[benign, malignant]:
+        assert server.client.post("/webhook", json=event(i, X, y[i])).json()["status"] == "ok"
+    # a second annotator disagrees on one task (annotation 2000)
+    other = "malignant" if y[benign[0]] == "benign" else "benign"
+    server.client.post("/webhook", json=event(benign[0], X, other, annotator=8,
+                                              annotation=2000))
+    # a label taught from a Label Studio export file (annotation 7777 of item t1)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"id": 1, "data": {"id": "t1"}, "annotations": [
+        {"id": 7777, "completed_by": 9, "result": [
+            {"from_name": "diagnosis", "type": "choices", "value": {"choices": ["benign"]}}]}]}]))
+    assert main(["teach", "--store", str(tmp_path / "labels.db"), "--allow-new-ids",
+                 str(export)]) == 0
+    assert server.service.wait_idle(timeout=120)
+    before = server.service.model_version
+    assert before.startswith("sklearn-20-")
+
+    r = server.client.post("/webhook", json=deleted_event(2000, 1000 + int(malignant[0]), 7777))
+    assert r.status_code == 201, r.text
+    answer = r.json()
+    assert answer["status"] == "ok" and answer["retracted_labels"] == 3
+    assert sorted(answer["items"]) == sorted([f"ls-{benign[0]}", f"ls-{malignant[0]}", "t1"])
+    assert server.service.wait_idle(timeout=120)
+    after = server.client.get("/health").json()
+    assert after["model_version"].startswith("sklearn-19-") and after["labels"] == 19
+    with open_store(tmp_path / "labels.db") as store:
+        current = store.current_labels()
+    assert store_label(current, f"ls-{benign[0]}") == y[benign[0]]  # the first label again
+    assert f"ls-{malignant[0]}" not in set(current["id"]) and "t1" not in set(current["id"])
+    # the refit model is the one the remaining labels give
+    kept = np.r_[benign, malignant[1:]]
+    model = default_estimator().fit(X.iloc[kept].to_numpy(), y[kept])
+    rows = list(range(300, 340))
+    results = server.client.post("/predict", json={
+        "tasks": [task(i, X) for i in rows], "label_config": CONFIG}).json()["results"]
+    P = model.predict_proba(X.iloc[rows].to_numpy())
+    top2 = np.sort(P, axis=1)[:, -2:]
+    np.testing.assert_allclose([r["score"] for r in results], top2[:, 1] - top2[:, 0],
+                               atol=1e-9)
+
+    # an annotation the store never got: nothing retracted, no refit
+    nothing = server.client.post("/webhook", json=deleted_event(99999)).json()
+    assert nothing["retracted_labels"] == 0 and nothing["items"] == []
+    assert server.service.wait_idle(timeout=60)
+    assert server.service.model_version == after["model_version"]
+    # every malignant label retracted: one class left, no model
+    gone = server.client.post("/webhook", json=deleted_event(
+        *(1000 + int(i) for i in malignant[1:]))).json()
+    assert gone["retracted_labels"] == 9
+    assert server.service.wait_idle(timeout=120)
+    assert server.client.get("/health").json()["model_version"] == UNTRAINED
+    answer = server.client.post("/predict", json={"tasks": [task(5, X)]}).json()
+    assert answer["results"][0]["score"] == 0.0 and answer["results"][0]["result"] == []
 
 
 def test_rows_come_from_a_pool_by_id(serve, cancer, tmp_path) -> None:
@@ -226,6 +298,9 @@ def test_a_restarted_server_refits_on_the_rows_it_kept(serve, cancer, tmp_path) 
         ("/setup", {"schema": "<View"}, "not valid XML"),
         ("/webhook", {"action": "ANNOTATION_CREATED", "task": {"id": 1, "data": {}},
                       "annotation": {"result": []}}, "no labeling config"),
+        ("/webhook", {"action": "ANNOTATIONS_DELETED"}, "needs an 'annotations' list"),
+        ("/webhook", {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1}, {}]},
+         "entry #1 of the delete event's 'annotations' has no 'id'"),
     ],
 )
 def test_bad_requests_get_400_naming_the_problem(serve, path, payload, message) -> None:

@@ -52,7 +52,7 @@ def test_export_writes_current_labels_with_provenance(store, tmp_path, capsys, s
     got = pd.read_csv(out, dtype={"id": str}) if suffix == ".csv" else pd.read_parquet(out)
     pseudo = got[got["id"] == "10030"].iloc[0]
     assert (pseudo["source"], pseudo["model_version"]) == ("pseudo", "m1")
-    assert main(["export", "--store", str(path), "--output", str(tmp_path / "x.json")]) == 2
+    assert main(["export", "--store", str(path), "--output", str(tmp_path / "x.txt")]) == 2
 
 
 def test_conflicts_and_annotator_counts(store):

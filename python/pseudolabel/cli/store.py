@@ -257,6 +257,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"  {'total':<{width}}  " + "  ".join(f"{v:>7}" for v in (*vals, sum(vals))))
     print("  label records by source: "
           + ", ".join(f"{s} {st.n_records.get(s, 0)}" for s in SOURCES))
+    if st.n_retracted:
+        print(f"  {st.n_retracted} retracted label records (not counted above)")
     if st.n_conflicts:
         print(f"  {st.n_conflicts} items have conflicting human labels (the latest wins; "
               "--conflicts lists them)")
@@ -349,6 +351,7 @@ class PoolModel:
     learner: Any  # ActiveLearner or FrozenLearner
     version: str
     bundle: Any
+    features: list[str]  # the pool's columns the model reads
 
 
 @contextlib.contextmanager
@@ -445,7 +448,7 @@ def fit_pool_model(store: Any, args: argparse.Namespace, params: dict[str, Any])
             X_labeled=take_rows(X, lab_rows) if lab_rows.shape[0] else None,
         )
         version = f"bundle-{bundle.checksum[:12]}"
-    return PoolModel(pool, ids, X, labels, exclude, learner, version, bundle)
+    return PoolModel(pool, ids, X, labels, exclude, learner, version, bundle, features)
 
 
 def _cmd_query(args: argparse.Namespace) -> int:

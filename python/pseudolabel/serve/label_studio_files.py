@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 
 from pseudolabel.exceptions import InputError
-from pseudolabel.serve.protocol import ChoicesTag, parse_annotation, prediction
+from pseudolabel.serve.protocol import (
+    ChoicesTag,
+    annotation_origin,
+    parse_annotation,
+    prediction,
+)
 
 __all__ = ["ExportLabels", "read_export", "import_task", "json_value"]
 
@@ -112,7 +117,7 @@ def read_export(path: str, id_column: str, tag: ChoicesTag | None = None) -> Exp
         ids.append(str(value))
         labels.append(answer.label)
         annotators.append(answer.annotator)
-        origins.append(f"{name} annotation {answer.annotation_id}")
+        origins.append(annotation_origin(answer.annotation_id, name))
     return ExportLabels(ids, labels, annotators, origins, len(tasks), n_unannotated)
 
 

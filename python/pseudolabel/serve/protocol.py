@@ -12,7 +12,12 @@ What Label Studio sends (its "ML backend" protocol, free edition):
   manager by prediction score, lowest first, so a *lower* score must mean "ask a human first".
 * ``POST /webhook`` with ``{"action": "ANNOTATION_CREATED" | "ANNOTATION_UPDATED" |
   "ANNOTATIONS_DELETED", "task": {...}, "annotation": {"id", "completed_by", "result": [...]},
-  "project": {"label_config": ...}}``.
+  "project": {"label_config": ...}}``; a delete event carries only the annotations' ids,
+  ``{"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 17}, ...], "project": {...}}``.
+
+A label from an annotation keeps the annotation id in its origin: ``label-studio annotation
+17`` from the webhook (:func:`annotation_origin`), ``FILE annotation 17`` from an export file
+read by ``teach``; :func:`annotation_origins` finds them again when the annotation is deleted.
 
 A labeling config's classification part is a ``<Choices name=... toName=...>`` tag with
 ``<Choice value=.../>`` children; :func:`parse_label_config` reads it.
@@ -35,6 +40,9 @@ __all__ = [
     "prediction",
     "parse_annotation",
     "annotator_name",
+    "annotation_origin",
+    "deleted_annotation_ids",
+    "annotation_origins",
 ]
 
 #: Webhook actions that carry a (new or changed) annotation.
@@ -178,3 +186,37 @@ def parse_annotation(payload: dict[str, Any], tag: ChoicesTag | None) -> Annotat
         annotator=annotator_name(annotation.get("completed_by")),
         data=data,
     )
+
+
+def annotation_origin(annotation_id: Any, where: str = "label-studio") -> str:
+    """The origin kept with the label of annotation ``annotation_id`` (from ``where``)."""
+    return f"{where} annotation {annotation_id}"
+
+
+def deleted_annotation_ids(payload: dict[str, Any]) -> list[Any]:
+    """The annotation ids an ``ANNOTATIONS_DELETED`` event names.
+
+    Raises
+    ------
+    InputError
+        The event has no ``annotations`` list, or an entry without an ``id``.
+    """
+    annotations = payload.get("annotations")
+    if not isinstance(annotations, list):
+        raise InputError("a delete event needs an 'annotations' list of {'id': ...} objects, "
+                         f"got {type(annotations).__name__}")
+    ids = []
+    for k, entry in enumerate(annotations):
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        if ident is None or ident == "" or isinstance(ident, (bool, dict, list)):
+            raise InputError(f"entry #{k} of the delete event's 'annotations' has no 'id': "
+                             f"{entry!r}")
+        ids.append(ident)
+    return ids
+
+
+def annotation_origins(origins: Any, annotation_ids: list[Any]) -> list[str]:
+    """Which of the stored ``origins`` are labels of one of ``annotation_ids``: the
+    webhook's ``label-studio annotation ID`` and an export file's ``FILE annotation ID``."""
+    suffixes = tuple(f" annotation {i}" for i in annotation_ids)
+    return sorted({str(o) for o in origins if isinstance(o, str) and o.endswith(suffixes)})

@@ -5,7 +5,9 @@ class and scores it by the model's *margin* (the top probability minus the runne
 the Rust kernels): a low score means the model is unsure, so Label Studio's "sort by
 prediction score" shows the tasks a human should label first, which turns the free edition
 into a margin-sampling active-learning loop. ``handle_event`` writes an annotation into the
-store (source ``human``, the annotator from ``completed_by``) and asks for a refit; refits run
+store (source ``human``, the annotator from ``completed_by``), or for a delete event retracts
+the labels of the deleted annotations (the items fall back to their earlier labels, or to the
+pool), and asks for a refit; refits run
 in one background thread, one at a time, and a refit asked for while one runs is done once
 more afterwards with every label so far. The model version changes when a refit finishes;
 ``predict`` always answers with the model it has.
@@ -28,13 +30,16 @@ from pseudolabel.serve.protocol import (
     ANNOTATION_EVENTS,
     DELETE_EVENTS,
     ChoicesTag,
+    annotation_origin,
+    annotation_origins,
+    deleted_annotation_ids,
     parse_annotation,
     parse_label_config,
     prediction,
 )
 from pseudolabel.serve.task_rows import PoolRows, TaskDataRows, item_id_of
 
-__all__ = ["ServeConfig", "LabelingService", "UNTRAINED"]
+__all__ = ["ServeConfig", "LabelingService", "UNTRAINED", "guesses_and_scores"]
 
 #: The model version before any model exists (too few labels to fit one).
 UNTRAINED = "untrained"
@@ -51,6 +56,17 @@ class ServeConfig:
     pool: str | None = None
     id_column: str = "id"
     features: tuple[str, ...] = ()
+
+
+def guesses_and_scores(P: Any, classes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's guess (the most probable of ``classes``) and its score, lower = ask a human
+    first: the margin between the two most probable classes (the confidence with one class)."""
+    from pseudolabel.kernels import summarize
+
+    P = np.asarray(P)
+    summary = summarize(P)
+    scores = summary.margin if P.shape[1] > 1 else summary.confidence
+    return np.asarray(classes)[summary.label], np.asarray(scores, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -147,10 +163,9 @@ class LabelingService:
                 model = self._fit()
                 error = None
             except Exception as exc:  # a refit failure is reported, never kills the server
-                model, error = None, f"{type(exc).__name__}: {exc}"
+                model, error = self._model, f"{type(exc).__name__}: {exc}"
             with self._changed:
-                if model is not None:
-                    self._model = model
+                self._model = model  # None: the labels left (retracted) fit no model
                 self.last_error = error
                 self._refits_done = target
                 self._refitting = False
@@ -172,7 +187,7 @@ class LabelingService:
         if len(labels):
             labels = labels[self.rows.known(list(labels["id"].astype(str)))]
         if len(labels) == 0 or labels["label"].nunique() < 2:
-            return self._model  # nothing to learn from yet
+            return None  # nothing to learn from (yet, or any more after retractions)
         ids = list(labels["id"].astype(str))
         y = labels["label"].astype(str).to_numpy()
         if self._tag is not None:
@@ -220,8 +235,6 @@ class LabelingService:
 
     def predict(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Label Studio's ``/predict``: a guess and a margin score per task, in task order."""
-        from pseudolabel.kernels import summarize
-
         tasks = payload.get("tasks")
         if not isinstance(tasks, list):
             raise InputError("a predict request needs a 'tasks' list")
@@ -234,10 +247,7 @@ class LabelingService:
             if not isinstance(task, dict):
                 raise InputError(f"a task must be an object, got {type(task).__name__}")
         X = self.rows.task_rows(tasks, self.config.id_column)
-        P = np.asarray(model.backend.predict_proba(X))
-        summary = summarize(P)
-        guesses = model.classes[summary.label]
-        scores = summary.margin if P.shape[1] > 1 else summary.confidence
+        guesses, scores = guesses_and_scores(model.backend.predict_proba(X), model.classes)
         return {
             "results": [prediction(tag, str(g), float(s), model.version)
                         for g, s in zip(guesses, scores)],
@@ -245,14 +255,13 @@ class LabelingService:
         }
 
     def handle_event(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Label Studio's ``/webhook``: an annotation into the store, then a refit."""
+        """Label Studio's ``/webhook``: an annotation into the store (or a deleted one's
+        labels retracted), then a refit."""
         from pseudolabel.store import open_store
 
         action = payload.get("action")
         if action in DELETE_EVENTS:
-            return {"status": "ignored", "action": action,
-                    "detail": "the label store keeps every label; a deleted annotation's label "
-                              "stays until another annotation of the task replaces it"}
+            return self._retract(payload)
         if action not in ANNOTATION_EVENTS:
             return {"status": "ignored", "action": action}
         project = payload.get("project") or {}
@@ -270,8 +279,23 @@ class LabelingService:
             result = store.add_labels(
                 [item_id], [annotation.label], source="human", annotator=annotation.annotator,
                 model_version=self.model_version, allow_new_ids=True, allow_new_classes=True,
-                origin=f"label-studio annotation {annotation.annotation_id}", reassert=True,
+                origin=annotation_origin(annotation.annotation_id), reassert=True,
             )
         self.request_refit()
         return {"status": "ok", "action": action, "item": item_id, "new_labels": result.n_new,
+                "model_version": self.model_version}
+
+    def _retract(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A delete event: retract the labels of the deleted annotations, then a refit."""
+        from pseudolabel.store import open_store
+
+        annotation_ids = deleted_annotation_ids(payload)
+        with open_store(self.config.store, create=True) as store:
+            origins = annotation_origins(store.history()["origin"].unique(), annotation_ids)
+            result = store.retract_labels(
+                origins, reason=f"{payload['action']} (Label Studio webhook)")
+        if result.n_retracted:
+            self.request_refit()
+        return {"status": "ok", "action": payload["action"], "annotations": annotation_ids,
+                "retracted_labels": result.n_retracted, "items": result.ids,
                 "model_version": self.model_version}

@@ -13,6 +13,7 @@ from pseudolabel.store.base import (
     CancelResult,
     ImportResult,
     LabelStore,
+    RetractResult,
     StoreStatus,
 )
 from pseudolabel.store.layout import APPLICATION_ID, SCHEMA_VERSION
@@ -28,6 +29,7 @@ __all__ = [
     "ImportResult",
     "BatchInfo",
     "CancelResult",
+    "RetractResult",
     "StoreStatus",
     "open_store",
 ]

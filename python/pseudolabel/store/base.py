@@ -7,7 +7,11 @@ has to honour it. What a store records, per label: the item id, the label, its `
 ``model_version`` that asked (human) or produced (pseudo) it, and the time.
 
 Human labels always win: an item's *current* label is its latest seed or human label, and a
-pseudo-label only when no human has labeled it.
+pseudo-label only when no human has labeled it. A label is never deleted, but it can be
+*retracted* (:meth:`LabelStore.retract_labels`, an annotation deleted in Label Studio): a
+retracted record no longer counts anywhere, so the item's current label falls back to its
+latest remaining one, or the item goes back to the pool; the record and its retraction stay
+in the history (``history(include_retracted=True)``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "LabelStore",
     "ImportResult",
     "BatchInfo",
+    "RetractResult",
     "StoreStatus",
     "as_text_ids",
 ]
@@ -79,6 +84,14 @@ class CancelResult:
     n_answered: int  # rows of the batch that already had a gold label (kept)
 
 
+@dataclass(frozen=True)
+class RetractResult:
+    """What :meth:`LabelStore.retract_labels` did."""
+
+    n_retracted: int  # label records retracted
+    ids: list[str]  # the items they belonged to (each one's current label may have changed)
+
+
 @dataclass
 class StoreStatus:
     """Counts for ``pseudolabel status``."""
@@ -91,6 +104,7 @@ class StoreStatus:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # class -> source -> n
     n_records: dict[str, int] = field(default_factory=dict)  # source -> label records
     n_conflicts: int = 0
+    n_retracted: int = 0  # retracted label records (not in n_records)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +116,7 @@ class StoreStatus:
             "current_labels_by_class_and_source": self.counts,
             "label_records_by_source": self.n_records,
             "items_with_conflicting_human_labels": self.n_conflicts,
+            "retracted_label_records": self.n_retracted,
         }
 
 
@@ -234,8 +249,20 @@ class LabelStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def history(self, ids: Sequence[Any] | None = None) -> Any:
-        """Every label record (of ``ids``), oldest first, as a pandas DataFrame."""
+    def history(self, ids: Sequence[Any] | None = None, *,
+                include_retracted: bool = False) -> Any:
+        """Every label record (of ``ids``) that is not retracted, oldest first, as a pandas
+        DataFrame; with ``include_retracted`` the retracted ones too, with two more columns,
+        ``retracted_at`` and ``retracted_by`` (None for a standing record)."""
+
+    def retract_labels(self, origins: Sequence[str], *, reason: str) -> RetractResult:
+        """Retract every standing label record whose ``origin`` is one of ``origins``.
+
+        All or nothing; each retracted record gets a retraction record (when, ``reason``).
+        Origins that match nothing are no error (an annotation the store never got). A
+        retracted label that is imported again stands again, as the item's latest label.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot retract labels")
 
     # -- rounds and batches -----------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 :class:`SQLiteFile` owns the connection of :class:`~pseudolabel.store.sqlite.SQLiteStore`:
 it refuses a missing file (unless creating), a directory, a file that is not SQLite or is
 another application's database, and a store written by a newer layout; it creates the
-layout of :mod:`pseudolabel.store.layout` safely while other writers create the same file;
+layout of :mod:`pseudolabel.store.layout` safely while other writers create the same file,
+upgrades a store of an older layout in one transaction (its ``MIGRATIONS``);
 and it gives the store its transactions (``BEGIN IMMEDIATE``) and read helpers, with every
 SQLite error turned into :class:`~pseudolabel.exceptions.StoreError` naming the file.
 """
@@ -20,7 +21,14 @@ from typing import Any
 
 from pseudolabel.exceptions import StoreError, StoreNotFoundError
 from pseudolabel.store.base import _now
-from pseudolabel.store.layout import APPLICATION_ID, FORMAT, SCHEMA, SCHEMA_VERSION, TABLES
+from pseudolabel.store.layout import (
+    APPLICATION_ID,
+    FORMAT,
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TABLES_OF,
+)
 
 __all__ = ["SQLiteFile"]
 
@@ -69,7 +77,7 @@ class SQLiteFile:
     # -- opening ----------------------------------------------------------------------------------
 
     def _check_or_init(self, exists: bool) -> None:
-        app_id, tables = self._read_header()
+        app_id, tables, meta_read = self._read_header()
         tables.discard("sqlite_sequence")
         if app_id == 0 and not tables:
             self._init_schema()
@@ -80,10 +88,10 @@ class SQLiteFile:
                 f"{str(self.path)!r} is an SQLite database but not a pseudolabel label store "
                 f"(application_id {app_id:#x}, tables: {shown}); refusing to touch it"
             )
-        try:
-            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"label store {str(self.path)!r} is corrupt: {exc}") from exc
+        if isinstance(meta_read, sqlite3.DatabaseError):
+            raise StoreError(f"label store {str(self.path)!r} is corrupt: {meta_read}") from (
+                meta_read)
+        meta = meta_read
         if meta.get("format") != FORMAT:
             raise StoreError(
                 f"label store {str(self.path)!r} has no valid format marker; it is corrupt or "
@@ -95,19 +103,50 @@ class SQLiteFile:
                 f"label store {str(self.path)!r} has schema version {version}, newer than this "
                 f"pseudolabel understands ({SCHEMA_VERSION}); upgrade pseudolabel"
             )
-        missing = TABLES - tables
+        missing = TABLES_OF.get(version, TABLES_OF[SCHEMA_VERSION]) - tables
         if missing:
             raise StoreError(
                 f"label store {str(self.path)!r} is corrupt: tables {sorted(missing)} are missing"
             )
+        if version < SCHEMA_VERSION:
+            self._migrate()
 
-    def _read_header(self) -> tuple[int, set[str]]:
-        """``PRAGMA application_id`` and the table names, read in ONE read transaction.
+    def _migrate(self) -> None:
+        """Upgrade the store to :data:`SCHEMA_VERSION`, one transaction for all the steps.
 
-        Read apart, another writer's creation could commit between the two reads, and the
-        tables would be seen with application_id 0 (a foreign database). A store that another
-        writer is switching to WAL can answer "locked" at once; that is retried until the
-        busy timeout.
+        The version is read again inside the transaction: another process that opened the
+        same old store at the same time may have upgraded it first (then nothing is done).
+        """
+        try:
+            with self._transaction() as cur:
+                row = cur.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+                if version not in MIGRATIONS and version < SCHEMA_VERSION:
+                    raise StoreError(f"label store {str(self.path)!r} has schema version "
+                                     f"{version}, which this pseudolabel cannot upgrade")
+                while version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        cur.execute(statement)
+                    version += 1
+                cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                            (str(version),))
+        except StoreError as exc:
+            raise StoreError(f"label store {str(self.path)!r} has an older layout and could "
+                             f"not be upgraded to version {SCHEMA_VERSION}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"label store {str(self.path)!r} has an older layout and could "
+                             f"not be upgraded to version {SCHEMA_VERSION}: {exc}") from exc
+
+    def _read_header(self) -> tuple[int, set[str], dict[str, str] | sqlite3.DatabaseError]:
+        """``PRAGMA application_id``, the table names and the ``meta`` table (or the error
+        reading it), read in ONE read transaction.
+
+        Read apart, another writer's creation could commit between the reads, and the tables
+        would be seen with application_id 0 (a foreign database), or another writer's upgrade
+        could commit between them, and the new version be seen with the old tables. A store
+        that another writer is switching to WAL can answer "locked" at once; that is retried
+        until the busy timeout.
         """
         deadline = time.monotonic() + self._timeout
         while True:
@@ -122,10 +161,18 @@ class SQLiteFile:
                             "SELECT name FROM sqlite_master WHERE type = 'table'"
                         ).fetchall()
                     }
+                    meta: dict[str, str] | sqlite3.DatabaseError = {}
+                    if app_id == APPLICATION_ID:
+                        try:
+                            meta = dict(cur.execute("SELECT key, value FROM meta").fetchall())
+                        except sqlite3.DatabaseError as exc:
+                            if "locked" in str(exc) or "busy" in str(exc):
+                                raise
+                            meta = exc
                 finally:
                     if self._db.in_transaction:
                         cur.execute("COMMIT")
-                return app_id, tables
+                return app_id, tables, meta
             except sqlite3.OperationalError as exc:
                 text = str(exc)
                 if ("locked" in text or "busy" in text) and time.monotonic() < deadline:

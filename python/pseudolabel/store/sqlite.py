@@ -31,6 +31,7 @@ from pseudolabel.store.base import (
     CancelResult,
     ImportResult,
     LabelStore,
+    RetractResult,
     StoreStatus,
     _check_source,
     _now,
@@ -187,7 +188,7 @@ class SQLiteStore(SQLiteFile, LabelStore):
                 cur.execute("SELECT value FROM meta WHERE key = 'round'").fetchone()[0]
             )
             now = _now()
-            rows = zip(
+            rows = list(zip(
                 id_text,
                 label_text,
                 [source] * n,
@@ -199,7 +200,7 @@ class SQLiteStore(SQLiteFile, LabelStore):
                 [None] * n if versions is None else versions,
                 [now] * n,
                 [origin] * n if row_origins is None else list(row_origins),
-            )
+            ))
             before = self._db.total_changes
             cur.executemany(
                 "INSERT OR IGNORE INTO labels (item_id, label, source, annotator, round, "
@@ -207,6 +208,15 @@ class SQLiteStore(SQLiteFile, LabelStore):
                 rows,
             )
             n_new = self._db.total_changes - before
+            if n_new < n:  # a retracted label given again stands again, as the latest
+                cur.executemany(
+                    "UPDATE labels SET seq = (SELECT MAX(seq) FROM labels) + 1, retracted = NULL, "
+                    "round = ?, confidence = ?, model_version = ?, created_at = ?, origin = ? "
+                    "WHERE item_id = ? AND label = ? AND source = ? AND annotator = ? "
+                    "AND retracted IS NOT NULL",
+                    ((*row[4:], *row[:4]) for row in rows),
+                )
+                n_new += cur.rowcount
             if reassert and n_new < n:
                 n_new += _reassert(cur, id_text, label_text, source, whos, now)
             cur.execute(
@@ -222,6 +232,24 @@ class SQLiteStore(SQLiteFile, LabelStore):
             n_new_classes=n_new_classes,
         )
 
+    def retract_labels(self, origins: Sequence[str], *, reason: str) -> RetractResult:
+        wanted = [str(o) for o in origins]
+        with self._errors(), self._transaction() as cur:
+            _fill_id_table(cur, wanted)
+            found = cur.execute(
+                "SELECT seq, item_id, label, source, annotator, origin FROM labels "
+                "WHERE retracted IS NULL AND origin IN (SELECT id FROM _ids) ORDER BY seq"
+            ).fetchall()
+            cur.execute("DELETE FROM _ids")
+            now = _now()
+            for seq, *record in found:
+                cur.execute(
+                    "INSERT INTO retractions (item_id, label, source, annotator, origin, reason, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", (*record, str(reason), now))
+                cur.execute("UPDATE labels SET retracted = ? WHERE seq = ?",
+                            (cur.lastrowid, seq))
+        return RetractResult(len(found), list(dict.fromkeys(r[1] for r in found)))
+
     _CURRENT_SQL = """
         SELECT item_id, label, source, annotator, round, confidence, model_version, created_at
         FROM (
@@ -229,7 +257,7 @@ class SQLiteStore(SQLiteFile, LabelStore):
                 PARTITION BY item_id
                 ORDER BY CASE WHEN source = 'pseudo' THEN 1 ELSE 0 END, seq DESC
             ) AS rk
-            FROM labels WHERE source IN ({sources})
+            FROM labels WHERE source IN ({sources}) AND retracted IS NULL
         ) WHERE rk = 1
     """
 
@@ -258,13 +286,23 @@ class SQLiteStore(SQLiteFile, LabelStore):
         ]
         return pd.DataFrame(rows, columns=columns)
 
-    def history(self, ids: Sequence[Any] | None = None) -> Any:
+    def history(self, ids: Sequence[Any] | None = None, *,
+                include_retracted: bool = False) -> Any:
         import pandas as pd
 
+        columns = [
+            "id", "label", "source", "annotator", "round", "confidence", "model_version",
+            "created_at", "origin",
+        ]
         sql = (
             "SELECT item_id, label, source, annotator, round, confidence, model_version, "
-            "created_at, origin FROM labels"
+            "created_at, origin"
         )
+        if include_retracted:
+            sql += (", (SELECT r.created_at FROM retractions r WHERE r.seq = labels.retracted), "
+                    "(SELECT r.reason FROM retractions r WHERE r.seq = labels.retracted)")
+            columns += ["retracted_at", "retracted_by"]
+        sql += " FROM labels WHERE " + ("1" if include_retracted else "retracted IS NULL")
         if ids is None:
             rows = self._read(sql + " ORDER BY seq")
         else:
@@ -273,14 +311,10 @@ class SQLiteStore(SQLiteFile, LabelStore):
                 try:
                     _fill_id_table(cur, text)
                     rows = cur.execute(
-                        sql + " WHERE item_id IN (SELECT id FROM _ids) ORDER BY seq"
+                        sql + " AND item_id IN (SELECT id FROM _ids) ORDER BY seq"
                     ).fetchall()
                 finally:
                     cur.execute("DELETE FROM _ids")
-        columns = [
-            "id", "label", "source", "annotator", "round", "confidence", "model_version",
-            "created_at", "origin",
-        ]
         return pd.DataFrame(rows, columns=columns)
 
     # -- rounds and batches -------------------------------------------------------------------------
@@ -348,7 +382,8 @@ class SQLiteStore(SQLiteFile, LabelStore):
                     "SELECT batch_id FROM batches ORDER BY round DESC LIMIT 5")]
                 raise InputError(f"unknown batch {batch_id!r} (latest batches: "
                                  f"{', '.join(known) or 'none'})")
-            answered = "(SELECT item_id FROM labels WHERE source IN ('seed', 'human'))"
+            answered = ("(SELECT item_id FROM labels WHERE source IN ('seed', 'human') "
+                        "AND retracted IS NULL)")
             n_answered = int(cur.execute(
                 f"SELECT COUNT(*) FROM batch_items WHERE batch_id = ? AND item_id IN {answered}",
                 (str(batch_id),)).fetchone()[0])
@@ -359,7 +394,7 @@ class SQLiteStore(SQLiteFile, LabelStore):
 
     _PENDING_SQL = (
         "SELECT DISTINCT item_id FROM batch_items WHERE item_id NOT IN "
-        "(SELECT item_id FROM labels WHERE source IN ('seed', 'human'))"
+        "(SELECT item_id FROM labels WHERE source IN ('seed', 'human') AND retracted IS NULL)"
     )
 
     def pending_ids(self) -> list[str]:
@@ -377,10 +412,13 @@ class SQLiteStore(SQLiteFile, LabelStore):
                 f"SELECT label, source, COUNT(*) FROM ({self._current_sql(True)}) "
                 "GROUP BY label, source ORDER BY label, source"
             ).fetchall()
-            records = dict(cur.execute("SELECT source, COUNT(*) FROM labels GROUP BY source"))
+            records = dict(cur.execute("SELECT source, COUNT(*) FROM labels "
+                                       "WHERE retracted IS NULL GROUP BY source"))
+            n_retracted = one("SELECT COUNT(*) FROM labels WHERE retracted IS NOT NULL")
             conflicts = one(
                 "SELECT COUNT(*) FROM (SELECT item_id FROM labels WHERE source IN "
-                "('seed', 'human') GROUP BY item_id HAVING COUNT(DISTINCT label) > 1)"
+                "('seed', 'human') AND retracted IS NULL GROUP BY item_id "
+                "HAVING COUNT(DISTINCT label) > 1)"
             )
             n_items = one("SELECT COUNT(*) FROM items")
             round_ = one("SELECT value FROM meta WHERE key = 'round'")
@@ -398,6 +436,7 @@ class SQLiteStore(SQLiteFile, LabelStore):
             counts=counts,
             n_records={s: int(records.get(s, 0)) for s in SOURCES},
             n_conflicts=conflicts,
+            n_retracted=n_retracted,
         )
 
 
@@ -410,7 +449,7 @@ def _reassert(cur: sqlite3.Cursor, ids: list[str], labels: list[str], source: st
     for item, label, annotator in dict.fromkeys(zip(ids, labels, annotators)):
         latest = cur.execute(
             f"SELECT label, source, annotator FROM labels WHERE item_id = ? AND source IN ({gold}) "
-            "ORDER BY seq DESC LIMIT 1", (item,)).fetchone()
+            "AND retracted IS NULL ORDER BY seq DESC LIMIT 1", (item,)).fetchone()
         if latest == (label, source, annotator) or (source not in GOLD_SOURCES):
             continue
         top = cur.execute("SELECT MAX(seq) FROM labels").fetchone()[0]
