@@ -39,11 +39,6 @@ NOT_RUN: dict[str, str] = {
     "pip install 'pseudolabel[compiled]'":
         "compiling a 2000-tree model takes minutes here; tests/test_compiled_label.py runs "
         "label --engine compiled on small models",
-    "# churn.csv: customer_id":
-        "needs churn.csv (tests/test_cli_train.py runs these commands on "
-        "tests/_support/churn_table.py)",
-    "from pseudolabel.batch import load_bundle":
-        "reads churn-model/ from the block above (not run)",
 }
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from pseudolabel._validation import numeric_features
 from pseudolabel.features.schema import CATEGORICAL, NUMERIC, FeatureSchema
 
-__all__ = ["ONE_HOT_MAX_CATEGORIES", "default_preprocessing", "with_preprocessing"]
+__all__ = ["ONE_HOT_MAX_CATEGORIES", "default_estimator_for", "default_preprocessing",
+           "with_preprocessing"]
 
 #: categorical columns with at most this many categories are one-hot encoded
 ONE_HOT_MAX_CATEGORIES = 10
@@ -67,18 +68,29 @@ def with_preprocessing(estimator: Any, schema: FeatureSchema) -> Any:
 
 
 def default_estimator_for(X: Any) -> Any:
-    """The default model for a DataFrame with string or category columns: a logistic
-    regression behind :func:`default_preprocessing` of the frame's inferred schema
-    (categories from these rows; unseen ones later are all-zero one-hot / ordinal -1).
-    None for any other input (the plain default estimator applies)."""
-    if not hasattr(X, "dtypes") or not hasattr(X, "columns") or numeric_features(X):
-        return None
-    import pyarrow as pa
+    """The default model for a table the plain default cannot take: a logistic regression
+    behind :func:`default_preprocessing`, or None (the plain default estimator applies).
+
+    A DataFrame with string or category columns, or with missing values, gets the
+    preprocessing of its inferred schema (categories from these rows; unseen ones later are
+    all-zero one-hot / ordinal -1), and so does a numeric array with NaN (median
+    imputation): the model ``pseudolabel train --backend sklearn`` fits on the same table.
+    """
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from pseudolabel.features.schema import infer_schema
+    from pseudolabel.features.encode import as_arrow
+    from pseudolabel.features.schema import FeatureSchema, infer_schema
 
-    names = [str(c) for c in X.columns]
-    table = pa.Table.from_pandas(X.set_axis(names, axis=1), preserve_index=False)
-    schema = infer_schema(table, names, where="X")
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):
+        if numeric_features(X) and not X.isna().to_numpy().any():
+            return None
+        names = [str(c) for c in X.columns]
+        table = as_arrow(X.set_axis(names, axis=1))
+        schema = infer_schema(table, names, where="X")
+    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f" \
+            and np.isnan(X).any():
+        schema = FeatureSchema.numeric([f"x{j}" for j in range(X.shape[1])])
+    else:
+        return None
     return with_preprocessing(LogisticRegression(max_iter=1000), schema)
