@@ -128,6 +128,7 @@ def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
                 f"missing values as unlabeled, or set the row to {marker!r}"
             )
     text = str(marker).strip()
+    hits: Any
     if kind in "iuf":
         if not isinstance(marker, str):
             return

@@ -73,24 +73,20 @@ def default_estimator_for(X: Any) -> Any:
 
     A DataFrame with string or category columns, or with missing values, gets the
     preprocessing of its inferred schema (categories from these rows; unseen ones later are
-    all-zero one-hot / ordinal -1), and so does a numeric array with NaN (median
-    imputation): the model ``pseudolabel train --backend sklearn`` fits on the same table.
+    all-zero one-hot / ordinal -1): the model ``pseudolabel train --backend sklearn`` fits on
+    the same table. Arrays and sparse matrices get None: a numeric array with NaN stays an
+    error of the estimator (scikit-learn's estimator checks expect one).
     """
-    import numpy as np
+    if not hasattr(X, "dtypes") or not hasattr(X, "columns"):
+        return None
+    if numeric_features(X) and not X.isna().to_numpy().any():
+        return None
     from sklearn.linear_model import LogisticRegression
 
     from pseudolabel.features.encode import as_arrow
-    from pseudolabel.features.schema import FeatureSchema, infer_schema
+    from pseudolabel.features.schema import infer_schema
 
-    if hasattr(X, "dtypes") and hasattr(X, "columns"):
-        if numeric_features(X) and not X.isna().to_numpy().any():
-            return None
-        names = [str(c) for c in X.columns]
-        table = as_arrow(X.set_axis(names, axis=1))
-        schema = infer_schema(table, names, where="X")
-    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f" \
-            and np.isnan(X).any():
-        schema = FeatureSchema.numeric([f"x{j}" for j in range(X.shape[1])])
-    else:
-        return None
+    names = [str(c) for c in X.columns]
+    table = as_arrow(X.set_axis(names, axis=1))
+    schema = infer_schema(table, names, where="X")
     return with_preprocessing(LogisticRegression(max_iter=1000), schema)
