@@ -88,6 +88,11 @@ def unlabeled_mask(y: np.ndarray, marker: Any) -> np.ndarray:
     return mask
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (``'-1'``, not ``np.str_('-1')``, in messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
     """Refuse a labeled row of ``y`` (``~mask``) that may have been meant as unlabeled.
 
@@ -107,7 +112,7 @@ def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
         if kind not in "OUS":
             return
         for r in labeled:
-            v = y[r]
+            v = _plain(y[r])
             if isinstance(v, str) and v.strip() in MISSING_TEXT:
                 raise InputError(
                     f"y holds the text {v!r} at row {r}, and unlabeled={marker!r} marks missing "
@@ -123,9 +128,10 @@ def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
         if missing.any():
             r = int(labeled[np.flatnonzero(missing)[0]])
             raise InputError(
-                f"y holds a missing value ({y[r]!r}) at row {r}, but the unlabeled marker is "
-                f"{marker!r}, so the row would count as labeled: pass unlabeled=None to treat "
-                f"missing values as unlabeled, or set the row to {marker!r}"
+                f"y holds a missing value ({_plain(y[r])!r}) at row {r}, but the unlabeled "
+                f"marker is {marker!r}, so the row would count as labeled: pass "
+                f"unlabeled=None to treat missing values as unlabeled, or set the row to "
+                f"{marker!r}"
             )
     text = str(marker).strip()
     hits: Any
@@ -143,7 +149,7 @@ def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
         return
     if len(hits):
         r = int(hits[0])
-        v = y[r]
+        v = _plain(y[r])
         raise InputError(
             f"y holds {v!r} at row {r}, which reads as the unlabeled marker {marker!r} but is "
             f"not equal to it ({type(v).__name__}, the marker is a {type(marker).__name__}): "
