@@ -249,3 +249,23 @@ def test_default_pseudolabeler_takes_a_mixed_frame_as_it_is():
     assert set(model.predict(X)) <= {"churn", "stay"}
     assert model.predict_proba(X).shape == (300, 2)
     assert model.score(X, df["churn"].to_numpy(dtype=object)) > 0.7
+
+
+def test_dask_dataframe_label_checks_the_selection_against_its_columns(trained, tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    from pseudolabel.dask import label as dask_label
+    from pseudolabel.exceptions import InputError
+
+    root, df, semi, pool = trained
+    ddf = dd.from_pandas(_pool_with_extras(pool), npartitions=2)
+    plain = label(root / "model", root / "pool.parquet", tmp_path / "plain.parquet",
+                  threshold=0.6)
+    with pytest.raises(InputError, match=r"the Dask DataFrame: the columns selected by "
+                                         r"--features/--exclude .* extra 'notes'"):
+        dask_label(root / "model", ddf, tmp_path / "bad.parquet", threshold=0.6,
+                   workers=2, exclude=["city"])
+    result = dask_label(root / "model", ddf, tmp_path / "dask.parquet", threshold=0.6,
+                        workers=2, exclude=["notes"])
+    assert (result.rows, result.selected) == (plain.rows, plain.selected)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask.parquet"),
+                                  pd.read_parquet(tmp_path / "plain.parquet"))
