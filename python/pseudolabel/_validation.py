@@ -111,11 +111,11 @@ def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
     if is_missing_marker(marker):
         if kind not in "OUS":
             return
-        for r in labeled:
-            v = _plain(y[r])
+        for row in labeled:
+            v = _plain(y[row])
             if isinstance(v, str) and v.strip() in MISSING_TEXT:
                 raise InputError(
-                    f"y holds the text {v!r} at row {r}, and unlabeled={marker!r} marks missing "
+                    f"y holds the text {v!r} at row {row}, and unlabeled={marker!r} marks missing "
                     f"values (None/NaN) as unlabeled: is {v!r} a class or a missing label? Set "
                     f"the row to None to mark it unlabeled, or pass unlabeled={v!r} to make "
                     "that text the marker"
@@ -144,7 +144,7 @@ def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
             return
         hits = labeled[y[labeled] == number]
     elif kind in "OUS":
-        hits = [r for r in labeled if str(y[r]).strip() == text]
+        hits = [row for row in labeled if str(y[row]).strip() == text]
     else:
         return
     if len(hits):
