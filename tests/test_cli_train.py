@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _support.churn_table import CATEGORICAL, churn_frame
+from pseudolabel.datasets import CATEGORICAL, churn_frame
 from pseudolabel.batch import load_bundle
 from pseudolabel.cli import build_parser, main
 from pseudolabel.features import encode_table

@@ -39,11 +39,6 @@ NOT_RUN: dict[str, str] = {
     "pip install 'pseudolabel[compiled]'":
         "compiling a 2000-tree model takes minutes here; tests/test_compiled_label.py runs "
         "label --engine compiled on small models",
-    "# churn.csv: customer_id":
-        "needs churn.csv (tests/test_cli_train.py runs these commands on "
-        "tests/_support/churn_table.py)",
-    "from pseudolabel.batch import load_bundle":
-        "reads churn-model/ from the block above (not run)",
 }
 
 
@@ -127,7 +122,14 @@ def _special_lines(code: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-@pytest.mark.timeout(300)
+#: Hang guards, not speed checks: a section's script gets SCRIPT_TIMEOUT seconds, the section
+#: SECTION_TIMEOUT. On the shared 2-core machine at load 5-8 the Self-training script took
+#: 176 s to more than 240 s (the old guard) and Real tables 88-160 s, for the same work.
+SCRIPT_TIMEOUT = 600
+SECTION_TIMEOUT = 900
+
+
+@pytest.mark.timeout(SECTION_TIMEOUT)
 @pytest.mark.parametrize("section", SECTIONS)
 def test_readme_section_runs(section, tmp_path):
     for run in _runs(section):
@@ -145,7 +147,7 @@ def test_readme_section_runs(section, tmp_path):
             script.write_text("\n".join(lines) + "\n")
             command = [sys.executable, str(script)]
         out = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True,
-                             text=True, timeout=240)
+                             text=True, timeout=SCRIPT_TIMEOUT)
         assert out.returncode == 0, (
             f"README.md line {first.line} ({first.language}, section {section!r}) failed "
             f"with exit code {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _support.churn_table import CATEGORICAL, NUMERIC, churn_frame
+from pseudolabel.datasets import CATEGORICAL, NUMERIC, churn_frame
 from pseudolabel.batch import load_bundle, train_bundle
 from pseudolabel.exceptions import InputError, PseudolabelWarning
 from pseudolabel.features import (

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _support.churn_table import CATEGORICAL, churn_frame
+from pseudolabel.datasets import CATEGORICAL, churn_frame
 from pseudolabel import ActiveLearner
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from _support.churn_table import churn_frame
+from pseudolabel.datasets import churn_frame
 from pseudolabel.cli import main
 from pseudolabel.store import open_store
 

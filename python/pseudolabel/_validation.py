@@ -34,6 +34,8 @@ __all__ = [
     "is_missing_marker",
     "numeric_features",
     "unlabeled_mask",
+    "check_marker",
+    "MISSING_TEXT",
 ]
 
 #: Probabilities this far outside [0, 1] are float round-off (softmax, calibration) and are
@@ -48,21 +50,30 @@ def is_missing_marker(marker: Any) -> bool:
     return isinstance(marker, (float, np.floating)) and bool(np.isnan(marker))
 
 
+#: the text of a missing value (``str(None)``, ``str(np.nan)``, pandas' ``<NA>``) and a CSV's
+#: empty cell: as a label, ambiguous when None/NaN mark the unlabeled rows
+MISSING_TEXT = frozenset({"", "None", "nan", "NaN", "<NA>", "NaT"})
+
+
 def unlabeled_mask(y: np.ndarray, marker: Any) -> np.ndarray:
     """Boolean mask of the rows of ``y`` that hold the unlabeled ``marker``.
 
     ``None`` or NaN mark missing values as unlabeled (NaN in a float ``y``, None or NaN in an
     object ``y``; an integer ``y`` has none). A marker that cannot be compared with the labels
-    is a :class:`ParameterError`.
+    is a :class:`ParameterError`; an ambiguous one (:func:`check_marker`) an
+    :class:`InputError`.
     """
     if is_missing_marker(marker):
         if y.dtype.kind == "f":
-            return np.isnan(y)
-        if y.dtype.kind == "O":
+            mask = np.isnan(y)
+        elif y.dtype.kind == "O":
             import pandas as pd
 
-            return np.asarray(pd.isna(y), dtype=bool)
-        return np.zeros(y.shape[0], dtype=bool)
+            mask = np.asarray(pd.isna(y), dtype=bool)
+        else:
+            mask = np.zeros(y.shape[0], dtype=bool)
+        check_marker(y, marker, mask)
+        return mask
     if y.dtype.kind in "US":
         y = y.astype(object)
     with warnings.catch_warnings():
@@ -72,7 +83,79 @@ def unlabeled_mask(y: np.ndarray, marker: Any) -> np.ndarray:
         raise ParameterError(
             f"unlabeled={marker!r} cannot be compared with the labels in y (dtype {y.dtype})"
         )
-    return mask.astype(bool, copy=False)
+    mask = mask.astype(bool, copy=False)
+    check_marker(y, marker, mask)
+    return mask
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (``'-1'``, not ``np.str_('-1')``, in messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_marker(y: np.ndarray, marker: Any, mask: np.ndarray) -> None:
+    """Refuse a labeled row of ``y`` (``~mask``) that may have been meant as unlabeled.
+
+    * None/NaN as the marker and a label that is the text of a missing value (``"None"``,
+      ``"nan"``, ``""``...: :data:`MISSING_TEXT`);
+    * any other marker and a missing value (None, NaN) in a labeled row;
+    * a label that reads as the marker but is not equal to it (``"-1"`` for ``-1``, ``-1``
+      for ``"-1"``, ``" "`` for ``""``).
+
+    The :class:`InputError` names the row and the value, never a class named ``"None"``.
+    """
+    labeled = np.flatnonzero(~mask)
+    if labeled.size == 0:
+        return
+    kind = y.dtype.kind
+    if is_missing_marker(marker):
+        if kind not in "OUS":
+            return
+        for row in labeled:
+            v = _plain(y[row])
+            if isinstance(v, str) and v.strip() in MISSING_TEXT:
+                raise InputError(
+                    f"y holds the text {v!r} at row {row}, and unlabeled={marker!r} marks missing "
+                    f"values (None/NaN) as unlabeled: is {v!r} a class or a missing label? Set "
+                    f"the row to None to mark it unlabeled, or pass unlabeled={v!r} to make "
+                    "that text the marker"
+                )
+        return
+    if kind == "f" or kind == "O":
+        import pandas as pd
+
+        missing = np.asarray(pd.isna(y[labeled]), dtype=bool)
+        if missing.any():
+            r = int(labeled[np.flatnonzero(missing)[0]])
+            raise InputError(
+                f"y holds a missing value ({_plain(y[r])!r}) at row {r}, but the unlabeled "
+                f"marker is {marker!r}, so the row would count as labeled: pass "
+                f"unlabeled=None to treat missing values as unlabeled, or set the row to "
+                f"{marker!r}"
+            )
+    text = str(marker).strip()
+    hits: Any
+    if kind in "iuf":
+        if not isinstance(marker, str):
+            return
+        try:
+            number = float(text)
+        except ValueError:
+            return
+        hits = labeled[y[labeled] == number]
+    elif kind in "OUS":
+        hits = [row for row in labeled if str(y[row]).strip() == text]
+    else:
+        return
+    if len(hits):
+        r = int(hits[0])
+        v = _plain(y[r])
+        raise InputError(
+            f"y holds {v!r} at row {r}, which reads as the unlabeled marker {marker!r} but is "
+            f"not equal to it ({type(v).__name__}, the marker is a {type(marker).__name__}): "
+            f"pass unlabeled={v!r} if it marks the unlabeled rows, or use one type for the "
+            "labels and the marker"
+        )
 
 
 def _kind(value: object) -> str:

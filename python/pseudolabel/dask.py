@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from pseudolabel.batch.job import (
     DEFAULT_CHUNK_ROWS,
     FileResult,
     LabelResult,
+    check_selection,
     cleanup_on_error,
     prepare_job,
 )
@@ -148,7 +149,9 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
           progress: bool | None = False, client: Any = None, scheduler: str | None = None,
           workers: int | None = None, only_selected: bool = False, engine: str = "auto",
-          compile_cache: str | os.PathLike | None = None) -> LabelResult:
+          compile_cache: str | os.PathLike | None = None,
+          features: Sequence[str] | None = None,
+          exclude: Sequence[str] | None = None) -> LabelResult:
     """Label files or a ``dask.dataframe`` on a Dask cluster; same output as the local job.
 
     Parameters
@@ -166,6 +169,9 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
         Address of a running scheduler (``tcp://host:port``).
     workers : int, optional
         Start a local cluster of this many worker processes for the job (and stop it after).
+    features, exclude
+        As :func:`pseudolabel.batch.label`: checked against each file's columns, or the
+        Dask DataFrame's.
     engine, compile_cache
         As :func:`pseudolabel.batch.label`; the engine is chosen (and the model compiled)
         here, and each worker process loads the compiled model from ``compile_cache`` (a
@@ -201,7 +207,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
         return _run(client, model, data, output, decision=decision, id_column=id_column,
                     chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                     overwrite=overwrite, trust_pickle=trust_pickle, progress=progress, t0=t0,
-                    only_selected=only_selected, engine=engine, compile_cache=compile_cache)
+                    only_selected=only_selected, engine=engine, compile_cache=compile_cache,
+                    features=features, exclude=exclude)
     finally:
         if own_client is not None:
             own_client.close()
@@ -211,7 +218,8 @@ def label(model: Any, data: Any, output: str | os.PathLike, *, id_column: str | 
 
 def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chunk_rows,
          probabilities, resume, overwrite, trust_pickle, progress, t0, engine,
-         compile_cache, only_selected: bool = False) -> LabelResult:
+         compile_cache, only_selected: bool = False, features=None,
+         exclude=None) -> LabelResult:
     distributed = _distributed()
     id_type = None
     if _is_dask_dataframe(data):
@@ -224,6 +232,8 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
         meta = pa.Schema.from_pandas(data._meta, preserve_index=False)
         if id_column is None and bundle.id_column in meta.names:
             id_column = bundle.id_column
+        check_selection(bundle, meta.names, where="the Dask DataFrame", id_column=id_column,
+                        features=features, exclude=exclude)
         missing = [c for c in (*bundle.feature_columns, *([id_column] if id_column else []))
                    if c not in meta.names]
         if missing:
@@ -259,7 +269,8 @@ def _run(client, model, data, output, *, decision: DecisionSpec, id_column, chun
                       chunk_rows=chunk_rows, probabilities=probabilities, resume=resume,
                       overwrite=overwrite, trust_pickle=trust_pickle, id_type=id_type,
                       log=bar.log, only_selected=only_selected, engine=engine,
-                      compile_cache=compile_cache, n_rows=int(sum(lengths)))
+                      compile_cache=compile_cache, n_rows=int(sum(lengths)),
+                      features=features, exclude=exclude)
     # tasks already running on the workers may still write after an interruption here, so
     # the staging directory stays locked until this process is gone
     with cleanup_on_error(job, release=False):

@@ -29,6 +29,8 @@ from pseudolabel.io.atomic import replace_path
 
 PARQUET_NAME = "pseudo_labels.parquet"
 PNG_NAME = "demo_rounds.png"
+#: rows of the example churn table: labeled (churn.csv) and unlabeled (churn_pool.parquet)
+CHURN_LABELED, CHURN_POOL = 1000, 2000
 
 
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -45,10 +47,14 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-estimators", type=int, default=60, help="LightGBM trees (default 60)")
     p.add_argument("--quiet", action="store_true", help="print the summary only")
     p.add_argument("--example-files", type=Path, default=None, metavar="DIR",
-                   help="write the digits files the README's commands use into DIR and exit: "
-                        "labeled.parquet (id, f0..f63, y: 600 rows), pool.parquet and "
-                        "pool/a.parquet, pool/b.parquet (the other 1197 rows, no y), "
-                        "seed.csv (id,label of 20 pool rows)")
+                   help="write the files the README's commands use into DIR and exit "
+                        "(default: no files, run the demo): digits as labeled.parquet (id, "
+                        "f0..f63, y: 600 rows), pool.parquet and pool/a.parquet, "
+                        "pool/b.parquet (the other 1197 rows, no y), seed.csv (id,label of "
+                        f"20 pool rows); the churn table as churn.csv ({CHURN_LABELED} rows: "
+                        "customer_id, 8 numeric, 3 string columns, 5%% missing, churn = "
+                        f"stay|churn) and churn_pool.parquet ({CHURN_POOL} more rows, no "
+                        "churn)")
     p.set_defaults(func=run)
 
 
@@ -187,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_example_files(directory: Path) -> list[Path]:
-    """scikit-learn's digits as the files the README's commands run on (see ``--example-files``)."""
+    """scikit-learn's digits and the churn table as the files the README's commands run on
+    (see ``--example-files``)."""
     import pandas as pd
     from sklearn.datasets import load_digits
 
@@ -208,7 +215,21 @@ def write_example_files(directory: Path) -> list[Path]:
     seed = pd.DataFrame({"id": pool["id"].to_numpy()[:20], "label": y[600:620]})
     seed_path = directory / "seed.csv"
     _atomic_write(seed_path, lambda tmp: seed.to_csv(tmp, index=False))
-    return [*files, seed_path]
+    return [*files, seed_path, *write_churn_files(directory)]
+
+
+def write_churn_files(directory: Path, *, seed: int = 0) -> list[Path]:
+    """The churn table (:func:`pseudolabel.datasets.churn_frame`) as ``churn.csv`` (labeled,
+    empty cells for missing values) and ``churn_pool.parquet`` (more rows, no ``churn``)."""
+    from pseudolabel.datasets import churn_frame
+
+    frame = churn_frame(CHURN_LABELED + CHURN_POOL, seed=seed)
+    labeled = frame.iloc[:CHURN_LABELED]
+    pool = frame.iloc[CHURN_LABELED:].drop(columns="churn")
+    csv_path, pool_path = Path(directory) / "churn.csv", Path(directory) / "churn_pool.parquet"
+    _atomic_write(csv_path, lambda tmp: labeled.to_csv(tmp, index=False))
+    _atomic_write(pool_path, lambda tmp: pool.to_parquet(tmp, index=False))
+    return [csv_path, pool_path]
 
 
 def _write_parquet(path: Path, model, y_true: np.ndarray, pseudo: np.ndarray) -> None:

@@ -14,7 +14,8 @@ import numpy as np
 
 from pseudolabel.exceptions import InputError
 
-__all__ = ["check_answers", "check_known", "check_labels", "concat_rows", "label_kind"]
+__all__ = ["check_answers", "check_known", "check_labels", "check_no_missing", "concat_rows",
+           "label_kind"]
 
 
 def label_kind(y: np.ndarray) -> str:
@@ -46,17 +47,23 @@ def check_known(y: np.ndarray, classes: np.ndarray, *, what: str, rows: Any = No
         )
 
 
+def check_no_missing(y: Any, *, what: str) -> None:
+    """Refuse a missing label (None, NaN) in the labels being taught, naming its row: a row
+    without a label is left out (or, from an oracle, abstained on), never taught."""
+    import pandas as pd
+
+    missing = np.asarray(pd.isna(np.asarray(y, dtype=object)), dtype=bool).reshape(-1)
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise InputError(f"{what} has a missing label (None/NaN) at row {row}")
+
+
 def check_labels(
     y: np.ndarray, *, what: str, kind: str | None, classes: np.ndarray | None, taught: Any
 ) -> np.ndarray:
     """Refuse missing labels, a label kind other than ``kind`` (what the learner was taught so
     far, e.g. ``taught[:3]``), and labels outside ``classes`` (when the space is fixed)."""
-    import pandas as pd
-
-    missing = np.asarray(pd.isna(y), dtype=bool).reshape(-1)
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise InputError(f"{what} has a missing label (None/NaN) at row {row}")
+    check_no_missing(y, what=what)
     given = label_kind(y)
     if kind is not None and given != kind and y.size:
         raise InputError(

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from pseudolabel._compat import HasMethods, Interval, validate_data, validate_parameters
 from pseudolabel._validation import copy_strategy, default_estimator
 from pseudolabel.active.curve import LearningCurve
-from pseudolabel.active.labels import check_labels, concat_rows, label_kind
+from pseudolabel.active.labels import check_labels, check_no_missing, concat_rows, label_kind
 from pseudolabel.active.pseudo_labels import (
     PseudoLabels,
     pseudo_label_round,
@@ -270,6 +270,8 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         return self._teach(X, y, refit=refit, first=first)
 
     def _teach(self, X: Any, y: Any, *, refit: bool, first: bool) -> ActiveLearner:
+        if y is not None:
+            check_no_missing(y, what="y")  # before scikit-learn's unnamed "y contains NaN"
         try:
             if hasattr(X, "iloc"):  # a DataFrame (categorical columns, NaN) stays one
                 validate_data(self, X, reset=first, skip_check_array=True)

@@ -39,7 +39,7 @@ from pseudolabel.io.tables import InputFile, check_columns, column_type
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS", "RESERVED_COLUMNS", "DEFAULT_ID_NAME", "Plan", "Job", "FileResult",
-    "LabelResult", "staging_for", "prepare_job", "cleanup_on_error",
+    "LabelResult", "staging_for", "prepare_job", "cleanup_on_error", "check_selection",
 ]
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -209,31 +209,57 @@ def _check_resumable(staging: Path, old: dict[str, Any], spec: dict[str, Any]) -
             "the same command, or pass overwrite=True (--overwrite) to start over")
 
 
+def check_selection(bundle: ModelBundle, columns: Sequence[str] | None, *, where: str,
+                    id_column: str | None, features: Sequence[str] | None,
+                    exclude: Sequence[str] | None) -> None:
+    """``label``'s ``features`` / ``exclude``: they select input columns of ``where`` (its
+    ``columns``; None for a ``.npy`` file), and the selection must be the bundle's features
+    (:func:`pseudolabel.features.match_features`). Nothing to check when both are None."""
+    if features is None and exclude is None:
+        return
+    if columns is None:
+        raise InputError(f"{where}: a .npy file has no column names, so --features/--exclude "
+                         "cannot select its columns; label a Parquet or CSV file")
+    from pseudolabel.features.schema import match_features
+
+    target = bundle.manifest.get("target")
+    match_features(columns, bundle.feature_columns, where=where,
+                   target=target if isinstance(target, str) else None,
+                   id_column=id_column, features=features, exclude=exclude)
+
+
 def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.PathLike[str], *,
                 sources: Sequence[Any], source_fingerprint: Any, id_column: str | None,
                 decision: DecisionSpec, chunk_rows: int, probabilities: bool, resume: bool,
                 overwrite: bool, trust_pickle: bool, id_type: pa.DataType | None = None,
                 log: Callable[[str], None] | None = None, only_selected: bool = False,
                 engine: str = "native", compile_cache: str | os.PathLike[str] | None = None,
-                n_rows: int | None = None) -> Job:
-    """Validate everything that can be validated before a row is scored; set up staging."""
+                n_rows: int | None = None, features: Sequence[str] | None = None,
+                exclude: Sequence[str] | None = None) -> Job:
+    """Validate everything that can be validated before a row is scored; set up staging.
+
+    ``features`` / ``exclude`` select input columns, checked against the bundle's features
+    (:func:`check_selection`); they change no output, so a resumed run need not repeat them.
+    """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) \
             or chunk_rows < 1:
         raise ParameterError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     bundle = model if isinstance(model, ModelBundle) else load_bundle(
         model, trust_pickle=trust_pickle)
-    features = tuple(bundle.feature_columns)
+    model_features = tuple(bundle.feature_columns)
     files = [s for s in sources if isinstance(s, InputFile)]
     if id_column is None and bundle.id_column and files and \
             all(f.columns is not None and bundle.id_column in f.columns for f in files):
         id_column = bundle.id_column
     for f in files:
-        check_columns(f, features, id_column)
+        check_selection(bundle, f.columns, where=f.path, id_column=id_column,
+                        features=features, exclude=exclude)
+        check_columns(f, model_features, id_column)
         if f.format == "npy":
             ncol = np.load(f.path, mmap_mode="r").shape[1]
-            if ncol != len(features):
+            if ncol != len(model_features):
                 raise InputError(f"{f.path}: has {ncol} columns, the model expects "
-                                 f"{len(features)} features")
+                                 f"{len(model_features)} features")
     if id_column is not None and id_type is None:
         id_type = column_type(files[0], id_column) if files else pa.int64()
     id_name = id_column or DEFAULT_ID_NAME
@@ -289,7 +315,7 @@ def prepare_job(model: str | os.PathLike[str] | ModelBundle, output: str | os.Pa
         atomic_write_json(work / "job.json", spec)
     plan = Plan(
         bundle_path=str(bundle.path.absolute()), trust_pickle=trust_pickle,
-        bundle_checksum=bundle.checksum, feature_columns=features, id_column=id_column,
+        bundle_checksum=bundle.checksum, feature_columns=model_features, id_column=id_column,
         id_name=id_name, id_type=id_type if id_column else pa.int64(),
         label_type=_arrow_label_type(bundle.classes), n_classes=len(bundle.classes),
         proba_names=proba_names, decision=decision, chunk_rows=int(chunk_rows),

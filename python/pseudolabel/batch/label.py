@@ -50,7 +50,9 @@ def label(model: str | os.PathLike[str] | ModelBundle,
           chunk_rows: int = DEFAULT_CHUNK_ROWS, probabilities: bool = False,
           resume: bool = False, overwrite: bool = False, trust_pickle: bool = False,
           progress: bool | None = False, only_selected: bool = False, engine: str = "auto",
-          compile_cache: str | os.PathLike[str] | None = None) -> LabelResult:
+          compile_cache: str | os.PathLike[str] | None = None,
+          features: Sequence[str] | None = None,
+          exclude: Sequence[str] | None = None) -> LabelResult:
     """Label Parquet/CSV/``.npy`` files with a model bundle, streaming, on this machine.
 
     Parameters
@@ -91,6 +93,11 @@ def label(model: str | os.PathLike[str] | ModelBundle,
     compile_cache : path-like, optional
         Cache directory of compiled models (default ``$PSEUDOLABEL_CACHE_DIR`` or
         ``$XDG_CACHE_HOME/pseudolabel``).
+    features, exclude : sequence of str, optional
+        Input columns to select (default: every column but the id and the bundle's target)
+        / to leave out of that selection. The bundle fixes the model's features; the
+        selection must be exactly those (an error names the missing and extra columns and
+        the file), e.g. to check a file's columns or to name extra columns to ignore.
 
     Returns
     -------
@@ -99,7 +106,8 @@ def label(model: str | os.PathLike[str] | ModelBundle,
     Raises
     ------
     InputError
-        Missing files or columns, unreadable or corrupt data, NaN a backend cannot take
+        Missing files or columns, a ``features`` / ``exclude`` selection that is not the
+        bundle's features, unreadable or corrupt data, NaN a backend cannot take
         (the message names the file and row), an input changed since the interrupted run.
     BundleError
         The bundle is corrupt, edited, or holds a pickle without ``trust_pickle``.
@@ -122,7 +130,7 @@ def label(model: str | os.PathLike[str] | ModelBundle,
                       decision=decision, chunk_rows=chunk_rows, probabilities=probabilities,
                       resume=resume, overwrite=overwrite, trust_pickle=trust_pickle,
                       log=bar.log, only_selected=only_selected, engine=engine,
-                      compile_cache=compile_cache)
+                      compile_cache=compile_cache, features=features, exclude=exclude)
     with cleanup_on_error(job):
         results = []
         offset = 0

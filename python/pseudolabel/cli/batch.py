@@ -98,6 +98,14 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--id-column", help="input column copied as the row id (default: the "
                                        "bundle's id column if present, else global row numbers "
                                        "in a 'row' column)")
+    p.add_argument("--features", type=column_list, metavar="COL,...",
+                   help="comma-separated input columns to select; they must be the bundle's "
+                        "features, or the error names the missing and extra ones (default: "
+                        "no check; the bundle's features are read by name)")
+    p.add_argument("--exclude", type=column_list, metavar="COL,...",
+                   help="comma-separated input columns to ignore; every other column but the "
+                        "id and the bundle's target must then be a feature of the bundle "
+                        "(default: none)")
     d = p.add_mutually_exclusive_group(required=True)
     d.add_argument("--threshold", type=finite_float, metavar="T", help="select confidence > T")
     d.add_argument("--top-k", type=positive_int, metavar="K",
@@ -195,6 +203,7 @@ def run_label(args: argparse.Namespace) -> int:
         resume=args.resume, overwrite=args.overwrite,
         trust_pickle=args.trust_pickle, progress=False if args.no_progress else None,
         engine=args.engine, compile_cache=args.compile_cache,
+        features=args.features, exclude=args.exclude,
     )
     if args.workers is not None or args.scheduler is not None:
         from pseudolabel.dask import label as dask_label

@@ -21,6 +21,7 @@ from pseudolabel.features.schema import (
     choose_features,
     infer_schema,
     looks_like_id,
+    match_features,
     parse_column_list,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "encode_table",
     "infer_schema",
     "looks_like_id",
+    "match_features",
     "parse_column_list",
 ]

@@ -21,7 +21,8 @@ from typing import Any
 from pseudolabel._validation import numeric_features
 from pseudolabel.features.schema import CATEGORICAL, NUMERIC, FeatureSchema
 
-__all__ = ["ONE_HOT_MAX_CATEGORIES", "default_preprocessing", "with_preprocessing"]
+__all__ = ["ONE_HOT_MAX_CATEGORIES", "default_estimator_for", "default_preprocessing",
+           "with_preprocessing"]
 
 #: categorical columns with at most this many categories are one-hot encoded
 ONE_HOT_MAX_CATEGORIES = 10
@@ -67,18 +68,25 @@ def with_preprocessing(estimator: Any, schema: FeatureSchema) -> Any:
 
 
 def default_estimator_for(X: Any) -> Any:
-    """The default model for a DataFrame with string or category columns: a logistic
-    regression behind :func:`default_preprocessing` of the frame's inferred schema
-    (categories from these rows; unseen ones later are all-zero one-hot / ordinal -1).
-    None for any other input (the plain default estimator applies)."""
-    if not hasattr(X, "dtypes") or not hasattr(X, "columns") or numeric_features(X):
+    """The default model for a table the plain default cannot take: a logistic regression
+    behind :func:`default_preprocessing`, or None (the plain default estimator applies).
+
+    A DataFrame with string or category columns, or with missing values, gets the
+    preprocessing of its inferred schema (categories from these rows; unseen ones later are
+    all-zero one-hot / ordinal -1): the model ``pseudolabel train --backend sklearn`` fits on
+    the same table. Arrays and sparse matrices get None: a numeric array with NaN stays an
+    error of the estimator (scikit-learn's estimator checks expect one).
+    """
+    if not hasattr(X, "dtypes") or not hasattr(X, "columns"):
         return None
-    import pyarrow as pa
+    if numeric_features(X) and not X.isna().to_numpy().any():
+        return None
     from sklearn.linear_model import LogisticRegression
 
+    from pseudolabel.features.encode import as_arrow
     from pseudolabel.features.schema import infer_schema
 
     names = [str(c) for c in X.columns]
-    table = pa.Table.from_pandas(X.set_axis(names, axis=1), preserve_index=False)
+    table = as_arrow(X.set_axis(names, axis=1))
     schema = infer_schema(table, names, where="X")
     return with_preprocessing(LogisticRegression(max_iter=1000), schema)

@@ -29,6 +29,7 @@ __all__ = [
     "FeatureSchema",
     "choose_features",
     "infer_schema",
+    "match_features",
     "looks_like_id",
     "parse_column_list",
     "column_kind",
@@ -175,6 +176,33 @@ def choose_features(names: Sequence[str], *, where: str, target: str | None = No
                     PseudolabelWarning, stacklevel=2,
                 )
     return chosen
+
+
+def match_features(names: Sequence[str], expected: Sequence[str], *, where: str,
+                   target: str | None = None, id_column: str | None = None,
+                   features: Sequence[str] | None = None,
+                   exclude: Sequence[str] | None = None) -> list[str]:
+    """Check that ``features`` / ``exclude`` over a table's columns ``names`` select exactly
+    the ``expected`` feature columns (a model's); return them in ``expected`` order.
+
+    The selection is :func:`choose_features`'s (never the target or id column), so an unknown
+    name is the same error; a selection that differs from ``expected`` raises
+    :class:`InputError` naming the missing and the extra columns and ``where``.
+    """
+    chosen = choose_features(names, where=where, target=target, id_column=id_column,
+                             features=features, exclude=exclude, warn_ids=False)
+    missing = [c for c in expected if c not in chosen]
+    extra = [c for c in chosen if c not in set(expected)]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(map(repr, missing))} (the model needs them)")
+        if extra:
+            parts.append(f"extra {', '.join(map(repr, extra))} (the model was not trained "
+                         "on them)")
+        raise InputError(f"{where}: the columns selected by --features/--exclude are not the "
+                         f"model's features: {'; '.join(parts)}")
+    return list(expected)
 
 
 def column_kind(type_: pa.DataType) -> str | None:

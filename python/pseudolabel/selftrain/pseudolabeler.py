@@ -306,16 +306,23 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.strategy_params and not isinstance(self.strategy, str):
             raise ParameterError("strategy_params needs strategy= set to a strategy name")
 
-    def _make_backend(self, sparse_input: bool) -> Any:
+    def _make_backend(self, X: Any) -> Any:
+        """The backend to fit: ``backend``, ``estimator``, or the default model for ``X``
+        (a DataFrame with string, category or missing values gets the default preprocessing
+        of :mod:`pseudolabel.features.preprocessing`, as ``pseudolabel train`` does)."""
         from pseudolabel import plugins
 
         if isinstance(self.backend, str):
             return plugins.make_backend(self.backend, **(self.backend_params or {}))
         if self.backend is not None:
             return self.backend.clone()
-        estimator = (
-            default_estimator(sparse=sparse_input) if self.estimator is None else self.estimator
-        )
+        estimator = self.estimator
+        if estimator is None:
+            from pseudolabel.features.preprocessing import default_estimator_for
+
+            estimator = default_estimator_for(X)
+            if estimator is None:
+                estimator = default_estimator(sparse=sparse.issparse(X))
         if not hasattr(estimator, "predict_proba"):
             raise ParameterError(
                 f"estimator {type(estimator).__name__} has no predict_proba: self-training "
@@ -372,7 +379,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.strategy == "auto" and self.strategy_params:
             raise ParameterError("strategy_params needs strategy= set to a strategy name")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        prototype = self._make_backend(sparse.issparse(train.X))
+        prototype = self._make_backend(train.X)
         members: list[Member] = []
         first: FitRun | None = None
         baseline: Evaluation | None = None

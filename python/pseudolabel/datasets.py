@@ -1,14 +1,24 @@
-"""The churn-like table of issue 12: 8 numeric columns, 3 string categoricals, 5% missing
-values, string class labels ("stay" / "churn"), and an id column.
+"""Example tables: a churn-like customer table with strings, categories and missing values.
 
-The label depends on numeric columns and on two of the categorical columns, so a model that
-ignores or mis-encodes the categories does measurably worse.
+:func:`churn_frame` builds the table the README's "Real tables" commands, the tests and
+``pseudolabel demo --example-files`` use: a ``customer_id``, 8 numeric columns
+(:data:`NUMERIC`), 3 string categorical columns (:data:`CATEGORICAL`: region, plan, city),
+5% missing values in each feature column, and string class labels (``churn`` = "stay" /
+"churn"). The label depends on numeric columns and on two of the categorical columns, so a
+model that ignores or mis-encodes the categories does measurably worse. Deterministic for a
+seed; needs only numpy and pandas.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CATEGORICAL", "CITIES", "NUMERIC", "PLANS", "REGIONS", "churn_frame"]
 
 REGIONS = ["east", "north", "south", "west"]
 PLANS = ["basic", "family", "pro"]
@@ -18,7 +28,10 @@ CATEGORICAL = ["region", "plan", "city"]
 
 
 def churn_frame(n: int = 600, *, seed: int = 0, missing: float = 0.05) -> pd.DataFrame:
-    """``n`` rows: ``customer_id``, 8 numeric, 3 string categorical columns, ``churn``."""
+    """``n`` rows: ``customer_id`` (10000, 10001, ...), 8 numeric, 3 string categorical
+    columns with a ``missing`` share of empty cells each (NaN / None), then ``churn``."""
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 8))
     region = rng.choice(REGIONS, n)
