@@ -1,4 +1,5 @@
-"""Compiler adapters: lleaves (LightGBM, via LLVM) and Treelite + TL2cgen (C via the system compiler).
+"""Compiler adapters: lleaves (LightGBM, via LLVM), xgboost-c (XGBoost, our C via gcc) and
+Treelite + TL2cgen (C via the system compiler).
 
 Each adapter says whether its packages are installed, which version string keys its cache
 entries, why it cannot compile a given model (or None), how to build a library from the
@@ -74,6 +75,9 @@ class Compiler:
     library_name = ""
     #: backends for which ``--engine auto`` may pick it (measured faster than native)
     auto_backends: frozenset[str] = frozenset()
+    #: the job size from which ``auto`` compiles an uncached model (None: the engine's
+    #: ``PAYBACK_ROWS``)
+    payback_rows: int | None = None
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.modules())
