@@ -237,6 +237,9 @@ class XGBoostC(Compiler):
     library_name = "model.so"
     auto_backends = frozenset({"xgboost"})
 
+    def __init__(self) -> None:
+        self._checked: tuple[Any, str | None] | None = None  # (the model, its problem)
+
     @functools.cache  # noqa: B019
     def version(self) -> str:
         from pseudolabel.compiled.xgboost_c import GENERATOR_VERSION
@@ -252,8 +255,11 @@ class XGBoostC(Compiler):
 
         if getattr(backend, "name", None) != "xgboost":
             return "xgboost-c compiles XGBoost models only"
-        problem = model_problem(backend.model_.get_booster(), backend.model_.missing)
-        return None if problem is None else f"XGBoost model with {problem}"
+        model = backend.model_
+        if self._checked is None or self._checked[0] is not model:  # asked twice per job
+            problem = model_problem(model.get_booster(), model.missing)
+            self._checked = (model, None if problem is None else f"XGBoost model with {problem}")
+        return self._checked[1]
 
     def build(self, backend: Any, model_file: Path, directory: Path) -> str:
         from pseudolabel.compiled.xgboost_c import Forest, c_source
@@ -303,10 +309,18 @@ class Treelite(Compiler):
     name = "tl2cgen"
     packages = ("treelite", "tl2cgen")
     library_name = "model.so"
-    # measured slower than the library itself on 100 rounds x 4 classes, 2M rows: 0.43x
-    # LightGBM's predict (benches/bench_compilers.py), 0.31x XGBoost's end to end
-    # (benches/bench_batch.py --only compiled); scikit-learn forests not measured. So
-    # ``auto`` never picks it; ``--engine compiled`` does, for XGBoost and scikit-learn.
+    # Measured slower than the library itself on 100 rounds x 4 classes, 2M rows: 0.43x
+    # LightGBM's predict, 0.28x XGBoost's predict_proba (benches/bench_compilers.py),
+    # 0.31x XGBoost's end to end (benches/bench_batch.py --only compiled); scikit-learn
+    # forests not measured. Why, for XGBoost (max_depth 6): TL2cgen writes every split as
+    # an ``if`` (3 MB of C for 400 trees) and walks it row by row, so each row runs through
+    # all of the code with unpredictable branches. Tried (500k / 200k rows, ratios to
+    # inplace_predict in the same run): its trees split into 25-400 units (parallel_comp)
+    # and called by our own driver 64 rows per unit, 0.45-0.55x; + quantize=1, 0.55-0.61x;
+    # + -march=native, no gain. Branch annotation was not tried (it reorders the same
+    # branches). XGBoost therefore goes to xgboost-c (no branches, 1.8x inplace_predict);
+    # TL2cgen keeps what xgboost-c refuses (categorical splits, depth > 10) and
+    # scikit-learn forests. So ``auto`` never picks it; ``--engine compiled`` does.
     auto_backends: frozenset[str] = frozenset()
 
     @functools.cache  # noqa: B019

@@ -26,7 +26,7 @@ import numpy as np
 __all__ = ["GENERATOR_VERSION", "MAX_DEPTH", "BLOCK", "Forest", "model_problem", "c_source"]
 
 #: bump whenever the generated code changes (it is part of the cache key)
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 #: complete trees of this depth hold 2**MAX_DEPTH leaves each; deeper models go to TL2cgen
 MAX_DEPTH = 10
 #: at most this many table slots (trees x 2**depth) in one library
@@ -146,65 +146,68 @@ def _ints(a: np.ndarray) -> str:
 
 
 _KERNEL = r"""
-/* Walk every tree for BLOCK rows at a time: x[BLOCK][NF] holds the block (short blocks
-   padded with zeros), acc[BLOCK][NG] the margins. */
-static void walk(const float* x, int has_nan, float acc[BLOCK][NG]) {
+/* x[NF][BLOCK]: one block of rows, feature-major (short blocks padded with zeros);
+   acc[NG][BLOCK]: their margins. Every tree is walked for the whole block. */
+static void walk(const float* x, int has_nan, float acc[NG][BLOCK]) {
   for (int t = 0; t < NT; ++t) {
     const int32_t* f = feature[t];
     const float* th = threshold[t];
     int idx[BLOCK];
     for (int r = 0; r < BLOCK; ++r) idx[r] = 0;
     if (!has_nan) {
-      for (int l = 0; l < DEPTH; ++l)
+      const float* x0 = x + f[0] * BLOCK;  /* the root: one node for every row */
+      const float t0 = th[0];
+      for (int r = 0; r < BLOCK; ++r) idx[r] = 1 + (x0[r] >= t0);
+      for (int l = 1; l < DEPTH; ++l)
         for (int r = 0; r < BLOCK; ++r) {
           int n = idx[r];
-          idx[r] = 2 * n + 1 + (x[r * NF + f[n]] >= th[n]);
+          idx[r] = 2 * n + 1 + (x[f[n] * BLOCK + r] >= th[n]);
         }
     } else {
       const uint8_t* dl = default_left[t];
       for (int l = 0; l < DEPTH; ++l)
         for (int r = 0; r < BLOCK; ++r) {
           int n = idx[r];
-          float v = x[r * NF + f[n]];
+          float v = x[f[n] * BLOCK + r];
           idx[r] = 2 * n + 1 + (!(v < th[n]) & !(isnan(v) & dl[n]));
         }
     }
     const float* lf = leaf[t];
-    const int g = group[t];
-    for (int r = 0; r < BLOCK; ++r) acc[r][g] += lf[idx[r] - INNER];
+    float* a = acc[group[t]];
+    for (int r = 0; r < BLOCK; ++r) a[r] += lf[idx[r] - INNER];
   }
 }
 
-static void finish(float acc[NG], float* out) {
+static void finish(float acc[NG][BLOCK], int r, float* out) {
 #if NG == 1
-  out[0] = 1.0f / (1.0f + expf(-acc[0]));
+  out[0] = 1.0f / (1.0f + expf(-acc[0][r]));
 #else
-  float top = acc[0];
-  for (int g = 1; g < NG; ++g) if (acc[g] > top) top = acc[g];
+  float top = acc[0][r];
+  for (int g = 1; g < NG; ++g) if (acc[g][r] > top) top = acc[g][r];
   double norm = 0.0;
   float e[NG];
-  for (int g = 0; g < NG; ++g) { e[g] = expf(acc[g] - top); norm += e[g]; }
+  for (int g = 0; g < NG; ++g) { e[g] = expf(acc[g][r] - top); norm += e[g]; }
   for (int g = 0; g < NG; ++g) out[g] = e[g] / (float)norm;
 #endif
 }
 
 #define DEFINE_PREDICT(NAME, T)                                                   \
 void NAME(const T* X, int64_t begin, int64_t end, float* out) {                  \
-  float x[BLOCK * NF];                                                            \
-  float acc[BLOCK][NG];                                                           \
+  float x[NF * BLOCK];                                                            \
+  float acc[NG][BLOCK];                                                           \
   for (int64_t a = begin; a < end; a += BLOCK) {                                  \
     int m = end - a < BLOCK ? (int)(end - a) : BLOCK;                             \
     int has_nan = 0;                                                              \
     for (int r = 0; r < BLOCK; ++r)                                               \
       for (int j = 0; j < NF; ++j) {                                              \
         float v = r < m ? (float)X[(a + r) * NF + j] : 0.0f;                      \
-        x[r * NF + j] = v;                                                        \
+        x[j * BLOCK + r] = v;                                                     \
         has_nan |= isnan(v);                                                      \
       }                                                                           \
-    for (int r = 0; r < BLOCK; ++r)                                               \
-      for (int g = 0; g < NG; ++g) acc[r][g] = base[g];                           \
+    for (int g = 0; g < NG; ++g)                                                  \
+      for (int r = 0; r < BLOCK; ++r) acc[g][r] = base[g];                        \
     walk(x, has_nan, acc);                                                        \
-    for (int r = 0; r < m; ++r) finish(acc[r], out + (a + r) * NG);               \
+    for (int r = 0; r < m; ++r) finish(acc, r, out + (a + r) * NG);               \
   }                                                                               \
 }
 DEFINE_PREDICT(predict_f32, float)
