@@ -349,8 +349,13 @@ def test_xgboost_c_reads_float32_and_float64_alike_and_uses_best_iteration(tmp_p
 def test_auto_picks_xgboost_c_and_hands_what_it_cannot_compile_to_tl2cgen(tmp_path):
     X, y = _random(6, 3)
     backend, model_file = _saved("xgboost", XGB, X, y, tmp_path / "m")
-    big = choose_engine(backend, model_file, engine="auto", n_rows=PAYBACK_ROWS)
+    from pseudolabel.compiled.compilers import XGBoostC
+
+    assert XGBoostC.payback_rows is not None and XGBoostC.payback_rows < PAYBACK_ROWS
+    big = choose_engine(backend, model_file, engine="auto", n_rows=XGBoostC.payback_rows)
     assert (big.engine, big.compiler) == ("compiled", "xgboost-c")
+    small = choose_engine(backend, model_file, engine="auto", n_rows=XGBoostC.payback_rows - 1)
+    assert small.engine == "native" and "1,000,000 rows with xgboost-c" in small.reason
     deep, deep_file = _saved("xgboost", {**XGB, "max_depth": 0, "max_leaves": 60,
                                          "grow_policy": "lossguide"}, X, y, tmp_path / "deep")
     choice = choose_engine(deep, deep_file, engine="auto", n_rows=10 * PAYBACK_ROWS)

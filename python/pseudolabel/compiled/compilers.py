@@ -236,6 +236,9 @@ class XGBoostC(Compiler):
     packages = ("xgboost",)
     library_name = "model.so"
     auto_backends = frozenset({"xgboost"})
+    # compiled in 0.8 s (400 trees, benches/bench_compilers.py) and saves some 2.5-7 us a
+    # row (2 threads, this machine idle to loaded): pays from a few 100k rows
+    payback_rows = 1_000_000
 
     def __init__(self) -> None:
         self._checked: tuple[Any, str | None] | None = None  # (the model, its problem)
