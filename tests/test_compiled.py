@@ -97,6 +97,7 @@ CASES.update({
                                            "grow_policy": "lossguide", "random_state": 0,
                                            "n_jobs": 1}, lambda: _random(5, 3)),
     "xgboost-stumps-binary": ("xgboost", {**XGB, "max_depth": 1}, _cancer),
+    "xgboost-softmax": ("xgboost", {**XGB, "objective": "multi:softmax"}, lambda: _random(7, 3)),
     "xgboost-forest-multiclass": ("xgboost", {**XGB, "num_parallel_tree": 3, "subsample": 0.7,
                                               "colsample_bynode": 0.7}, lambda: _wine(nan=True)),
 })
