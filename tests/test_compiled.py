@@ -92,11 +92,23 @@ CASES = {
         n_estimators=3, max_depth=5, random_state=1)}, lambda: (np.nan_to_num(_random(4, 3)[0]),
                                                   _random(4, 3)[1])),
 }
-#: lleaves for every LightGBM case; tl2cgen for the others and one LightGBM case (its
-#: LightGBM path is the same frontend), to keep the number of compiles down
+CASES.update({
+    "xgboost-deep-lossguide": ("xgboost", {"n_estimators": 4, "max_depth": 9, "max_leaves": 24,
+                                           "grow_policy": "lossguide", "random_state": 0,
+                                           "n_jobs": 1}, lambda: _random(5, 3)),
+    "xgboost-stumps-binary": ("xgboost", {**XGB, "max_depth": 1}, _cancer),
+    "xgboost-softmax": ("xgboost", {**XGB, "objective": "multi:softmax"}, lambda: _random(7, 3)),
+    "xgboost-forest-multiclass": ("xgboost", {**XGB, "num_parallel_tree": 3, "subsample": 0.7,
+                                              "colsample_bynode": 0.7}, lambda: _wine(nan=True)),
+})
+#: lleaves for every LightGBM case, xgboost-c for every XGBoost case; tl2cgen for the others
+#: and one LightGBM case (its LightGBM path is the same frontend), to keep the number of
+#: compiles down
 PAIRS = [(case, "lleaves") for case, (b, _, _) in CASES.items() if b == "lightgbm"] + [
+    (case, "xgboost-c") for case, (b, _, _) in CASES.items() if b == "xgboost"] + [
     (case, "tl2cgen") for case, (b, _, _) in CASES.items()
-    if b != "lightgbm" or case in ("lightgbm-multiclass-nan", "lightgbm-categorical")]
+    if b == "sklearn" or case in ("lightgbm-multiclass-nan", "lightgbm-categorical",
+                                  "xgboost-binary", "xgboost-multiclass-nan", "xgboost-random")]
 
 
 @pytest.mark.parametrize(("case", "compiler"), PAIRS, ids=[f"{c}-{k}" for c, k in PAIRS])
@@ -319,3 +331,52 @@ def test_an_entry_built_meanwhile_by_another_process_is_fine(tmp_path):
         build_entry(entry, failing)
     assert find_entry(entry) is not None
     assert [p.name for p in entry.directory.parent.iterdir()] == [entry.directory.name]
+
+
+def test_xgboost_c_reads_float32_and_float64_alike_and_uses_best_iteration(tmp_path):
+    X, y = _wine(nan=True)
+    backend = make_backend("xgboost", **{**XGB, "n_estimators": 12}).fit(X, y)
+    backend.model_.get_booster().set_attr(best_iteration="4")  # what early stopping stores
+    backend.save(tmp_path / "m")
+    backend = type(backend).load(tmp_path / "m")
+    assert backend.model_.best_iteration == 4
+    native = backend.predict_proba(X)
+    model = compiled_model(backend, tmp_path / "m" / "model.ubj", compiler="xgboost-c")
+    assert np.abs(model.predict_proba(X) - native).max() <= TOLERANCE
+    np.testing.assert_array_equal(model.predict_proba(X.astype(np.float32)),
+                                  model.predict_proba(X))
+
+
+def test_auto_picks_xgboost_c_and_hands_what_it_cannot_compile_to_tl2cgen(tmp_path):
+    X, y = _random(6, 3)
+    backend, model_file = _saved("xgboost", XGB, X, y, tmp_path / "m")
+    from pseudolabel.compiled.compilers import XGBoostC
+
+    assert XGBoostC.payback_rows is not None and XGBoostC.payback_rows < PAYBACK_ROWS
+    big = choose_engine(backend, model_file, engine="auto", n_rows=XGBoostC.payback_rows)
+    assert (big.engine, big.compiler) == ("compiled", "xgboost-c")
+    small = choose_engine(backend, model_file, engine="auto", n_rows=XGBoostC.payback_rows - 1)
+    assert small.engine == "native" and "1,000,000 rows with xgboost-c" in small.reason
+    deep, deep_file = _saved("xgboost", {**XGB, "max_depth": 0, "max_leaves": 60,
+                                         "grow_policy": "lossguide"}, X, y, tmp_path / "deep")
+    choice = choose_engine(deep, deep_file, engine="auto", n_rows=10 * PAYBACK_ROWS)
+    assert choice.engine == "native" and "at most depth 10" in choice.reason
+    forced = choose_engine(deep, deep_file, engine="compiled")
+    assert (forced.engine, forced.compiler) == ("compiled", "tl2cgen")
+    P = compiled_model(deep, deep_file, compiler="tl2cgen").predict_proba(X)
+    assert np.abs(P - deep.predict_proba(X)).max() <= TOLERANCE
+    with pytest.raises(EngineUnavailableError, match="at most depth 10"):
+        compiled_model(deep, deep_file, compiler="xgboost-c")
+
+
+def test_xgboost_c_refuses_categorical_features():
+    import pandas as pd
+
+    from pseudolabel.compiled.xgboost_c import model_problem
+
+    X, y = _categorical()
+    frame = pd.DataFrame({"c": pd.Categorical(np.nan_to_num(X[:, 0], nan=-1).astype(int)),
+                          "a": X[:, 1], "b": X[:, 2]})
+    backend = make_backend("xgboost", **XGB).fit(frame, y)
+    assert model_problem(backend.model_.get_booster(), backend.model_.missing) \
+        == "categorical features"

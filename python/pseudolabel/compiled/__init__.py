@@ -2,7 +2,8 @@
 
 The native engine is the backend's own ``predict_proba``. The compiled engine turns a
 bundle's tree model into machine code on the labeling machine (lleaves for LightGBM,
-Treelite + TL2cgen for LightGBM, XGBoost and scikit-learn forests), caches it locally
+xgboost-c for XGBoost, Treelite + TL2cgen for LightGBM, XGBoost and scikit-learn forests),
+caches it locally
 (:mod:`pseudolabel.compiled.cache`; never from the bundle) and predicts the same
 probabilities (within 1e-6) faster. Install with ``pip install 'pseudolabel[compiled]'``.
 """

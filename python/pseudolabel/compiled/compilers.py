@@ -1,4 +1,5 @@
-"""Compiler adapters: lleaves (LightGBM, via LLVM) and Treelite + TL2cgen (C via the system compiler).
+"""Compiler adapters: lleaves (LightGBM, via LLVM), xgboost-c (XGBoost, our C via gcc) and
+Treelite + TL2cgen (C via the system compiler).
 
 Each adapter says whether its packages are installed, which version string keys its cache
 entries, why it cannot compile a given model (or None), how to build a library from the
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Compiler", "Lleaves", "Treelite", "COMPILERS", "lightgbm_model_problem"]
+__all__ = ["Compiler", "Lleaves", "XGBoostC", "Treelite", "COMPILERS", "lightgbm_model_problem"]
 
 RawPredict = Callable[[np.ndarray], np.ndarray]
 
@@ -74,6 +75,9 @@ class Compiler:
     library_name = ""
     #: backends for which ``--engine auto`` may pick it (measured faster than native)
     auto_backends: frozenset[str] = frozenset()
+    #: the job size from which ``auto`` compiles an uncached model (None: the engine's
+    #: ``PAYBACK_ROWS``)
+    payback_rows: int | None = None
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.modules())
@@ -95,6 +99,24 @@ class Compiler:
 
     def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
         raise NotImplementedError
+
+
+def _row_spans(threads: int) -> Callable[[Callable[[int, int], None], int], None]:
+    """``run(fn, n)``: call ``fn(begin, end)`` on ``threads`` equal spans of ``n`` rows, on
+    one thread pool kept for the model's life (no new threads, or malloc arenas, per
+    chunk). ``fn`` must release the GIL (a ctypes call does)."""
+    pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def run(fn: Callable[[int, int], None], n: int) -> None:
+        step = max(1, -(-n // threads))
+        spans = [(a, min(a + step, n)) for a in range(0, n, step)]
+        if pool is None or len(spans) <= 1:
+            for a, b in spans:
+                fn(a, b)
+        else:
+            list(pool.map(lambda span: fn(*span), spans))
+
+    return run
 
 
 def _gcc_version() -> str | None:
@@ -176,8 +198,7 @@ class Lleaves(Compiler):
             forest.restype = None
             forest.argtypes = [ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
                                ctypes.c_int32, ctypes.c_int32]
-            # one pool for the model's life: no new threads (and malloc arenas) per chunk
-            pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+            run = _row_spans(threads)
 
             def predict(X: np.ndarray) -> np.ndarray:
                 X = np.ascontiguousarray(X, dtype=np.float64)
@@ -186,13 +207,7 @@ class Lleaves(Compiler):
                 out = np.zeros((len(X), n_classes) if n_classes > 1 else len(X))
                 data = X.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
                 result = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-                step = max(1, -(-len(X) // threads))
-                spans = [(a, min(a + step, len(X))) for a in range(0, len(X), step)]
-                if pool is None or len(spans) <= 1:
-                    for a, b in spans:
-                        forest(data, result, a, b)
-                else:
-                    list(pool.map(lambda span: forest(data, result, *span), spans))
+                run(lambda a, b: forest(data, result, a, b), len(X))
                 return out
         else:
             import lleaves
@@ -212,16 +227,103 @@ class Lleaves(Compiler):
         return raw
 
 
+class XGBoostC(Compiler):
+    """XGBoost gbtree models as branch-free C over complete-tree tables
+    (:mod:`pseudolabel.compiled.xgboost_c`), built with gcc ``-O3`` for any CPU of the
+    architecture and called through ctypes."""
+
+    name = "xgboost-c"
+    packages = ("xgboost",)
+    library_name = "model.so"
+    auto_backends = frozenset({"xgboost"})
+    # compiled in 0.8 s (400 trees, benches/bench_compilers.py) and saves some 2.5-7 us a
+    # row (2 threads, this machine idle to loaded): pays from a few 100k rows
+    payback_rows = 1_000_000
+
+    def __init__(self) -> None:
+        self._checked: tuple[Any, str | None] | None = None  # (the model, its problem)
+
+    @functools.cache  # noqa: B019
+    def version(self) -> str:
+        from pseudolabel.compiled.xgboost_c import GENERATOR_VERSION
+
+        return (f"xgboost-c {GENERATOR_VERSION}; xgboost {_version('xgboost')}; "
+                f"{_gcc_version() or 'no gcc'}; {platform.machine()}")
+
+    def installed(self) -> bool:
+        return super().installed() and shutil.which("gcc") is not None
+
+    def problem(self, backend: Any, model_file: Path) -> str | None:
+        from pseudolabel.compiled.xgboost_c import model_problem
+
+        if getattr(backend, "name", None) != "xgboost":
+            return "xgboost-c compiles XGBoost models only"
+        model = backend.model_
+        if self._checked is None or self._checked[0] is not model:  # asked twice per job
+            problem = model_problem(model.get_booster(), model.missing)
+            self._checked = (model, None if problem is None else f"XGBoost model with {problem}")
+        return self._checked[1]
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        from pseudolabel.compiled.xgboost_c import Forest, c_source
+
+        source = directory / "model.c"
+        source.write_text(c_source(Forest(backend.model_.get_booster())))
+        # -O3 only: -march=native measured no faster, and would tie the entry to this CPU
+        subprocess.run([str(shutil.which("gcc")), "-O3", "-std=c99", "-fPIC", "-shared",
+                        "-o", str(directory / self.library_name), str(source), "-lm"],
+                       check=True, capture_output=True, text=True)
+        source.unlink()
+        return self.library_name
+
+    def load(self, backend: Any, model_file: Path, library: Path) -> RawPredict:
+        booster = backend.model_.get_booster()
+        n_features = booster.num_features()
+        n_classes = int(backend.model_.n_classes_)  # the model's, not the bundle's label space
+        n_groups = n_classes if n_classes > 2 else 1
+        lib = ctypes.CDLL(str(library))  # CDLL calls release the GIL
+        kernels = {}
+        for dtype, name in ((np.float32, "predict_f32"), (np.float64, "predict_f64")):
+            fn = getattr(lib, name)
+            fn.restype = None
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+            kernels[np.dtype(dtype)] = fn
+        run = _row_spans(_threads())
+
+        def raw(X: np.ndarray) -> np.ndarray:
+            dtype = X.dtype if X.dtype in kernels else np.dtype(np.float32)
+            X = np.ascontiguousarray(X, dtype=dtype)  # float64 is read and rounded in C
+            if X.ndim != 2 or X.shape[1] != n_features:
+                raise ValueError(f"data must have {n_features} columns, has {X.shape}")
+            out = np.empty((len(X), n_groups), dtype=np.float32)
+            fn, data, result = kernels[dtype], X.ctypes.data, out.ctypes.data
+            run(lambda a, b: fn(data, a, b, result), len(X))
+            if n_groups == 1:  # binary: the probability of class 1, as XGBClassifier
+                p = out[:, 0]
+                return np.column_stack([1.0 - p, p])
+            return out
+
+        return raw
+
+
 class Treelite(Compiler):
     """Treelite + TL2cgen: LightGBM, XGBoost and scikit-learn forests as C, built with gcc."""
 
     name = "tl2cgen"
     packages = ("treelite", "tl2cgen")
     library_name = "model.so"
-    # measured slower than the library itself on 100 rounds x 4 classes, 2M rows: 0.43x
-    # LightGBM's predict (benches/bench_compilers.py), 0.31x XGBoost's end to end
-    # (benches/bench_batch.py --only compiled); scikit-learn forests not measured. So
-    # ``auto`` never picks it; ``--engine compiled`` does, for XGBoost and scikit-learn.
+    # Measured slower than the library itself on 100 rounds x 4 classes, 2M rows: 0.43x
+    # LightGBM's predict, 0.28x XGBoost's predict_proba (benches/bench_compilers.py),
+    # 0.31x XGBoost's end to end (benches/bench_batch.py --only compiled); scikit-learn
+    # forests not measured. Why, for XGBoost (max_depth 6): TL2cgen writes every split as
+    # an ``if`` (3 MB of C for 400 trees) and walks it row by row, so each row runs through
+    # all of the code with unpredictable branches. Tried (500k / 200k rows, ratios to
+    # inplace_predict in the same run): its trees split into 25-400 units (parallel_comp)
+    # and called by our own driver 64 rows per unit, 0.45-0.55x; + quantize=1, 0.55-0.61x;
+    # + -march=native, no gain. Branch annotation was not tried (it reorders the same
+    # branches). XGBoost therefore goes to xgboost-c (no branches, 1.8x inplace_predict);
+    # TL2cgen keeps what xgboost-c refuses (categorical splits, depth > 10) and
+    # scikit-learn forests. So ``auto`` never picks it; ``--engine compiled`` does.
     auto_backends: frozenset[str] = frozenset()
 
     @functools.cache  # noqa: B019
@@ -300,5 +402,6 @@ class Treelite(Compiler):
         return raw
 
 
-#: in order of preference: lleaves is about twice as fast for LightGBM (benches/bench_compilers.py)
-COMPILERS: tuple[Compiler, ...] = (Lleaves(), Treelite())
+#: in order of preference: lleaves is about twice as fast for LightGBM and xgboost-c about
+#: four times as fast for XGBoost as Treelite + TL2cgen (benches/bench_compilers.py)
+COMPILERS: tuple[Compiler, ...] = (Lleaves(), XGBoostC(), Treelite())

@@ -28,7 +28,8 @@ __all__ = ["ENGINES", "PAYBACK_ROWS", "EngineChoice", "CompiledModel", "choose_e
 
 ENGINES = ("auto", "native", "compiled")
 
-#: ``auto`` compiles an uncached model only for a job of at least this many rows. Compile
+#: ``auto`` compiles an uncached model only for a job of at least this many rows (unless the
+#: compiler sets its own ``payback_rows``: xgboost-c compiles in about a second). Compile
 #: time and the per-row saving both grow with the number of trees, so the break-even is a
 #: row count. Measured (benches/bench_compilers.py, 400 trees, 2 loaded cores): lleaves
 #: compiled in 21 s and saved 9.9 us a row (2.1M rows to break even); the issue's figures
@@ -59,7 +60,7 @@ def _usable(backend: Any, model_file: Path, *, auto: bool) -> tuple[Compiler | N
     if not installed:
         return None, ("no tree compiler is installed (pip install 'pseudolabel[compiled]': "
                       "lleaves for LightGBM, treelite + tl2cgen and gcc for LightGBM, "
-                      "XGBoost and scikit-learn forests)")
+                      "XGBoost and scikit-learn forests; gcc alone for XGBoost with xgboost-c)")
     reasons = []
     for c in installed:
         problem = c.problem(backend, model_file)
@@ -79,7 +80,8 @@ def choose_engine(backend: Any, model_file: str | Path, *, engine: str = "auto",
     ``native``: the backend's own predict. ``compiled``: the preferred installed compiler
     that supports the model, else :class:`EngineUnavailableError` naming why. ``auto``:
     compiled when such a compiler exists and either the model's library is already in the
-    cache or the job has at least :data:`PAYBACK_ROWS` rows (``n_rows``; None = unknown,
+    cache or the job has at least the compiler's ``payback_rows`` (default
+    :data:`PAYBACK_ROWS`) rows (``n_rows``; None = unknown,
     which does not pay); native otherwise, with the reason.
     """
     if engine not in ENGINES:
@@ -98,13 +100,14 @@ def choose_engine(backend: Any, model_file: str | Path, *, engine: str = "auto",
                       compiler.version())
     if find_entry(entry) is not None:
         return EngineChoice("compiled", compiler.name, "compiled model found in the cache")
-    if n_rows is not None and n_rows >= PAYBACK_ROWS:
+    payback = compiler.payback_rows or PAYBACK_ROWS
+    if n_rows is not None and n_rows >= payback:
         return EngineChoice("compiled", compiler.name,
                             f"{n_rows:,} rows pay back the compile time")
     return EngineChoice("native", None,
                         f"not cached, and {'an unknown number of' if n_rows is None else f'{n_rows:,}'}"
                         f" rows do not pay back compiling (auto compiles from "
-                        f"{PAYBACK_ROWS:,} rows; --engine compiled forces it)")
+                        f"{payback:,} rows with {compiler.name}; --engine compiled forces it)")
 
 
 class CompiledModel:
