@@ -80,12 +80,16 @@ class Capabilities:
         Native categorical features (pandas ``category`` columns are used as they are).
     threads : bool
         The model library trains with several threads (``n_jobs`` / ``nthread``...).
+    out_of_bag : bool
+        :meth:`Backend.out_of_bag_proba` gives the fitted model's out-of-bag probabilities
+        of its own training rows (a bagged forest: Breiman 1996, 2001).
     """
 
     sample_weight: bool = True
     continued_training: bool = False
     categorical: bool = False
     threads: bool = False
+    out_of_bag: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -193,6 +197,7 @@ class Backend:
         y_model = np.searchsorted(present, idx).astype(np.int64)
         self._fit_model(X, y_model, sample_weight)
         self.classes_ = classes_
+        self.n_fit_rows_ = n
         self._present = present.astype(np.int64)
         self.n_features_in_ = int(X.shape[1])
         names = _feature_names(X)
@@ -259,6 +264,60 @@ class Backend:
         out = np.zeros((n, len(self.classes_)), dtype=proba.dtype)
         out[:, self._present] = proba
         return out
+
+    def out_of_bag_proba(self, X: Any, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of training rows from the parts of the model that did not see them.
+
+        Only when ``capabilities.out_of_bag`` (a bagged forest: each tree is grown on a
+        bootstrap sample, and a row's out-of-bag estimate averages the trees whose sample
+        missed it; Breiman 1996, 2001). A model's probabilities on its own training rows are
+        over-confident; these are not, and cost no refit.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (len(rows), n_features)
+            The features of the rows, as passed to :meth:`fit`.
+        rows : array-like of int
+            Their positions among the rows of the last :meth:`fit`.
+
+        Returns
+        -------
+        proba : ndarray of shape (len(rows), len(classes_)), float64
+            Columns in ``classes_`` order; a row with no out-of-bag estimate is all zeros.
+        covered : ndarray of bool of shape (len(rows),)
+            Which rows have an estimate (with 100 trees, all but about ``0.63^100``).
+        """
+        if not self.capabilities.out_of_bag:
+            raise BackendError(
+                f"backend {self.name!r} has no out-of-bag predictions (a bagged forest with "
+                "bootstrap=True has them)"
+            )
+        self._check_fitted()
+        X, n = self._check_X(X)
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or rows.size != n or (rows.size and rows.dtype.kind not in "iu"):
+            raise InputError(
+                f"rows must be {n} integer positions of the fitted rows, one per row of X; "
+                f"got {rows.dtype} of shape {rows.shape}"
+            )
+        n_fit = getattr(self, "n_fit_rows_", None)
+        if n_fit is None:
+            raise BackendError("out-of-bag predictions need the model of a fit() in this session")
+        if rows.size and (rows.min() < 0 or rows.max() >= n_fit):
+            raise InputError(f"rows must be positions in [0, {n_fit}) of the fitted rows")
+        proba, n_trees = self._out_of_bag_model(X, rows.astype(np.int64), int(n_fit))
+        covered = n_trees > 0
+        k = len(self._present)
+        if proba.shape != (n, k):
+            raise BackendError(
+                f"backend {self.name!r} gave out-of-bag probabilities of shape {proba.shape}, "
+                f"expected {(n, k)}"
+            )
+        if k == len(self.classes_):
+            return proba, covered
+        out = np.zeros((n, len(self.classes_)), dtype=proba.dtype)
+        out[:, self._present] = proba
+        return out, covered
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row (ties: the first column)."""
@@ -383,6 +442,13 @@ class Backend:
         self, X: Any, y: np.ndarray, sample_weight: np.ndarray | None, n_more: int
     ) -> None:
         """Add ``n_more`` rounds (only when ``capabilities.continued_training``)."""
+        raise NotImplementedError
+
+    def _out_of_bag_model(
+        self, X: Any, rows: np.ndarray, n_fit_rows: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-bag probabilities ``(n, k)`` and tree counts ``(n,)`` of fitted rows ``rows``
+        (only when ``capabilities.out_of_bag``)."""
         raise NotImplementedError
 
     def _save_model(self, directory: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pseudolabel.backends.base import Backend, Capabilities
+from pseudolabel.backends.out_of_bag import bagged_forest, forest_out_of_bag_proba
 from pseudolabel.exceptions import BackendError, BundleError, InputError, ParameterError
 
 __all__ = ["SklearnBackend"]
@@ -27,6 +28,10 @@ class SklearnBackend(Backend):
     Notes
     -----
     * ``fit`` fits a clone; the estimator passed in is never modified.
+    * ``capabilities.out_of_bag`` is true for a random forest or extra-trees classifier with
+      ``bootstrap=True`` (or a ``Pipeline`` ending in one): :meth:`out_of_bag_proba` then
+      averages, for a training row, the trees whose bootstrap sample missed it
+      (:mod:`pseudolabel.backends.out_of_bag`).
     * ``capabilities.sample_weight`` is true when the estimator's ``fit`` (or, for a
       ``Pipeline``, its last step's ``fit``) takes ``sample_weight``.
     * Saved with `skops <https://skops.readthedocs.io>`_ (``model.skops``), never pickle.
@@ -70,6 +75,7 @@ class SklearnBackend(Backend):
             type(self).capabilities,
             sample_weight=_sample_weight_param(estimator) is not None,
             threads=_has_n_jobs(estimator),
+            out_of_bag=bagged_forest(estimator) is not None,
         )
 
     @classmethod
@@ -118,6 +124,11 @@ class SklearnBackend(Backend):
             raise InputError(
                 f"{type(self.estimator_).__name__}.predict_proba rejected the input: {exc}"
             ) from exc
+
+    def _out_of_bag_model(
+        self, X: Any, rows: np.ndarray, n_fit_rows: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return forest_out_of_bag_proba(self.estimator_, X, rows, n_fit_rows)
 
     def _save_model(self, directory: Path) -> None:
         import skops.io as sio

@@ -19,8 +19,8 @@ from pseudolabel._validation import copy_strategy
 from pseudolabel.exceptions import BackendError, InputError, ParameterError
 from pseudolabel.loop.pseudoset import PseudoSet
 
-__all__ = ["Chain", "FitData", "fit_chain", "make_chains", "predict_chain", "stack_rows",
-           "take_rows"]
+__all__ = ["Chain", "FitData", "fit_chain", "make_chains", "predict_chain", "predict_pool",
+           "stack_rows", "take_rows"]
 
 
 def is_dataframe(X: Any) -> bool:
@@ -82,7 +82,9 @@ class Chain:
 
     ``train`` and ``val`` index the labeled rows (``val`` may be empty); ``strategy`` is the
     chain's own started strategy; ``backend`` its current model; ``pseudo_set`` the
-    pseudo-labels it trains on.
+    pseudo-labels it trains on. Between rounds ``backend`` is the model fitted on ``train``
+    + ``pseudo_set`` (the rounds assign both together, or restore both), which
+    :func:`predict_pool` relies on to find the rows the model trained on.
     """
 
     train: np.ndarray
@@ -170,3 +172,36 @@ def fit_chain(data: FitData, chain: Chain, pseudo_set: PseudoSet, *, from_scratc
 def predict_chain(chain: Chain, X_rows: Any) -> np.ndarray:
     """Class probabilities of the chain's model (``Backend.predict_proba`` checks them)."""
     return chain.backend.predict_proba(X_rows)
+
+
+def predict_pool(data: FitData, chain: Chain, rows: np.ndarray, *, continued: bool) -> np.ndarray:
+    """The chain's probabilities of pool rows ``rows``, out of bag where it trained on them.
+
+    A pool row in the chain's pseudo-set is one of its model's training rows, and a model's
+    probabilities on its training rows are over-confident: a random forest's trees vote for
+    the pseudo-label they were grown on, so a strategy that re-decides the pseudo-set every
+    round would keep every earlier pseudo-label, right or wrong. When the backend has
+    out-of-bag predictions (``capabilities.out_of_bag``: a bagged forest, Breiman 1996,
+    2001) and the model was fitted from scratch on ``train`` + ``pseudo_set``
+    (``continued`` is false), those rows get the mean vote of the trees that did not see
+    them instead; every other row, and every other model, is predicted as usual.
+    """
+    proba = predict_chain(chain, take_rows(data.X_pool, rows))
+    pseudo = chain.pseudo_set
+    can = bool(getattr(getattr(chain.backend, "capabilities", None), "out_of_bag", False))
+    if continued or not can or pseudo.size == 0 or rows.size == 0:
+        return proba
+    order = np.argsort(pseudo.rows, kind="stable")
+    found = np.searchsorted(pseudo.rows[order], rows)
+    found = np.minimum(found, pseudo.size - 1)
+    trained = pseudo.rows[order][found] == rows
+    if not trained.any():
+        return proba
+    # positions among the fit's rows: the labeled rows of the chain, then the pseudo-set
+    positions = chain.train.size + order[found[trained]]
+    oob, covered = chain.backend.out_of_bag_proba(
+        take_rows(data.X_pool, rows[trained]), positions)
+    which = np.flatnonzero(trained)[covered]
+    proba = proba.copy()
+    proba[which] = oob[covered].astype(proba.dtype, copy=False)
+    return proba

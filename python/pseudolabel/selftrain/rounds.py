@@ -17,7 +17,14 @@ import numpy as np
 
 from pseudolabel.loop.records import RoundResult
 from pseudolabel.loop.round import run_round, shrink_round
-from pseudolabel.selftrain.chain import Chain, FitData, fit_chain, predict_chain, take_rows
+from pseudolabel.selftrain.chain import (
+    Chain,
+    FitData,
+    fit_chain,
+    predict_chain,
+    predict_pool,
+    take_rows,
+)
 from pseudolabel.selftrain.guardrail import (
     Evaluation,
     accept,
@@ -66,10 +73,11 @@ def initial_predictions(run: FitRun, chain: Chain, rows: np.ndarray) -> np.ndarr
     Every portfolio member starts from the same labels-only models (``FitRun.initial``), so
     their first rounds predict the same rows with the same models: the first member's
     predictions are kept (with the model they came from) and copied for the others. Any
-    other model predicts afresh.
+    other model predicts afresh, out of bag on the rows it trained on when it can
+    (:func:`~pseudolabel.selftrain.chain.predict_pool`).
     """
     if not any(chain.backend is model for model in run.initial):
-        return predict_chain(chain, take_rows(run.data.X_pool, rows))
+        return predict_pool(run.data, chain, rows, continued=run.continued)
     cache = run.data.initial_predictions
     hit = cache.get(id(chain.backend))
     if hit is not None and hit[0] is chain.backend and np.array_equal(hit[1], rows):
