@@ -229,8 +229,9 @@ class Lleaves(Compiler):
 
 class XGBoostC(Compiler):
     """XGBoost gbtree models as branch-free C over complete-tree tables
-    (:mod:`pseudolabel.compiled.xgboost_c`), built with gcc ``-O3`` for any CPU of the
-    architecture and called through ctypes."""
+    (:mod:`pseudolabel.compiled.xgboost_c`), built with gcc ``-O3`` and called through
+    ctypes: the bit-mask kernel (AVX-512) where this CPU has it and the trees are at most
+    6 deep, else the scalar walk, which runs on any CPU of the architecture."""
 
     name = "xgboost-c"
     packages = ("xgboost",)
@@ -245,10 +246,12 @@ class XGBoostC(Compiler):
 
     @functools.cache  # noqa: B019
     def version(self) -> str:
-        from pseudolabel.compiled.xgboost_c import GENERATOR_VERSION
+        from pseudolabel.compiled.xgboost_c import GENERATOR_VERSION, cpu_kernel
 
+        # the CPU's kernel is in the key: an entry built with AVX-512 in a cache shared
+        # with machines without it must not be loaded there
         return (f"xgboost-c {GENERATOR_VERSION}; xgboost {_version('xgboost')}; "
-                f"{_gcc_version() or 'no gcc'}; {platform.machine()}")
+                f"{_gcc_version() or 'no gcc'}; {platform.machine()}; {cpu_kernel()} kernel")
 
     def installed(self) -> bool:
         return super().installed() and shutil.which("gcc") is not None
@@ -265,13 +268,16 @@ class XGBoostC(Compiler):
         return self._checked[1]
 
     def build(self, backend: Any, model_file: Path, directory: Path) -> str:
-        from pseudolabel.compiled.xgboost_c import Forest, c_source
+        from pseudolabel.compiled.xgboost_c import Forest, c_source, gcc_flags, kernel_for
 
+        forest = Forest(backend.model_.get_booster())
+        kernel = kernel_for(forest)
         source = directory / "model.c"
-        source.write_text(c_source(Forest(backend.model_.get_booster())))
-        # -O3 only: -march=native measured no faster, and would tie the entry to this CPU
+        source.write_text(c_source(forest, kernel))
+        # no -march=native: measured no faster than the instruction sets the kernel names
         subprocess.run([str(shutil.which("gcc")), "-O3", "-std=c99", "-fPIC", "-shared",
-                        "-o", str(directory / self.library_name), str(source), "-lm"],
+                        *gcc_flags(kernel), "-o", str(directory / self.library_name),
+                        str(source), "-lm"],
                        check=True, capture_output=True, text=True)
         source.unlink()
         return self.library_name
