@@ -93,6 +93,11 @@ class Compiler:
         """Why this adapter cannot compile the model, or None when it can."""
         raise NotImplementedError
 
+    def backend_problem(self, backend: Any) -> str | None:
+        """What :meth:`problem` checks that the model file does not hold (asked even when
+        the cache has the file's library, which stands for the file's own checks)."""
+        return None
+
     def build(self, backend: Any, model_file: Path, directory: Path) -> str:
         """Compile into ``directory``; return the library's file name."""
         raise NotImplementedError
@@ -259,13 +264,23 @@ class XGBoostC(Compiler):
     def problem(self, backend: Any, model_file: Path) -> str | None:
         from pseudolabel.compiled.xgboost_c import model_problem
 
-        if getattr(backend, "name", None) != "xgboost":
-            return "xgboost-c compiles XGBoost models only"
+        problem = self.backend_problem(backend)
+        if problem is not None:
+            return problem
         model = backend.model_
         if self._checked is None or self._checked[0] is not model:  # asked twice per job
             problem = model_problem(model.get_booster(), model.missing)
             self._checked = (model, None if problem is None else f"XGBoost model with {problem}")
         return self._checked[1]
+
+    def backend_problem(self, backend: Any) -> str | None:
+        from pseudolabel.compiled.xgboost_c import missing_problem
+
+        if getattr(backend, "name", None) != "xgboost":
+            return "xgboost-c compiles XGBoost models only"
+        # `missing` is a parameter of the estimator, not saved in the model file
+        problem = missing_problem(backend.model_.missing)
+        return None if problem is None else f"XGBoost model with {problem}"
 
     def build(self, backend: Any, model_file: Path, directory: Path) -> str:
         from pseudolabel.compiled.xgboost_c import Forest, c_source, gcc_flags, kernel_for

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["GENERATOR_VERSION", "MAX_DEPTH", "MASK_MAX_DEPTH", "BLOCK", "KERNELS", "Forest",
-           "model_problem", "cpu_kernel", "kernel_for", "gcc_flags", "c_source"]
+           "model_problem", "missing_problem", "cpu_kernel", "kernel_for", "gcc_flags", "c_source"]
 
 #: bump whenever the generated code changes (it is part of the cache key)
 GENERATOR_VERSION = 3
@@ -85,6 +85,13 @@ def _depth(tree: dict[str, Any]) -> int:
         depth += 1
 
 
+def missing_problem(missing: Any) -> str | None:
+    """Why the kernels cannot honour the estimator's ``missing`` value, or None (NaN)."""
+    if not (isinstance(missing, float) and np.isnan(missing)):
+        return f"missing={missing!r} (only NaN marks a missing value)"
+    return None
+
+
 def model_problem(booster: Any, missing: float) -> str | None:
     """Why this generator cannot compile the booster exactly, or None."""
     model = _model_json(booster)
@@ -96,8 +103,9 @@ def model_problem(booster: Any, missing: float) -> str | None:
         return "only the gbtree booster"
     if "c" in (learner.get("feature_types") or ()):
         return "categorical features"
-    if not (isinstance(missing, float) and np.isnan(missing)):
-        return f"missing={missing!r} (only NaN marks a missing value)"
+    problem = missing_problem(missing)
+    if problem is not None:
+        return problem
     trees = learner["gradient_booster"]["model"]["trees"][:_used_trees(model, booster)]
     if not trees:
         return "the model has no trees"
