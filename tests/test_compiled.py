@@ -380,3 +380,20 @@ def test_xgboost_c_refuses_categorical_features():
     backend = make_backend("xgboost", **XGB).fit(frame, y)
     assert model_problem(backend.model_.get_booster(), backend.model_.missing) \
         == "categorical features"
+
+
+def test_a_cached_xgboost_c_library_still_refuses_a_missing_value_other_than_nan(tmp_path):
+    """The cache stands for the model file's checks, not for `missing`, which the file
+    does not hold: the same file with missing=0.0 is refused even with its library cached."""
+    X, y = _random(3, 3)
+    backend, model_file = _saved("xgboost", XGB, X, y, tmp_path / "m")
+    model = compiled_model(backend, model_file, compiler="xgboost-c")
+    assert np.abs(model.predict_proba(X) - backend.predict_proba(X)).max() <= TOLERANCE
+    cached = choose_engine(backend, model_file, engine="auto", n_rows=1)
+    assert (cached.engine, cached.reason) == ("compiled", "compiled model found in the cache")
+    other = type(backend).load(tmp_path / "m")
+    other.model_.set_params(missing=0.0)
+    with pytest.raises(EngineUnavailableError, match=r"missing=0\.0"):
+        compiled_model(other, model_file, compiler="xgboost-c")
+    choice = choose_engine(other, model_file, engine="auto", n_rows=10 * PAYBACK_ROWS)
+    assert choice.engine == "native" and "missing=0.0" in choice.reason

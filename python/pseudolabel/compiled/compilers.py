@@ -93,6 +93,11 @@ class Compiler:
         """Why this adapter cannot compile the model, or None when it can."""
         raise NotImplementedError
 
+    def backend_problem(self, backend: Any) -> str | None:
+        """What :meth:`problem` checks that the model file does not hold (asked even when
+        the cache has the file's library, which stands for the file's own checks)."""
+        return None
+
     def build(self, backend: Any, model_file: Path, directory: Path) -> str:
         """Compile into ``directory``; return the library's file name."""
         raise NotImplementedError
@@ -229,8 +234,9 @@ class Lleaves(Compiler):
 
 class XGBoostC(Compiler):
     """XGBoost gbtree models as branch-free C over complete-tree tables
-    (:mod:`pseudolabel.compiled.xgboost_c`), built with gcc ``-O3`` for any CPU of the
-    architecture and called through ctypes."""
+    (:mod:`pseudolabel.compiled.xgboost_c`), built with gcc ``-O3`` and called through
+    ctypes: the bit-mask kernel (AVX-512) where this CPU has it and the trees are at most
+    6 deep, else the scalar walk, which runs on any CPU of the architecture."""
 
     name = "xgboost-c"
     packages = ("xgboost",)
@@ -245,10 +251,12 @@ class XGBoostC(Compiler):
 
     @functools.cache  # noqa: B019
     def version(self) -> str:
-        from pseudolabel.compiled.xgboost_c import GENERATOR_VERSION
+        from pseudolabel.compiled.xgboost_c import GENERATOR_VERSION, cpu_kernel
 
+        # the CPU's kernel is in the key: an entry built with AVX-512 in a cache shared
+        # with machines without it must not be loaded there
         return (f"xgboost-c {GENERATOR_VERSION}; xgboost {_version('xgboost')}; "
-                f"{_gcc_version() or 'no gcc'}; {platform.machine()}")
+                f"{_gcc_version() or 'no gcc'}; {platform.machine()}; {cpu_kernel()} kernel")
 
     def installed(self) -> bool:
         return super().installed() and shutil.which("gcc") is not None
@@ -256,22 +264,35 @@ class XGBoostC(Compiler):
     def problem(self, backend: Any, model_file: Path) -> str | None:
         from pseudolabel.compiled.xgboost_c import model_problem
 
-        if getattr(backend, "name", None) != "xgboost":
-            return "xgboost-c compiles XGBoost models only"
+        problem = self.backend_problem(backend)
+        if problem is not None:
+            return problem
         model = backend.model_
         if self._checked is None or self._checked[0] is not model:  # asked twice per job
             problem = model_problem(model.get_booster(), model.missing)
             self._checked = (model, None if problem is None else f"XGBoost model with {problem}")
         return self._checked[1]
 
-    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
-        from pseudolabel.compiled.xgboost_c import Forest, c_source
+    def backend_problem(self, backend: Any) -> str | None:
+        from pseudolabel.compiled.xgboost_c import missing_problem
 
+        if getattr(backend, "name", None) != "xgboost":
+            return "xgboost-c compiles XGBoost models only"
+        # `missing` is a parameter of the estimator, not saved in the model file
+        problem = missing_problem(backend.model_.missing)
+        return None if problem is None else f"XGBoost model with {problem}"
+
+    def build(self, backend: Any, model_file: Path, directory: Path) -> str:
+        from pseudolabel.compiled.xgboost_c import Forest, c_source, gcc_flags, kernel_for
+
+        forest = Forest(backend.model_.get_booster())
+        kernel = kernel_for(forest)
         source = directory / "model.c"
-        source.write_text(c_source(Forest(backend.model_.get_booster())))
-        # -O3 only: -march=native measured no faster, and would tie the entry to this CPU
+        source.write_text(c_source(forest, kernel))
+        # no -march=native: measured no faster than the instruction sets the kernel names
         subprocess.run([str(shutil.which("gcc")), "-O3", "-std=c99", "-fPIC", "-shared",
-                        "-o", str(directory / self.library_name), str(source), "-lm"],
+                        *gcc_flags(kernel), "-o", str(directory / self.library_name),
+                        str(source), "-lm"],
                        check=True, capture_output=True, text=True)
         source.unlink()
         return self.library_name

@@ -53,9 +53,22 @@ def _compiler_named(name: str) -> Compiler:
     raise ParameterError(f"unknown compiler {name!r}; known: {[c.name for c in COMPILERS]}")
 
 
-def _usable(backend: Any, model_file: Path, *, auto: bool) -> tuple[Compiler | None, str]:
+def _cached(compiler: Compiler, model_file: Path, root: Path) -> Path | None:
+    """The compiler's library for this model file when the cache holds a valid one."""
+    return find_entry(entry_for(root, sha256_file(model_file), compiler.name,
+                                compiler.version()))
+
+
+def _usable(backend: Any, model_file: Path, *, auto: bool,
+            root: Path | None = None) -> tuple[Compiler | None, str]:
     """The preferred installed compiler that supports the model, or None and why not;
-    under ``auto`` only one measured faster than native for this kind of model."""
+    under ``auto`` only one measured faster than native for this kind of model.
+
+    A compiler whose library for this model file is in the cache (``root``) supports it
+    without asking again: the entry was built after the same check passed on the same
+    file (the key is the file's sha256 and the compiler's version); what the file does not
+    hold (:meth:`Compiler.backend_problem`) is still asked. For XGBoost models
+    the check parses the whole model (0.3 s for 400 trees), a fixed cost of every job."""
     installed = [c for c in COMPILERS if c.installed()]
     if not installed:
         return None, ("no tree compiler is installed (pip install 'pseudolabel[compiled]': "
@@ -63,8 +76,12 @@ def _usable(backend: Any, model_file: Path, *, auto: bool) -> tuple[Compiler | N
                       "XGBoost and scikit-learn forests; gcc alone for XGBoost with xgboost-c)")
     reasons = []
     for c in installed:
+        candidate = not auto or getattr(backend, "name", None) in c.auto_backends
+        if (candidate and root is not None and c.backend_problem(backend) is None
+                and _cached(c, model_file, root) is not None):
+            return c, ""
         problem = c.problem(backend, model_file)
-        if problem is None and auto and getattr(backend, "name", None) not in c.auto_backends:
+        if problem is None and not candidate:
             problem = (f"not faster than native for {getattr(backend, 'name', '?')} models "
                        "(use --engine compiled to force it)")
         if problem is None:
@@ -89,16 +106,15 @@ def choose_engine(backend: Any, model_file: str | Path, *, engine: str = "auto",
     if engine == "native":
         return EngineChoice("native", None, "asked for")
     model_file = Path(model_file)
-    compiler, why = _usable(backend, model_file, auto=engine == "auto")
+    root = cache_root(cache_dir)
+    compiler, why = _usable(backend, model_file, auto=engine == "auto", root=root)
     if compiler is None:
         if engine == "compiled":
             raise EngineUnavailableError(f"--engine compiled cannot compile {model_file}: {why}")
         return EngineChoice("native", None, why)
     if engine == "compiled":
         return EngineChoice("compiled", compiler.name, "asked for")
-    entry = entry_for(cache_root(cache_dir), sha256_file(model_file), compiler.name,
-                      compiler.version())
-    if find_entry(entry) is not None:
+    if _cached(compiler, model_file, root) is not None:
         return EngineChoice("compiled", compiler.name, "compiled model found in the cache")
     payback = compiler.payback_rows or PAYBACK_ROWS
     if n_rows is not None and n_rows >= payback:
@@ -151,12 +167,13 @@ def compiled_model(backend: Any, model_file: str | Path, *, compiler: str,
     model = _LOADED.get(key)
     if model is not None and model.backend is backend:
         return model
-    problem = adapter.problem(backend, model_file)
-    if problem is not None:
-        raise EngineUnavailableError(f"{compiler} cannot compile {model_file}: {problem}")
     entry = entry_for(root, model_sha256, compiler, adapter.version())
-    library = find_entry(entry)
-    if library is None:
+    library = find_entry(entry)  # a valid entry was built after the check below passed
+    problem = adapter.backend_problem(backend)
+    if library is None or problem is not None:
+        problem = problem or adapter.problem(backend, model_file)
+        if problem is not None:
+            raise EngineUnavailableError(f"{compiler} cannot compile {model_file}: {problem}")
         if log:
             log(f"compiling the model with {adapter.version()} into {entry.directory} ...")
         t0 = time.perf_counter()
