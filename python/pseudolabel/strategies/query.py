@@ -267,9 +267,8 @@ class UncertaintyQuery(QueryStrategy):
     Parameters
     ----------
     distinct_rows : bool, default=False
-        Skip rows identical to one already in the batch (the next most uncertain row is taken
-        instead; repeats fill the batch only when too few distinct rows remain). On by
-        default for ``margin`` only, see :class:`MarginQuery`.
+        Skip rows identical to one already in the batch, as :class:`MarginQuery` does by
+        default (there ``True``); ``least_confident`` and ``entropy`` keep ``False``.
     """
 
     kernel_score: ClassVar[str] = "confidence"
@@ -353,7 +352,9 @@ class MarginQuery(UncertaintyQuery):
         batch only when the pool has too few distinct rows). Identical rows have identical
         margins, so without this a batch can be ``n`` copies of one input on tables with
         repeated feature vectors; see :mod:`pseudolabel.strategies.distinct_rows`. With
-        ``False``, the ``n`` smallest margins, ties broken by the lower row index.
+        ``False``, the ``n`` smallest margins, ties broken by the lower row index. Costs
+        nothing extra when the ``n`` smallest margins are distinct rows; otherwise the pool is
+        scored again with a 4x wider candidate list until ``n`` distinct rows are found.
     """
 
     name: ClassVar[str] = "margin"
