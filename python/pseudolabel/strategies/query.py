@@ -53,6 +53,7 @@ from pseudolabel.strategies.context import (
     as_query_context,
     require_labeled,
 )
+from pseudolabel.strategies.distinct_rows import distinct_first
 
 __all__ = [
     "QUERY_STRATEGIES",
@@ -262,13 +263,19 @@ class UncertaintyQuery(QueryStrategy):
     Subclasses set ``kernel_score`` (a ``pseudolabel.kernels`` score name) and
     ``kernel_largest`` (whether a larger kernel score is more uncertain); the reported score
     is always "higher = more uncertain".
+
+    Parameters
+    ----------
+    distinct_rows : bool, default=False
+        Skip rows identical to one already in the batch, as :class:`MarginQuery` does by
+        default (there ``True``); ``least_confident`` and ``entropy`` keep ``False``.
     """
 
     kernel_score: ClassVar[str] = "confidence"
     kernel_largest: ClassVar[bool] = False
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, distinct_rows: bool = False) -> None:
+        self.distinct_rows = distinct_rows
 
     def _to_uncertainty(self, kernel_scores: np.ndarray) -> np.ndarray:
         """Kernel scores as "higher = more uncertain": as they are when a larger kernel
@@ -298,14 +305,26 @@ class UncertaintyQuery(QueryStrategy):
         n, total, mask = _query_args(n, X_pool, exclude)
         if n == 0 or _n_available(total, mask) == 0:
             return _no_rows()
-        top = kernels.TopK(
-            n, score=self.kernel_score, largest=self.kernel_largest  # type: ignore[arg-type]
-        )
-        for start, chunk, part in _pool_chunks(context, X_pool, mask):
-            top.push(context.predict_proba(chunk), start, exclude=part)
-        sel = top.result()
-        indices = np.asarray(sel.indices, dtype=np.int64)
-        return indices, self._to_uncertainty(np.asarray(sel.scores, dtype=np.float64))
+        if not isinstance(self.distinct_rows, (bool, np.bool_)):
+            raise ParameterError(f"distinct_rows must be True or False, got {self.distinct_rows!r}")
+        available = _n_available(total, mask)
+        k = min(n, available)
+        while True:
+            top = kernels.TopK(
+                k, score=self.kernel_score, largest=self.kernel_largest  # type: ignore[arg-type]
+            )
+            for start, chunk, part in _pool_chunks(context, X_pool, mask):
+                top.push(context.predict_proba(chunk), start, exclude=part)
+            sel = top.result()
+            indices = np.asarray(sel.indices, dtype=np.int64)
+            scores = self._to_uncertainty(np.asarray(sel.scores, dtype=np.float64))
+            if not self.distinct_rows:
+                return indices, scores
+            order, n_distinct = distinct_first(take_rows(X_pool, indices))
+            if n_distinct >= n or k >= available:
+                order = order[:n]
+                return indices[order], scores[order]
+            k = min(available, 4 * k)  # too many repeats: look further down the ranking
 
 
 class LeastConfidentQuery(UncertaintyQuery):
@@ -322,12 +341,28 @@ class LeastConfidentQuery(UncertaintyQuery):
 class MarginQuery(UncertaintyQuery):
     """Ask about the rows with the smallest gap between the two most probable classes.
 
-    Score: ``1 - (p_(1) - p_(2))``.
+    Score: ``1 - (p_(1) - p_(2))`` (Scheffer, Decomain and Wrobel, 2001, "Active Hidden
+    Markov Models for Information Extraction").
+
+    Parameters
+    ----------
+    distinct_rows : bool, default=True
+        A batch never holds two rows with identical features: a row equal to one already in
+        the batch is skipped and the next-smallest margin taken (the skipped copies fill the
+        batch only when the pool has too few distinct rows). Identical rows have identical
+        margins, so without this a batch can be ``n`` copies of one input on tables with
+        repeated feature vectors; see :mod:`pseudolabel.strategies.distinct_rows`. With
+        ``False``, the ``n`` smallest margins, ties broken by the lower row index. Costs
+        nothing extra when the ``n`` smallest margins are distinct rows; otherwise the pool is
+        scored again with a 4x wider candidate list until ``n`` distinct rows are found.
     """
 
     name: ClassVar[str] = "margin"
     kernel_score: ClassVar[str] = "margin"
     kernel_largest: ClassVar[bool] = False
+
+    def __init__(self, distinct_rows: bool = True) -> None:
+        self.distinct_rows = distinct_rows
 
 
 class EntropyQuery(UncertaintyQuery):
