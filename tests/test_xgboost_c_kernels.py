@@ -89,11 +89,11 @@ def compiled(tmp_path_factory):
     return out
 
 
-def _rows(model: xgboost.XGBClassifier, n_rows: int, seed: int) -> np.ndarray:
+def _rows(forest: Forest, n_rows: int, seed: int) -> np.ndarray:
     """Random rows with NaN, and values exactly on split thresholds (the >= boundary)."""
     rng = np.random.default_rng(seed)
     X = (rng.standard_normal((n_rows, N_FEATURES)) * 1.5).astype(np.float32)
-    thresholds = Forest(model.get_booster()).threshold
+    thresholds = forest.threshold
     thresholds = thresholds[np.isfinite(thresholds)]
     on = rng.random(X.shape) < 0.2
     X[on] = rng.choice(thresholds, size=int(on.sum()))
@@ -111,7 +111,7 @@ def _native(model: xgboost.XGBClassifier, X: np.ndarray) -> np.ndarray:
 @given(n_rows=st.integers(1, 200), seed=st.integers(0, 2**32 - 1))
 def test_every_kernel_equals_xgboost(compiled, name, n_rows, seed):
     model, forest, kernels = compiled[name]
-    X = _rows(model, n_rows, seed)
+    X = _rows(forest, n_rows, seed)
     native = _native(model, X)
     for kernel, predict in kernels.items():
         P = predict(X)

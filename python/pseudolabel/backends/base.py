@@ -11,7 +11,8 @@ every backend, so that plugin authors implement four small methods and get the r
   float32 stays float32; the kernels validate the values);
 * the on-disk format: :meth:`Backend.save` writes a directory holding the model in the model
   library's own safe format plus ``backend.json`` (backend name, parameters, classes, a SHA-256
-  of the model file), atomically: a failed save leaves nothing behind.
+  of the model file), atomically: a failed save leaves nothing behind (the description
+  file's format and its reader live in :mod:`pseudolabel.backends.saved_format`).
 
 Subclasses implement ``_fit_model``, ``_predict_model``, ``_save_model`` and ``_load_model``
 (and ``_continue_model`` when ``capabilities.continued_training``). They always see labels
@@ -44,6 +45,16 @@ from pseudolabel.exceptions import (
 )
 from pseudolabel.backends.checks import check_probabilities, check_sample_weight, encode_labels
 from pseudolabel.plugins import get_plugin_manager
+from pseudolabel.backends.saved_format import (
+    FORMAT,
+    FORMAT_VERSION,
+    META_FILE,
+    _classes_from_json,
+    _classes_to_json,
+    _json_ok,
+    _plain,
+    read_metadata,
+)
 
 __all__ = [
     "Capabilities",
@@ -57,14 +68,6 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
 ]
-
-#: Name of the metadata file inside a saved backend directory.
-META_FILE = "backend.json"
-#: ``format`` field of ``backend.json``.
-FORMAT = "pseudolabel-backend"
-#: Bumped when the saved layout changes incompatibly.
-FORMAT_VERSION = 1
-
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -259,9 +262,13 @@ class Backend:
         proba = check_probabilities(
             self._predict_model(X), n_rows=n, n_classes=k, source=f"backend {self.name!r}"
         )
-        if k == len(self.classes_):
+        return self._in_label_space(proba)
+
+    def _in_label_space(self, proba: np.ndarray) -> np.ndarray:
+        """The model's columns (the classes it was fitted on) spread over ``classes_``."""
+        if proba.shape[1] == len(self.classes_):
             return proba
-        out = np.zeros((n, len(self.classes_)), dtype=proba.dtype)
+        out = np.zeros((len(proba), len(self.classes_)), dtype=proba.dtype)
         out[:, self._present] = proba
         return out
 
@@ -313,11 +320,7 @@ class Backend:
                 f"backend {self.name!r} gave out-of-bag probabilities of shape {proba.shape}, "
                 f"expected {(n, k)}"
             )
-        if k == len(self.classes_):
-            return proba, covered
-        out = np.zeros((n, len(self.classes_)), dtype=proba.dtype)
-        out[:, self._present] = proba
-        return out, covered
+        return self._in_label_space(proba), covered
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row (ties: the first column)."""
@@ -557,81 +560,9 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _feature_names(X: Any) -> np.ndarray | None:
     columns = getattr(X, "columns", None)
     if columns is None:
         return None
     names = np.asarray(list(columns), dtype=object)
     return names if all(isinstance(c, str) for c in names) else None
-
-
-def _json_ok(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _classes_to_json(classes: np.ndarray) -> dict[str, Any]:
-    kind = classes.dtype.kind
-    if kind in "biuf":
-        return {"classes": classes.tolist(), "classes_dtype": classes.dtype.str}
-    if kind in "US":
-        return {"classes": [str(c) for c in classes], "classes_dtype": classes.dtype.str}
-    values = [_plain(c) for c in classes]
-    if kind == "O" and all(isinstance(v, str) for v in values):
-        return {"classes": values, "classes_dtype": "object"}
-    if kind == "O" and all(isinstance(v, (int, bool)) for v in values):
-        return {"classes": values, "classes_dtype": "object"}
-    raise BackendError(
-        f"cannot save class labels of dtype {classes.dtype} ({values[:3]}...); use str or int labels"
-    )
-
-
-def _classes_from_json(meta: dict[str, Any]) -> np.ndarray:
-    dtype = meta.get("classes_dtype")
-    values = meta.get("classes")
-    if not isinstance(values, list):
-        raise BundleError(f"{META_FILE} has no list of classes")
-    if dtype == "object":
-        arr = np.empty(len(values), dtype=object)
-        arr[:] = values
-        return arr
-    try:
-        return np.asarray(values, dtype=np.dtype(dtype))
-    except TypeError as exc:
-        raise BundleError(f"{META_FILE} has an invalid classes_dtype {dtype!r}") from exc
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check ``backend.json`` of a directory written by :meth:`Backend.save`."""
-    directory = Path(path)
-    if not directory.exists():
-        raise BundleError(f"{directory} does not exist")
-    meta_path = directory / META_FILE
-    if not directory.is_dir() or not meta_path.is_file():
-        raise BundleError(f"{directory} is not a saved pseudolabel backend (no {META_FILE})")
-    try:
-        with open(meta_path, encoding="utf-8") as fh:
-            meta = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{meta_path} is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise BundleError(f"{meta_path} is not a pseudolabel backend description")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(
-            f"{meta_path} has format version {meta.get('format_version')!r}; this pseudolabel "
-            f"({__version__}) reads version {FORMAT_VERSION}"
-        )
-    for key in ("backend", "model_file", "model_sha256", "classes", "present", "n_features_in"):
-        if key not in meta:
-            raise BundleError(f"{meta_path} lacks the field {key!r}")
-    model_file = meta["model_file"]
-    if not isinstance(model_file, str) or Path(model_file).name != model_file:
-        raise BundleError(f"{meta_path} has an invalid model_file {model_file!r}")
-    return meta

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pseudolabel.exceptions import BackendError, InputError
+from pseudolabel.exceptions import BackendError
 
 __all__ = ["bagged_forest", "forest_out_of_bag_proba"]
 
@@ -79,7 +79,8 @@ def forest_out_of_bag_proba(
     X : array-like of shape (len(rows), n_features)
         The features of those rows, as they were passed to ``fit``.
     rows : ndarray of int of shape (len(rows),)
-        Their positions among the ``n_fit_rows`` rows of the fit.
+        Their positions among the ``n_fit_rows`` rows of the fit, one per row of ``X``
+        (checked by :meth:`pseudolabel.backends.base.Backend.out_of_bag_proba`).
     n_fit_rows : int
         How many rows the forest was fitted on.
 
@@ -97,13 +98,6 @@ def forest_out_of_bag_proba(
             f"{type(forest).__name__} is not a bagged forest with bootstrap=True; it has no "
             "out-of-bag rows"
         )
-    rows = np.asarray(rows)
-    if rows.ndim != 1 or rows.dtype.kind not in "iu":
-        raise InputError(f"rows must be a 1-d array of row positions, got {rows.dtype} {rows.shape}")
-    if rows.size and (rows.min() < 0 or rows.max() >= n_fit_rows):
-        raise InputError(f"rows must be positions in [0, {n_fit_rows}) of the fitted rows")
-    if int(X.shape[0]) != rows.size:
-        raise InputError(f"X has {X.shape[0]} rows but rows lists {rows.size} positions")
     n_samples = getattr(forest, "_n_samples", n_fit_rows)
     if n_samples != n_fit_rows:
         raise BackendError(

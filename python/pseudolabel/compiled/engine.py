@@ -53,18 +53,19 @@ def _compiler_named(name: str) -> Compiler:
     raise ParameterError(f"unknown compiler {name!r}; known: {[c.name for c in COMPILERS]}")
 
 
-def _cached(compiler: Compiler, model_file: Path, root: Path) -> Path | None:
-    """The compiler's library for this model file when the cache holds a valid one."""
-    return find_entry(entry_for(root, sha256_file(model_file), compiler.name,
-                                compiler.version()))
+def _cached(compiler: Compiler, model_sha256: str, root: Path) -> Path | None:
+    """The compiler's library for the model file of this sha256 when the cache holds a
+    valid one."""
+    return find_entry(entry_for(root, model_sha256, compiler.name, compiler.version()))
 
 
 def _usable(backend: Any, model_file: Path, *, auto: bool,
-            root: Path | None = None) -> tuple[Compiler | None, str]:
+            cache: tuple[Path, str] | None = None) -> tuple[Compiler | None, str]:
     """The preferred installed compiler that supports the model, or None and why not;
     under ``auto`` only one measured faster than native for this kind of model.
 
-    A compiler whose library for this model file is in the cache (``root``) supports it
+    A compiler whose library for this model file is in the cache (``cache``: its root and
+    the file's sha256) supports it
     without asking again: the entry was built after the same check passed on the same
     file (the key is the file's sha256 and the compiler's version); what the file does not
     hold (:meth:`Compiler.backend_problem`) is still asked. For XGBoost models
@@ -77,8 +78,8 @@ def _usable(backend: Any, model_file: Path, *, auto: bool,
     reasons = []
     for c in installed:
         candidate = not auto or getattr(backend, "name", None) in c.auto_backends
-        if (candidate and root is not None and c.backend_problem(backend) is None
-                and _cached(c, model_file, root) is not None):
+        if (candidate and cache is not None and c.backend_problem(backend) is None
+                and _cached(c, cache[1], cache[0]) is not None):
             return c, ""
         problem = c.problem(backend, model_file)
         if problem is None and not candidate:
@@ -106,15 +107,16 @@ def choose_engine(backend: Any, model_file: str | Path, *, engine: str = "auto",
     if engine == "native":
         return EngineChoice("native", None, "asked for")
     model_file = Path(model_file)
-    root = cache_root(cache_dir)
-    compiler, why = _usable(backend, model_file, auto=engine == "auto", root=root)
+    root, model_sha256 = cache_root(cache_dir), sha256_file(model_file)
+    compiler, why = _usable(backend, model_file, auto=engine == "auto",
+                            cache=(root, model_sha256))
     if compiler is None:
         if engine == "compiled":
             raise EngineUnavailableError(f"--engine compiled cannot compile {model_file}: {why}")
         return EngineChoice("native", None, why)
     if engine == "compiled":
         return EngineChoice("compiled", compiler.name, "asked for")
-    if _cached(compiler, model_file, root) is not None:
+    if _cached(compiler, model_sha256, root) is not None:
         return EngineChoice("compiled", compiler.name, "compiled model found in the cache")
     payback = compiler.payback_rows or PAYBACK_ROWS
     if n_rows is not None and n_rows >= payback:

@@ -389,8 +389,11 @@ def c_source(model: Forest, kernel: str = "scalar") -> str:
         ]
         return "\n".join(common + tables + [_SCALAR_WALK, _FINISH_PREDICT])
     m = _masks(model)
-    n_splits = max(1, len(m["offset"]))  # C has no empty arrays
-    pad = (lambda a, v=0: a if len(a) else np.asarray([v], dtype=a.dtype))
+    n_splits = max(1, len(m["offset"]))  # C has no empty arrays: a model of single leaves
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return a if len(a) else np.zeros(1, dtype=a.dtype)
+
     tables = [
         f"#define BLOCK {MASK_BLOCK}",
         f"static const int32_t offset[{n_splits}] = {{{_ints(pad(m['offset']))}}};",

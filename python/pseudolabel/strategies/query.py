@@ -303,11 +303,11 @@ class UncertaintyQuery(QueryStrategy):
 
         context = as_query_context(context)
         n, total, mask = _query_args(n, X_pool, exclude)
-        if n == 0 or _n_available(total, mask) == 0:
+        available = _n_available(total, mask)
+        if n == 0 or available == 0:
             return _no_rows()
         if not isinstance(self.distinct_rows, (bool, np.bool_)):
             raise ParameterError(f"distinct_rows must be True or False, got {self.distinct_rows!r}")
-        available = _n_available(total, mask)
         k = min(n, available)
         while True:
             top = kernels.TopK(
