@@ -7,7 +7,10 @@ stratified 70/30 train/test split per seed; the train part is the pool (at most 
 the learner starts from 2 labels per class and asks for batches of 10 until 100 rows were
 asked (300 on digits); accuracy on the test part after every batch. Each strategy is compared
 with ``random`` by the normalized area under its learning curve (mean accuracy over the
-budget), paired by seed. The model is a standardized logistic regression (one thread).
+budget), paired by seed. The model is a standardized logistic regression (one thread). Every
+learner keeps ``ActiveLearner``'s default first batch (``cold_start="auto"``: TypiClust, except
+``random``, which stays random); ``margin_warm`` is margin from the first batch
+(``cold_start=None``), the default before the cold start existed.
 
 Targets:
   * the default query strategy (``margin``) has a curve area at least random's on every set;
@@ -49,6 +52,7 @@ STRATEGIES = [
     "random",
     "least_confident",
     "margin",
+    "margin_warm",  # margin from the first batch (cold_start=None)
     "entropy",
     "vote_entropy",
     "kl_divergence",
@@ -78,6 +82,10 @@ def _learner(strategy: str, seed: int, n_rounds: int):
             pseudo_label=CEALStrategy(delta0=delta0, decay=delta0 / (n_rounds + 1)),
             random_state=seed,
         )
+    if strategy == "margin_warm":
+        return ActiveLearner(_model(), query_strategy="margin", cold_start=None,
+                             random_state=seed)
+    # every strategy with the learner's default first batch (TypiClust; random stays random)
     return ActiveLearner(_model(), query_strategy=strategy, random_state=seed)
 
 

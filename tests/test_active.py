@@ -72,7 +72,9 @@ class Recorder:
 def test_teach_query_predict_and_scores():
     X, y = load_iris(return_X_y=True)
     init, pool = _start(X, y)
-    learner = ActiveLearner(_model(), query_strategy="margin").teach(X[init], y[init])
+    # margin from the first batch: the default first batch (TypiClust) is test_typical.py's
+    learner = ActiveLearner(_model(), query_strategy="margin", cold_start=None).teach(
+        X[init], y[init])
     assert learner.model_version_ == 1 and learner.classes_.tolist() == [0, 1, 2]
     idx = learner.query(X[pool], 7)
     assert idx.dtype == np.int64 and len(idx) == 7
@@ -332,7 +334,9 @@ def test_real_boosting_backends(backend):
         params.update(min_child_samples=2, verbose=-1)
     from pseudolabel.plugins import make_backend
 
-    learner = ActiveLearner(make_backend(backend, **params), query_strategy="qbc", random_state=0)
+    # the committee from the first batch (this tests qbc over the real backends)
+    learner = ActiveLearner(make_backend(backend, **params), query_strategy="qbc",
+                            cold_start=None, random_state=0)
     learner.teach(X[init], y[init])
     curve = learner.run(X[pool], lambda i: y[pool][i], budget=20, batch_size=10,
                         X_test=X, y_test=y)

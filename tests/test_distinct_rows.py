@@ -86,7 +86,8 @@ def test_plain_margin_is_the_n_smallest_margins(pool, n):
 def test_default_learner_batch_skips_identical_rows():
     # five copies of each of five inputs; the most uncertain input (x = 1) has the lowest rows
     X = np.repeat(np.array([[1.0], [0.9], [1.2], [0.0], [2.0]]), 5, axis=0)
-    learner = ActiveLearner(LogisticRegression(), random_state=0)
+    # margin from the first batch (the default first batch is TypiClust's, test_typical.py)
+    learner = ActiveLearner(LogisticRegression(), cold_start=None, random_state=0)
     learner.fit(np.array([[0.0], [2.0]]), np.array([0, 1]))
     idx = learner.query(X, 4)
     assert len(np.unique(X[idx], axis=0)) == 4  # four different inputs, not four copies of x=1
@@ -97,7 +98,7 @@ def test_default_learner_batch_skips_identical_rows():
 
 def test_too_few_distinct_rows_fill_with_repeats_by_margin():
     X = np.repeat(np.array([[1.0], [0.0]]), 6, axis=0)
-    learner = ActiveLearner(LogisticRegression(), random_state=0)
+    learner = ActiveLearner(LogisticRegression(), cold_start=None, random_state=0)
     learner.fit(np.array([[0.0], [2.0]]), np.array([0, 1]))
     idx = learner.query(X, 5)
     assert idx.tolist() == [0, 6, 1, 2, 3]

@@ -97,6 +97,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "pseudolabel.strategies.query",
     "pseudolabel.strategies.allocation", "pseudolabel.strategies.graph",
     "pseudolabel.strategies.committee", "pseudolabel.strategies.diversity",
+    "pseudolabel.strategies.typical",
 )
 
 #: Names defined next to what they look up or fire, re-exported here: name -> module.

@@ -26,20 +26,26 @@ from pseudolabel._validation import copy_strategy, default_estimator
 from pseudolabel.active.curve import LearningCurve
 from pseudolabel.active.labels import check_labels, check_no_missing, concat_rows, label_kind
 from pseudolabel.active.pseudo_labels import (
+    PseudoLabelingMixin,
     PseudoLabels,
-    pseudo_label_round,
-    start_pseudo_labels,
     training_rows,
 )
-from pseudolabel.active.run import emit_query, estimator_name, run_loop, run_settings
+from pseudolabel.active.run import (
+    emit_query,
+    estimator_name,
+    first_batch_strategy,
+    run_loop,
+    run_settings,
+)
 from pseudolabel.active.stopping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, StoppingSignal
 from pseudolabel.exceptions import InputError, ParameterError, PseudolabelWarning
 from pseudolabel.strategies.context import LearnerContext, query_pool
+from pseudolabel.strategies.typical import NotMeasurable
 
 __all__ = ["ActiveLearner"]
 
 
-class ActiveLearner(ClassifierMixin, BaseEstimator):
+class ActiveLearner(PseudoLabelingMixin, ClassifierMixin, BaseEstimator):
     """Active learning, optionally combined with self-training (CEAL).
 
     Parameters
@@ -57,6 +63,13 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         strategy a large study of tabular active learning found hard to beat (Bahri et al.
         2022); entropy, the former default, falls below random sampling on many-class
         problems (``benches/bench_active.py``).
+    cold_start : "auto", str, QueryStrategy or None, default="auto"
+        The strategy of the learner's *first* batch. With a few labels a class, uncertainty
+        is a poor guide and typical rows that cover the data do better (Hacohen et al., ICML
+        2022). ``"auto"``: ``"typiclust"`` (:mod:`pseudolabel.strategies.typical`) when the
+        features are finite numbers (not with text, categorical or missing values, sparse
+        input or ``query_strategy="random"``); a name or instance: that strategy; ``None``:
+        ``query_strategy`` from the first batch, as every later batch.
     pseudo_label : str, SelectionStrategy or None, default=None
         ``None``: pure active learning. Otherwise a self-training selection strategy name
         (``"ceal"`` for the paper's decaying entropy threshold, or any other selection
@@ -86,6 +99,9 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         Rows taught with ``refit=False`` that the model has not seen yet.
     query_strategy_ : QueryStrategy
         The resolved query strategy.
+    cold_start_ : QueryStrategy or None
+        The resolved strategy of the first batch (``None``: none, or the first batch was
+        asked).
     query_indices_, query_scores_ : ndarray
         Result of the last :meth:`query`, best first.
     pseudo_indices_, pseudo_labels_ : ndarray
@@ -114,6 +130,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit"]), str, None],
         "query_strategy": [str, HasMethods(["query"])],
+        "cold_start": [str, HasMethods(["query"]), None],
         "pseudo_label": [str, HasMethods(["select"]), None],
         "classes": ["array-like", None],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
@@ -131,6 +148,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     round_: int
     rng_: np.random.Generator
     query_strategy_: Any
+    cold_start_: Any
     history_: list[dict[str, Any]]
     stopping_: StoppingSignal
     pseudo_indices_: np.ndarray
@@ -149,6 +167,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         estimator: Any = None,
         *,
         query_strategy: Any = "margin",
+        cold_start: Any = "auto",
         pseudo_label: Any = None,
         classes: Any = None,
         chunk_size: int = 65_536,
@@ -156,6 +175,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.estimator = estimator
         self.query_strategy = query_strategy
+        self.cold_start = cold_start
         self.pseudo_label = pseudo_label
         self.classes = classes
         self.chunk_size = chunk_size
@@ -174,6 +194,7 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
         # the default model is chosen at the first teach, when the input is known (sparse?)
         self._template = None if self.estimator is None else as_backend(self.estimator).clone()
         self.query_strategy_ = copy_strategy(make_strategy(self.query_strategy, kind="query"))
+        self.cold_start_ = first_batch_strategy(self.cold_start, self.query_strategy_)
         self._pseudo_template = (
             None if self.pseudo_label is None
             else copy_strategy(make_strategy(self.pseudo_label, kind="selection"))
@@ -445,8 +466,16 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
     def _query(
         self, X_pool: Any, n: int, *, exclude: Any, warn: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        indices, scores = query_pool(self.query_strategy_, self.query_context(), X_pool, n,
-                                     exclude=exclude, warn=warn, stacklevel=4)
+        strategy = self.query_strategy_ if self.cold_start_ is None else self.cold_start_
+        try:
+            indices, scores = query_pool(strategy, self.query_context(), X_pool, n,
+                                         exclude=exclude, warn=warn, stacklevel=4)
+        except NotMeasurable:
+            if strategy is self.query_strategy_ or self.cold_start != "auto":
+                raise  # "auto" applies TypiClust to numeric features only
+            indices, scores = query_pool(self.query_strategy_, self.query_context(), X_pool, n,
+                                         exclude=exclude, warn=warn, stacklevel=4)
+        self.cold_start_ = None  # the first batch is asked: the query strategy from now on
         self.query_indices_, self.query_scores_ = indices, scores
         return indices, scores
 
@@ -457,56 +486,6 @@ class ActiveLearner(ClassifierMixin, BaseEstimator):
 
     def _estimator_name(self) -> str:
         return estimator_name(self._template)
-
-    # -- CEAL: pseudo-labels ------------------------------------------------------------------
-
-    def _start_pseudo(self, n_pool: int) -> PseudoLabels:
-        """Start the selection strategy's schedule over a pool of ``n_pool`` rows."""
-        if self._pseudo_template is None:
-            raise ParameterError(
-                "pseudo-labeling needs ActiveLearner(pseudo_label=<selection strategy>), e.g. "
-                "pseudo_label='ceal'"
-            )
-        state = start_pseudo_labels(self._pseudo_template, classes=self.classes_,
-                                    y_labeled=self.y_labeled_, n_pool=n_pool, rng=self.rng_)
-        self._set_pseudo(state)
-        return state
-
-    def update_pseudo_labels(
-        self,
-        X_pool: Any,
-        *,
-        exclude: Any = None,
-        round: int | None = None,
-        refit: bool = True,
-    ) -> ActiveLearner:
-        """Re-decide the pseudo-labels of ``X_pool`` (one CEAL round) and optionally refit.
-
-        For manual loops; :meth:`run` calls it every round. The selection strategy sees the
-        current model's probabilities of the whole pool; rows in ``exclude`` (those a human
-        labeled or declined) are never pseudo-labeled, so human labels always win. A
-        ``rebuild`` strategy (``ceal``) replaces the pseudo-set; an accumulating one adds to
-        it. The round is :func:`pseudolabel.loop.run_round`, as in the self-training loops.
-
-        Parameters
-        ----------
-        X_pool : array-like of shape (n_rows, n_features)
-        exclude : bool mask or int indices, optional
-            Pool rows with a human label (or a human refusal).
-        round : int, optional
-            Round number for the strategy's schedule; default: one more than last time.
-        refit : bool, default=True
-            Refit on human labels + pseudo-labels afterwards.
-
-        Returns
-        -------
-        self
-        """
-        self._check_model("pseudo-label")
-        self._set_pseudo(pseudo_label_round(self, X_pool, exclude=exclude, round=round))
-        if refit:
-            self.refit()
-        return self
 
     # -- the loop -----------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ self-training loops: the strategy sees the whole pool's probabilities, rows with
 (or a human refusal) are ``blocked`` (never pseudo-labeled: human labels always win), a
 ``rebuild`` strategy (``ceal``) re-decides the set each round and an accumulating one adds to
 it. This module maps that state onto the learner's label space and training rows and runs the
-learner's pseudo-label round (:func:`pseudo_label_round`).
+learner's pseudo-label round (:func:`pseudo_label_round`); :class:`PseudoLabelingMixin` gives
+``ActiveLearner`` its public ``update_pseudo_labels``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pseudolabel._validation import copy_strategy
+from pseudolabel.exceptions import ParameterError
 from pseudolabel.loop.pseudoset import PseudoSet
 from pseudolabel.loop.records import RoundResult
 from pseudolabel.loop.round import run_round
@@ -25,6 +27,7 @@ from pseudolabel.strategies.base import exclude_mask
 from pseudolabel.strategies.query import iter_row_chunks, n_rows, take_rows
 
 __all__ = [
+    "PseudoLabelingMixin",
     "PseudoLabels",
     "pseudo_label_round",
     "start_pseudo_labels",
@@ -62,6 +65,11 @@ def start_pseudo_labels(
     rng: np.random.Generator,
 ) -> PseudoLabels:
     """A fresh copy of the selection strategy, started for a pool of ``n_pool`` rows."""
+    if template is None:
+        raise ParameterError(
+            "pseudo-labeling needs ActiveLearner(pseudo_label=<selection strategy>), e.g. "
+            "pseudo_label='ceal'"
+        )
     strategy = copy_strategy(template)
     prior = np.array([(y_labeled == c).sum() for c in classes], dtype=np.float64)
     strategy.start(
@@ -163,3 +171,53 @@ def pseudo_label_round(
             estimator=learner._estimator_name(),
         )
     return state
+
+
+class PseudoLabelingMixin:
+    """``ActiveLearner``'s CEAL methods: start the schedule, re-decide the pseudo-labels."""
+
+    def _start_pseudo(self, n_pool: int) -> PseudoLabels:
+        """Start the selection strategy's schedule over a pool of ``n_pool`` rows."""
+        learner: Any = self
+        state = start_pseudo_labels(learner._pseudo_template, classes=learner.classes_,
+                                    y_labeled=learner.y_labeled_, n_pool=n_pool,
+                                    rng=learner.rng_)
+        learner._set_pseudo(state)
+        return state
+
+    def update_pseudo_labels(
+        self,
+        X_pool: Any,
+        *,
+        exclude: Any = None,
+        round: int | None = None,
+        refit: bool = True,
+    ) -> Any:
+        """Re-decide the pseudo-labels of ``X_pool`` (one CEAL round) and optionally refit.
+
+        For manual loops; :meth:`run` calls it every round. The selection strategy sees the
+        current model's probabilities of the whole pool; rows in ``exclude`` (those a human
+        labeled or declined) are never pseudo-labeled, so human labels always win. A
+        ``rebuild`` strategy (``ceal``) replaces the pseudo-set; an accumulating one adds to
+        it. The round is :func:`pseudolabel.loop.run_round`, as in the self-training loops.
+
+        Parameters
+        ----------
+        X_pool : array-like of shape (n_rows, n_features)
+        exclude : bool mask or int indices, optional
+            Pool rows with a human label (or a human refusal).
+        round : int, optional
+            Round number for the strategy's schedule; default: one more than last time.
+        refit : bool, default=True
+            Refit on human labels + pseudo-labels afterwards.
+
+        Returns
+        -------
+        self
+        """
+        learner: Any = self
+        learner._check_model("pseudo-label")
+        learner._set_pseudo(pseudo_label_round(learner, X_pool, exclude=exclude, round=round))
+        if refit:
+            learner.refit()
+        return self

@@ -219,6 +219,16 @@ def run_settings(
                        int(stop_window))
 
 
+def first_batch_strategy(cold_start: Any, query_strategy: Any) -> Any:
+    """The started strategy of a learner's first batch (``cold_start``), or ``None``."""
+    from pseudolabel._validation import copy_strategy
+    from pseudolabel.plugins import make_strategy
+
+    if isinstance(cold_start, str) and cold_start == "auto":
+        cold_start = None if getattr(query_strategy, "name", None) == "random" else "typiclust"
+    return None if cold_start is None else copy_strategy(make_strategy(cold_start, kind="query"))
+
+
 def estimator_name(template: Any) -> str:
     """The model's name in events: the wrapped estimator's class, else the backend's."""
     inner = template.get_params().get("estimator")

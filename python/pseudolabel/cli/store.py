@@ -438,6 +438,8 @@ def fit_pool_model(store: Any, args: argparse.Namespace, params: dict[str, Any])
         ) else _cli_backend(args.backend, params)
         learner = ActiveLearner(
             model, query_strategy=args.strategy,
+            # the store's first batch is the learner's first (TypiClust); later ones are not
+            cold_start="auto" if store.current_round() == 0 else None,
             classes=store.classes(), random_state=args.seed,
         )
         learner.fit(take_rows(X, lab_rows), labels["label"].to_numpy().astype(str))
