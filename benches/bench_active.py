@@ -239,7 +239,8 @@ def bench_large_pool(n_rows: int) -> tuple[float, float, float, float, bool]:
     centers = rng.normal(0, 3, size=(n_classes, n_features))
     y_lab = np.repeat(np.arange(n_classes), 5)
     X_lab = centers[y_lab] + rng.normal(size=(len(y_lab), n_features))
-    learner = ActiveLearner(query_strategy="entropy", chunk_size=65_536).fit(X_lab, y_lab)
+    learner = ActiveLearner(query_strategy="entropy", cold_start=None,
+                            chunk_size=65_536).fit(X_lab, y_lab)
     with tempfile.TemporaryDirectory() as tmp:
         pool = np.lib.format.open_memmap(
             Path(tmp) / "pool.npy", mode="w+", dtype=np.float32, shape=(n_rows, n_features)
@@ -275,7 +276,7 @@ def bench_large_pool(n_rows: int) -> tuple[float, float, float, float, bool]:
 # ---------------------------------------------------------------------------------------------
 
 SCALE_ROWS, SCALE_FEATURES, SCALE_BATCH = 2_000_000, 20, 8_417
-SCALE_STRATEGIES = ("coreset", "badge", "cluster_margin", "ranked_batch")
+SCALE_STRATEGIES = ("coreset", "badge", "cluster_margin", "ranked_batch", "typiclust")
 BADGE_ROWS, BADGE_CLASSES, BADGE_DIMS, BADGE_BATCH = 20_000, 100, 768, 1_000
 
 
@@ -338,8 +339,9 @@ def _scale_child(strategy: str, rows: int, batch: int) -> dict:
 
     X, y = _scale_pool(rows)
     labeled = np.random.default_rng(1).choice(rows, 200, replace=False)
+    # the strategy itself (not the default TypiClust first batch, its own case here)
     learner = ActiveLearner(LogisticRegression(max_iter=200), query_strategy=strategy,
-                            random_state=0).fit(X[labeled], y[labeled])
+                            cold_start=None, random_state=0).fit(X[labeled], y[labeled])
     exclude = np.zeros(rows, dtype=bool)
     exclude[labeled] = True
     _reset_peak()
