@@ -128,9 +128,10 @@ def accept(
     model's. Everything is measured on labeled rows the candidate models did not train on.
     With ``gained``/``lost`` the rows only the candidate / only the other model gets right, a
     difference is *significant* when ``|gained - lost| > sqrt(gained + lost)`` (a paired sign
-    test at one standard error). A round is accepted when its accuracy is not significantly
-    below the labels-only model's (comparing with the labels-only model, not the last round,
-    stops small losses from compounding) and either
+    test at one standard error). A round is accepted when it loses no row on balance against
+    the labels-only model (``gained >= lost``: a round that the evidence puts below the
+    labels alone is never kept, however small the loss, so losses cannot compound over
+    rounds or hide inside the tolerance) and either
 
     * its accuracy is significantly above the last accepted round's, or
     * its Brier score is at most ``(1 + tolerance)`` times the last accepted round's. The
@@ -138,15 +139,15 @@ def accept(
       separates rounds on a few dozen rows where accuracy moves in steps of one row.
 
     On fewer than ``SMALL_EVIDENCE_ROWS`` validation rows one standard error is a row or two,
-    so the rule asks for more: no row lost on balance against the labels-only model or the
-    last accepted round, and a Brier score strictly below the last accepted round's.
+    so the rule asks for more: no row lost on balance against the last accepted round
+    either, and a Brier score strictly below the last accepted round's.
     """
-    diff_base, se_base = _paired(candidate.correct, baseline.correct)
+    diff_base, _ = _paired(candidate.correct, baseline.correct)
     diff_ref, se_ref = _paired(candidate.correct, reference.correct)
-    if candidate.truth.size < SMALL_EVIDENCE_ROWS:
-        return diff_base >= 0 and diff_ref >= 0 and candidate.brier < reference.brier - 1e-12
-    if diff_base < -se_base:
+    if diff_base < 0:
         return False
+    if candidate.truth.size < SMALL_EVIDENCE_ROWS:
+        return diff_ref >= 0 and candidate.brier < reference.brier - 1e-12
     if diff_ref > se_ref:
         return True
     return candidate.brier <= reference.brier * (1.0 + tolerance) + 1e-12
