@@ -88,7 +88,8 @@ def test_learning_curve_plot():
     order = rng.permutation(len(y))
     seed = order[:6]
     pool = order[6:120]
-    learner = ActiveLearner(random_state=0).teach(X[seed], y[seed])
+    # the 6 random seed rows hold 2 of the 3 classes: declare the label space
+    learner = ActiveLearner(classes=[0, 1, 2], random_state=0).teach(X[seed], y[seed])
     curve = learner.run(X[pool], lambda i: y[pool][i], budget=30, batch_size=10,
                         X_test=X[order[120:]], y_test=y[order[120:]])
     ax = curve.plot()

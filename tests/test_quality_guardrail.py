@@ -280,3 +280,55 @@ def test_best_member_keeps_the_labels_alone_when_nothing_helped():
     assert best_member([none, helped, best]) is best
     tie = Member("d", better, 1, {})
     assert best_member([best, tie]) is best  # ties keep the earlier member
+
+
+def test_a_round_below_the_labels_alone_is_never_kept():
+    """On many rows, a round that loses one row on balance against the labels-only model
+    is rejected even within one standard error and within the Brier tolerance."""
+    m = 100
+    base = _evaluation([True] * 90 + [False] * 10, 0.20)
+    # lost 2 rows, gained 1: within one standard error (sqrt(3)) of the labels alone
+    below = _evaluation([False, False] + [True] * 88 + [True] + [False] * 9, 0.2005)
+    assert below.correct.sum() == 89 and below.truth.size == m
+    assert not accept(below, base, base, tolerance=0.01)
+    # the same swap with a row gained back: no loss on balance, Brier within the tolerance
+    level = _evaluation([False, False] + [True] * 88 + [True, True] + [False] * 8, 0.2005)
+    assert accept(level, base, base, tolerance=0.01)
+
+
+def test_beats_labels_alone_is_the_paired_sign_test():
+    from pseudolabel.selftrain.portfolio import beats_labels_alone
+
+    base = _evaluation([True] * 8 + [False] * 4, 0.2)
+    two_gained = Member("a", _evaluation([True] * 10 + [False] * 2, 0.1), 1, {})
+    one_gained = Member("b", _evaluation([True] * 9 + [False] * 3, 0.1), 1, {})
+    swapped = Member("c", _evaluation([False] + [True] * 9 + [False] * 2, 0.1), 1, {})
+    assert beats_labels_alone(two_gained, base)  # 2 > sqrt(2)
+    assert not beats_labels_alone(one_gained, base)  # 1 > sqrt(1) is false
+    assert not beats_labels_alone(swapped, base)  # gained 2, lost 1: 1 < sqrt(3)
+    assert beats_labels_alone(Member("d", None, 0, {}), base)  # the labels alone already
+    assert beats_labels_alone(one_gained, None)  # no evidence: nothing to test
+
+
+def test_portfolio_keeps_the_labels_alone_when_its_best_is_not_significant():
+    """iris, 10% labels, a random forest (a quality-grid cell that lost 6.7 points when the
+    portfolio kept a member whose leave-one-out evidence only tied the labels alone)."""
+    from sklearn.base import clone
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_iris(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=2)
+    rng = np.random.default_rng(2)
+    labeled = np.zeros(len(y_tr), dtype=bool)
+    for c in np.unique(y_tr):
+        rows = np.flatnonzero(y_tr == c)
+        labeled[rng.choice(rows, size=max(2, round(0.1 * rows.size)), replace=False)] = True
+    forest = RandomForestClassifier(n_estimators=100, n_jobs=1, random_state=2)
+    model = PseudoLabeler(clone(forest), random_state=2).fit(X_tr, np.where(labeled, y_tr, -1))
+    assert len(model.portfolio_) > 1
+    assert model.termination_condition_ == "guardrail"
+    assert np.all(model.labeled_iter_[~labeled] == -1)  # no pseudo-label in the final model
+    alone = clone(forest).fit(X_tr[labeled], y_tr[labeled])
+    np.testing.assert_array_equal(model.predict(X_te), alone.predict(X_te))
+    assert model.score(X_te, y_te) == alone.score(X_te, y_te)

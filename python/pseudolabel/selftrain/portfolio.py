@@ -6,7 +6,9 @@ calibrated, graph propagation or optimal-transport allocation problems where the
 predictions are poor. So ``strategy="auto"`` does not bet on one: each member of
 :data:`PORTFOLIO` that is registered runs its own guarded self-training on the same folds,
 and :func:`best_member` keeps the one whose last accepted round has the best out-of-fold
-evidence, or the labels alone when no member's round was accepted. A member that reads the features as
+evidence, or the labels alone when no member's round was accepted; the best member is kept
+only when its evidence is significantly better than the labels alone
+(:func:`beats_labels_alone`), else the labels-only model is (:func:`labels_only`). A member that reads the features as
 numbers (``needs_numeric_features``, e.g. graph propagation) is skipped when they are not (a
 table with categorical columns). No rule looks at a
 dataset's name or size; the choice is made on the labeled rows of the problem at hand.
@@ -17,9 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pseudolabel.selftrain.guardrail import Evaluation
+import numpy as np
 
-__all__ = ["PORTFOLIO", "Member", "best_member", "portfolio_names"]
+from pseudolabel.selftrain.guardrail import SMALL_EVIDENCE_ROWS, Evaluation
+
+__all__ = ["PORTFOLIO", "Member", "beats_labels_alone", "best_member", "labels_only",
+           "portfolio_names"]
 
 #: members of ``strategy="auto"``, tried in this order (names not registered are skipped)
 PORTFOLIO: tuple[str, ...] = ("class_balanced", "label_spreading", "sinkhorn")
@@ -71,3 +76,36 @@ def best_member(members: list[Member]) -> Member:
         ):
             best = member
     return best
+
+
+def beats_labels_alone(member: Member, baseline: Evaluation | None) -> bool:
+    """Is the kept member's evidence significantly better than the labels-only model's?
+
+    The portfolio keeps the best of several members judged on the same labeled rows, so the
+    winner's out-of-fold accuracy is biased upwards (the luckiest of several noisy
+    estimates, a winner's curse that grows as the evidence shrinks). So a member is kept
+    over the labels alone only when it gets significantly more of those rows right:
+    ``gained - lost > sqrt(gained + lost)``, the guardrail's paired sign test at one
+    standard error, with ``gained``/``lost`` the rows only the member / only the labels-only
+    model gets right. A member with no accepted round, or no evidence, stands as it is.
+    """
+    if member.n_accepted == 0 or member.reference is None or baseline is None:
+        return True
+    gained = int(np.sum(member.reference.correct & ~baseline.correct))
+    lost = int(np.sum(~member.reference.correct & baseline.correct))
+    return bool(gained - lost > np.sqrt(gained + lost))
+
+
+def labels_only(first: Member) -> Member:
+    """The labels-only outcome: the first member's run, its main chain back to its start.
+
+    The main chain's first model is the labels-only one (kept in ``FitRun.initial``); its
+    ``history_`` stays the first member's (what was tried), ``n_accepted`` is 0.
+    """
+    from pseudolabel.loop.pseudoset import PseudoSet
+
+    run = first.state["run"]
+    run.main.backend = run.initial[run.chains.index(run.main)]
+    run.main.pseudo_set = PseudoSet.empty()
+    state = dict(first.state, termination_condition_="guardrail")
+    return Member(first.name, first.reference, 0, state)

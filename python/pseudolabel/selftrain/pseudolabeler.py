@@ -94,7 +94,11 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         pseudo-set is rebuilt (``rebuild``) and the model refit from scratch
         (``reinitialize``) every round. ``"auto"`` runs every member of
         :data:`pseudolabel.selftrain.portfolio.PORTFOLIO` with the guardrail and keeps the
-        one with the best out-of-fold evidence, or the labels alone when none helps (cost:
+        one with the best out-of-fold evidence, or the labels alone when none helps; the
+        best is kept only when it gets significantly more out-of-fold rows right than the
+        labels alone (paired sign test, one standard error: the best of several members is
+        an optimistic estimate), else the labels-only model is (``strategy_`` then names
+        the first member and ``termination_condition_`` is ``"guardrail"``) (cost:
         one guarded fit per member, the labels-only fits shared). The plugin round events
         fire for every member's rounds (``extra["strategy"]`` names the member).
     strategy_params : dict, default=None
@@ -113,9 +117,9 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         every class (and 2 or more in each), uses leave-one-out chains (``n_labeled + 1``
         fits a round), so small label sets are judged too; on fewer than 60 validation rows
         a round must not lose a row on balance and must lower the Brier score. ``"none"``
-        accepts every round. The rule: a round is accepted when its out-of-fold accuracy
-        is not significantly below the labels-only model's (paired sign test, one standard
-        error) and it either is significantly more accurate than the last accepted round or
+        accepts every round. The rule: a round is accepted when it loses no out-of-fold
+        row on balance against the labels-only model and it either is significantly more
+        accurate than the last accepted round (paired sign test, one standard error) or
         has a Brier score at most ``1 + tolerance`` times that round's.
     n_folds : int, default=3
         Folds for ``guardrail="cv"`` (and for out-of-fold calibration without a guardrail).
@@ -374,7 +378,12 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = train.classes
         if train.pool_rows.size == 0:
             warnings.warn("y contains no unlabeled samples", PseudolabelWarning, stacklevel=2)
-        from pseudolabel.selftrain.portfolio import Member, best_member
+        from pseudolabel.selftrain.portfolio import (
+            Member,
+            beats_labels_alone,
+            best_member,
+            labels_only,
+        )
 
         if self.strategy == "auto" and self.strategy_params:
             raise ParameterError("strategy_params needs strategy= set to a strategy name")
@@ -398,6 +407,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "termination_condition_": self.termination_condition_,
             }))
         kept = best_member(members)
+        if len(members) > 1 and not beats_labels_alone(kept, baseline):
+            kept = labels_only(members[0])  # the best of several, but not significantly
         run = kept.state["run"]
         self.history_ = kept.state["history_"]
         self.n_iter_ = kept.state["n_iter_"]
