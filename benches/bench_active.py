@@ -186,6 +186,9 @@ def plot(all_curves: dict[str, dict[str, list]]) -> Path | None:
     except ImportError:
         print("matplotlib missing: no PNG written")
         return None
+    if not all_curves:
+        print("no scikit-learn set among --sets: no PNG written")
+        return None
     fig, axes = plt.subplots(1, len(all_curves), figsize=(6.5 * len(all_curves), 4.5))
     axes = np.atleast_1d(axes)
     for ax, (name, curves) in zip(axes, all_curves.items()):
