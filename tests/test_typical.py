@@ -205,3 +205,24 @@ def test_default_beats_margin_alone_at_a_small_budget():
                                 batch_size=10, X_test=X_te, y_test=y_te)
             areas[cold].append(curve.auc())
     assert np.mean(areas["auto"]) >= np.mean(areas[None])
+
+
+def test_auto_skips_features_it_cannot_measure_and_a_named_cold_start_says_why():
+    """Missing values (or text) in the pool: "auto" starts with margin, "typiclust" raises."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from pseudolabel.strategies.typical import NotMeasurable
+
+    X, y = load_wine(return_X_y=True)
+    X = X.copy()
+    X[::7, 3] = np.nan
+    seed_rows = np.concatenate([np.flatnonzero(y == c)[:2] for c in np.unique(y)])
+    auto = ActiveLearner(HistGradientBoostingClassifier(max_iter=10), random_state=0)
+    auto.teach(X[seed_rows], y[seed_rows])
+    margin, _ = MarginQuery().query(auto.query_context(), X, 5)
+    np.testing.assert_array_equal(auto.query(X, 5), margin)
+    named = ActiveLearner(HistGradientBoostingClassifier(max_iter=10), cold_start="typiclust",
+                          random_state=0)
+    named.teach(X[seed_rows], y[seed_rows])
+    with pytest.raises(NotMeasurable, match="missing or infinite"):
+        named.query(X, 5)

@@ -71,6 +71,7 @@ def measurable_features(context: Any, X: Any, what: str) -> np.ndarray:
         )
     return features
 
+
 #: above this many sampled rows the clustering is ``MiniBatchKMeans`` (``KMeans`` below)
 KMEANS_MAX_ROWS = 20_000
 
