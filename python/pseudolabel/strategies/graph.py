@@ -30,6 +30,7 @@ from pseudolabel import kernels
 from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import Decision, RoundContext, SelectionStrategy
+from pseudolabel.strategies.pool_rows import standardize_columns
 
 __all__ = ["LabelSpreadingStrategy", "knn_graph", "spread_labels", "standardized_rows",
            "pseudolabel_add_strategies"]
@@ -51,9 +52,7 @@ def standardized_rows(context: RoundContext) -> np.ndarray:
     if not np.all(np.isfinite(X)):
         row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
         raise InputError(f"label spreading needs finite features; row {row} is not")
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    return (X - mean) / np.where(std > 0, std, 1.0)
+    return standardize_columns(X)
 
 
 def knn_graph(X: np.ndarray, n_neighbors: int) -> Any:

@@ -15,13 +15,19 @@ from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.strategies.context import QueryContext
 from pseudolabel.strategies.query import n_rows
 
-__all__ = ["pool_features", "labeled_features", "check_positive"]
+__all__ = ["pool_features", "labeled_features", "check_positive", "numeric_rows",
+           "standardize_columns"]
 
 
 
 def pool_features(context: QueryContext, X: Any, what: str) -> np.ndarray:
     """Rows of ``X`` as the model sees them, numeric, float32 kept (else float64)."""
-    X = context.prepare(X)
+    return numeric_rows(context.prepare(X), what)
+
+
+def numeric_rows(X: Any, what: str) -> np.ndarray:
+    """Prepared rows as a 2-d numeric array (sparse densified), float32 kept, else float64;
+    ``InputError`` naming ``what`` otherwise."""
     if hasattr(X, "toarray"):
         X = X.toarray()
     arr = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
@@ -52,3 +58,7 @@ def check_positive(name: str, value: Any, *, allow: tuple[Any, ...] = ()) -> Non
         raise ParameterError(f"{name} must be a positive integer{extra}, got {value!r}")
 
 
+def standardize_columns(X: np.ndarray) -> np.ndarray:
+    """Each column of float rows ``X`` centred and scaled to unit variance (constant ones: 0)."""
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)

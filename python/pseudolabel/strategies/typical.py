@@ -29,7 +29,7 @@ from pseudolabel.exceptions import InputError, ParameterError
 from pseudolabel.hookspecs import hookimpl
 from pseudolabel.strategies.base import QueryStrategy
 from pseudolabel.strategies.context import as_query_context
-from pseudolabel.strategies.pool_rows import check_positive
+from pseudolabel.strategies.pool_rows import check_positive, numeric_rows, standardize_columns
 from pseudolabel.strategies.query import (
     _n_available,
     _no_rows,
@@ -57,12 +57,10 @@ def measurable_features(context: Any, X: Any, what: str) -> np.ndarray:
     prepared = context.prepare(X)
     if hasattr(prepared, "toarray"):
         raise NotMeasurable(f"typiclust needs dense features; {what} is a sparse matrix")
-    features = prepared.to_numpy() if hasattr(prepared, "to_numpy") else np.asarray(prepared)
-    if features.dtype.kind not in "fiub" or features.ndim != 2:
-        raise NotMeasurable(
-            "typiclust measures distances between rows and needs numeric 2-d features; "
-            f"{what} has dtype {features.dtype} and shape {features.shape}"
-        )
+    try:
+        features = numeric_rows(prepared, f"typiclust ({what})")
+    except InputError as error:
+        raise NotMeasurable(str(error)) from error
     features = np.asarray(features, dtype=np.float64)
     if not np.all(np.isfinite(features)):
         raise NotMeasurable(
@@ -85,8 +83,9 @@ def typicality(X: np.ndarray, clusters: np.ndarray, k_neighbors: int) -> np.ndar
     from sklearn.neighbors import NearestNeighbors
 
     out = np.zeros(len(X), dtype=np.float64)
-    for cluster in np.unique(clusters):
-        rows = np.flatnonzero(clusters == cluster)
+    order = np.argsort(clusters, kind="stable")  # one pass groups the rows by cluster
+    starts = np.flatnonzero(np.r_[True, np.diff(clusters[order]) != 0])
+    for rows in np.split(order, starts[1:]):
         k = min(int(k_neighbors), rows.size - 1)
         if k < 1:
             continue
@@ -228,10 +227,7 @@ class TypiClustQuery(QueryStrategy):
         lab = (None if lab is None or n_rows(lab) == 0
                else measurable_features(context, lab, "the labeled rows"))
         n_labeled = 0 if lab is None else lab.shape[0]
-        both = X if lab is None else np.vstack([X, lab])
-        mean, scale = both.mean(axis=0), both.std(axis=0)
-        scale[scale == 0] = 1.0
-        both = (both - mean) / scale
+        both = standardize_columns(X if lab is None else np.vstack([X, lab]))
         k = int(min(n_labeled + m, self.max_clusters, both.shape[0]))
         seed = int(rng.integers(2**31 - 1))
         if both.shape[0] > KMEANS_MAX_ROWS:
